@@ -1,0 +1,1 @@
+"""Evaluation: metrics with sentence-transformers definitions, dataset loaders, harness, reports."""

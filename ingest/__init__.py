@@ -1,0 +1,1 @@
+"""Loading, statute-aware chunking and the ingest pipeline."""

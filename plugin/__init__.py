@@ -1,0 +1,1 @@
+"""LangChain-facing retrieval: settings, embeddings, sparse BM25, stores, retriever."""

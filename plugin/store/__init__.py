@@ -1,0 +1,1 @@
+"""Qdrant stores behind one small interface: qdrant-edge (embedded) and qdrant-client (server)."""
