@@ -1,0 +1,99 @@
+"""The evaluation harness: ingest a dataset's corpus through the normal pipeline, run its queries,
+map chunk hits back to corpus documents, and score the ranking.
+
+Chunk → document mapping: each document is ranked by its best chunk (no duplicates in the
+list); the search goes deep enough that ``depth`` documents survive the de-duplication
+(doubling the chunk depth while chunks are still coming back).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from legalrag.eval.datasets import EvalDataset
+from legalrag.eval.metrics import DEFAULT_METRICS, evaluate, parse_metric
+from legalrag.plugin.schema import SourceDocument
+from legalrag.plugin.search import MAX_K, Searcher
+
+__all__ = ["RunResult", "corpus_documents", "rank_documents", "run_queries", "score_run"]
+
+
+def corpus_documents(dataset: EvalDataset) -> Iterator[SourceDocument]:
+    """The corpus as documents whose ``doc_id`` is the corpus id (so hits map back directly)."""
+    for doc_id, doc in dataset.corpus.items():
+        yield SourceDocument(
+            doc_id=doc_id, source=f"{dataset.name}:{doc_id}", text=doc.text, title=doc.title or None
+        )
+
+
+def rank_documents(searcher: Searcher, query: str, depth: int, *, mode: str | None = None) -> list[tuple[str, float]]:
+    """The ``depth`` best documents for ``query``, each scored by its best chunk."""
+    chunk_depth = max(depth * 2, 10)
+    while True:
+        hits = searcher.search(query, min(chunk_depth, MAX_K), mode=mode)
+        ranked: dict[str, float] = {}
+        for hit in hits:
+            doc_id = str(hit.payload.get("doc_id"))
+            if doc_id not in ranked:
+                ranked[doc_id] = hit.score
+        exhausted = len(hits) < min(chunk_depth, MAX_K) or chunk_depth >= MAX_K
+        if len(ranked) >= depth or exhausted:
+            return list(ranked.items())[:depth]
+        chunk_depth *= 2
+
+
+@dataclass(slots=True)
+class RunResult:
+    """The ranked run of one configuration, with timings."""
+
+    name: str
+    run: dict[str, list[tuple[str, float]]]
+    latencies_ms: dict[str, float]
+    metrics: dict[str, float] = field(default_factory=dict)
+    per_query: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        lat = sorted(self.latencies_ms.values()) or [0.0]
+        return {
+            **self.metrics,
+            "latency_ms_p50": lat[len(lat) // 2],
+            "latency_ms_p95": lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))],
+            "seconds": sum(lat) / 1000,
+        }
+
+
+def run_queries(
+    searcher: Searcher,
+    queries: Mapping[str, str],
+    *,
+    name: str,
+    depth: int,
+    mode: str | None = None,
+    on_query: Callable[[], None] | None = None,
+) -> RunResult:
+    run: dict[str, list[tuple[str, float]]] = {}
+    latencies: dict[str, float] = {}
+    for qid, text in queries.items():
+        started = time.perf_counter()
+        run[qid] = rank_documents(searcher, text, depth, mode=mode)
+        latencies[qid] = (time.perf_counter() - started) * 1000
+        if on_query is not None:
+            on_query()
+    return RunResult(name=name, run=run, latencies_ms=latencies)
+
+
+def required_depth(metrics: tuple[str, ...] | list[str]) -> int:
+    return max(parse_metric(m)[1] for m in metrics)
+
+
+def score_run(
+    result: RunResult, qrels: Mapping[str, Mapping[str, int]], metrics: tuple[str, ...] | list[str] = DEFAULT_METRICS,
+    compat: str = "st",
+) -> RunResult:
+    scored = evaluate(qrels, result.run, metrics=metrics, compat=compat)
+    result.metrics = dict(scored.means)
+    result.per_query = dict(scored.per_query)
+    return result

@@ -1,0 +1,403 @@
+"""The ingest pipeline: load → chunk → embed → upsert, streaming, incremental and idempotent.
+
+Every point id is ``uuid5(doc_id, version, chunk_index)`` where ``version`` hashes the document
+text together with the chunking and embedding settings. A document is *unchanged* when the
+collection holds exactly its ``chunk_count`` points, all of the current version: then nothing
+is embedded or written. Otherwise its chunks are embedded and upserted, and only after all of
+them are stored are the points of older versions deleted — so a crash at any moment leaves
+either the old or the new version complete, and a re-run finishes the job with the same ids.
+
+Stages overlap: a producer thread loads and chunks, the calling thread embeds, and a writer
+thread upserts, connected by bounded queues (memory stays bounded whatever the corpus size).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from qdrant_client import models
+
+from legalrag.plugin.schema import Chunk, SourceDocument, SparseVector, point_id
+from legalrag.plugin.store.base import PointRecord, Store
+
+__all__ = [
+    "DocumentFailure",
+    "IngestStats",
+    "Ingestor",
+    "PreparedDocument",
+]
+
+_DONE = object()
+
+
+class DocumentEncoder(Protocol):
+    """What the pipeline needs from a dense encoder (see :class:`legalrag.plugin.embedder.DenseEncoder`)."""
+
+    def encode_documents(self, texts: Sequence[str]) -> Any: ...
+
+
+class SparseDocumentEncoder(Protocol):
+    def encode_documents(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> list[SparseVector]: ...
+
+
+class ChunkerLike(Protocol):
+    def chunk(self, doc: SourceDocument) -> list[Chunk]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFailure:
+    source: str
+    reason: str
+
+
+@dataclass(slots=True)
+class PreparedDocument:
+    """A chunked document with its version, point ids and what the collection already holds."""
+
+    doc: SourceDocument
+    version: str
+    chunks: list[Chunk]
+    ids: list[str]
+    status: str  # "added" | "updated" | "unchanged" | "stale_only"
+
+
+@dataclass(slots=True)
+class IngestStats:
+    """Counts reported by ``legalrag ingest`` (documents unless named ``chunks``/``upserted``)."""
+
+    files: int = 0
+    documents: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    chunks: int = 0
+    upserted: int = 0
+    skipped: int = 0
+    tokens: int = 0
+    failed: list[DocumentFailure] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "documents": self.documents,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "chunks": self.chunks,
+            "upserted": self.upserted,
+            "skipped": self.skipped,
+            "tokens": self.tokens,
+            "failed": [{"source": f.source, "reason": f.reason} for f in self.failed],
+            "seconds": round(self.seconds, 3),
+            "interrupted": self.interrupted,
+        }
+
+
+def _match(key: str, value: str) -> models.FieldCondition:
+    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+
+
+def version_of(doc: SourceDocument, fingerprint: str) -> str:
+    """Document version: its text hash combined with the settings that shape its points."""
+    return hashlib.sha256(f"{doc.doc_hash}\x1f{fingerprint}".encode()).hexdigest()[:32]
+
+
+class Ingestor:
+    """Runs the pipeline into one collection.
+
+    Example:
+        >>> ingestor = Ingestor(store, "laws", chunker, encoder, bm25)  # doctest: +SKIP
+        >>> stats = ingestor.run(iter_documents(["corpus/"]))  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        collection: str,
+        chunker: ChunkerLike,
+        dense: DocumentEncoder,
+        sparse: SparseDocumentEncoder | None = None,
+        *,
+        fingerprint: str = "",
+        batch_size: int = 256,
+        extra_payload: dict[str, Any] | None = None,
+        queue_depth: int = 4,
+    ) -> None:
+        """``extra_payload`` (e.g. ``{"tenant": "acme"}``) is written on every point and scopes
+        every incremental check and deletion, so tenants sharing a collection never touch each
+        other's documents."""
+        self.store = store
+        self.collection = collection
+        self.chunker = chunker
+        self.dense = dense
+        self.sparse = sparse
+        self.fingerprint = fingerprint
+        self.batch_size = batch_size
+        self.extra_payload = dict(extra_payload or {})
+        self.queue_depth = queue_depth
+        self._scope = [_match(k, str(v)) for k, v in sorted(self.extra_payload.items())]
+
+    def _doc_filter(self, doc_id: str, **extra: str) -> list[models.FieldCondition]:
+        return [*self._scope, _match("doc_id", doc_id), *(_match(k, v) for k, v in extra.items())]
+
+    # -- preparation ---------------------------------------------------------------------------
+    def prepare(self, doc: SourceDocument) -> PreparedDocument:
+        """Chunk ``doc`` and decide, from what the collection holds, whether it needs writing."""
+        version = version_of(doc, f"{self.fingerprint}\x1f{sorted(self.extra_payload.items())}")
+        chunks = self.chunker.chunk(doc)
+        ids = [point_id(doc.doc_id, version, i) for i in range(len(chunks))]
+        held = self.store.count(self.collection, models.Filter(must=self._doc_filter(doc.doc_id)))
+        if held == 0:
+            status = "added"
+        else:
+            current = self.store.count(
+                self.collection,
+                models.Filter(must=self._doc_filter(doc.doc_id, version=version)),
+            )
+            if current == len(chunks):
+                status = "unchanged" if held == current else "stale_only"
+            else:
+                status = "updated"
+        return PreparedDocument(doc, version, chunks, ids, status)
+
+    def _points(self, prepared: PreparedDocument, start: int, dense: Any, sparse: list[SparseVector] | None
+                ) -> list[PointRecord]:
+        points = []
+        for offset, chunk in enumerate(prepared.chunks[start : start + len(dense)]):
+            payload = {**chunk.payload(), **self.extra_payload, "version": prepared.version}
+            points.append(
+                PointRecord(
+                    id=prepared.ids[start + offset],
+                    payload=payload,
+                    dense=[float(x) for x in dense[offset]],
+                    sparse=sparse[offset] if sparse is not None else None,
+                )
+            )
+        return points
+
+    # -- the run -------------------------------------------------------------------------------
+    def run(
+        self,
+        items: Iterable[SourceDocument | Any],
+        *,
+        on_progress: Callable[[IngestStats], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> IngestStats:
+        """Ingest ``items`` (documents, or load failures with ``source``/``reason``)."""
+        stats = IngestStats()
+        started = time.perf_counter()
+        stop = stop or threading.Event()
+        prepared_q: queue.Queue[Any] = queue.Queue(maxsize=self.queue_depth * 4)
+        write_q: queue.Queue[Any] = queue.Queue(maxsize=self.queue_depth)
+        errors: list[BaseException] = []
+        producer = threading.Thread(
+            target=self._produce, args=(items, prepared_q, stats, stop, errors), daemon=True
+        )
+        writer = threading.Thread(target=self._write, args=(write_q, stats, errors), daemon=True)
+        producer.start()
+        writer.start()
+        try:
+            self._embed_loop(prepared_q, write_q, stats, stop, errors, on_progress)
+        except KeyboardInterrupt:
+            stop.set()
+            stats.interrupted = True
+        finally:
+            stop.set()
+            _drain(prepared_q)
+            write_q.put(_DONE)
+            writer.join()
+            producer.join(timeout=5)
+        stats.seconds = time.perf_counter() - started
+        if errors:
+            raise errors[0]
+        return stats
+
+    def _produce(self, items: Iterable[Any], out: queue.Queue[Any], stats: IngestStats,
+                 stop: threading.Event, errors: list[BaseException]) -> None:
+        sources: set[str] = set()
+        try:
+            for item in items:
+                if stop.is_set():
+                    break
+                source = str(getattr(item, "source", ""))
+                if source not in sources:
+                    sources.add(source)
+                    stats.files += 1
+                if not isinstance(item, SourceDocument):
+                    stats.failed.append(DocumentFailure(source, str(getattr(item, "reason", item))))
+                    continue
+                try:
+                    prepared = self.prepare(item)
+                except Exception as exc:  # noqa: BLE001 - one bad document must not stop the corpus
+                    stats.failed.append(DocumentFailure(item.source, f"chunking failed: {exc}"))
+                    continue
+                _put(out, prepared, stop)
+        except BaseException as exc:  # noqa: BLE001 - surfaced in run()
+            errors.append(exc)
+        finally:
+            _put(out, _DONE, None)
+
+    def _embed_loop(self, inbox: queue.Queue[Any], outbox: queue.Queue[Any], stats: IngestStats,
+                    stop: threading.Event, errors: list[BaseException],
+                    on_progress: Callable[[IngestStats], None] | None) -> None:
+        pending: list[tuple[PreparedDocument, int]] = []  # (document, first chunk index) awaiting a batch
+        size = 0
+        while not errors:
+            item = inbox.get()
+            if item is _DONE:
+                break
+            prepared: PreparedDocument = item
+            stats.documents += 1
+            stats.chunks += len(prepared.chunks)
+            if prepared.status in ("unchanged", "stale_only"):
+                stats.skipped += len(prepared.chunks)
+                if prepared.status == "unchanged":
+                    stats.unchanged += 1
+                else:
+                    stats.updated += 1
+                    outbox.put(("finish", prepared))
+                continue
+            pending.append((prepared, 0))
+            size += len(prepared.chunks)
+            while size >= self.batch_size:
+                pending, size = self._flush(pending, outbox, stats, self.batch_size)
+            if on_progress is not None:
+                on_progress(stats)
+            if stop.is_set():
+                break
+        while pending and not errors:
+            pending, size = self._flush(pending, outbox, stats, self.batch_size)
+        if on_progress is not None:
+            on_progress(stats)
+
+    def _flush(self, pending: list[tuple[PreparedDocument, int]], outbox: queue.Queue[Any],
+               stats: IngestStats, limit: int) -> tuple[list[tuple[PreparedDocument, int]], int]:
+        """Embed up to ``limit`` pending chunks (across documents) and hand them to the writer."""
+        taken: list[tuple[PreparedDocument, int, int]] = []
+        budget = limit
+        rest: list[tuple[PreparedDocument, int]] = []
+        for prepared, start in pending:
+            if budget <= 0:
+                rest.append((prepared, start))
+                continue
+            end = min(len(prepared.chunks), start + budget)
+            taken.append((prepared, start, end))
+            budget -= end - start
+            if end < len(prepared.chunks):
+                rest.append((prepared, end))
+        texts = [c.embed_text for p, s, e in taken for c in p.chunks[s:e]]
+        dense = self.dense.encode_documents(texts) if texts else []
+        sparse = None
+        if self.sparse is not None and texts:
+            langs = [c.metadata.get("language") for p, s, e in taken for c in p.chunks[s:e]]
+            sparse = self.sparse.encode_documents(texts, langs)
+        at = 0
+        for prepared, start, end in taken:
+            n = end - start
+            points = self._points(prepared, start, dense[at : at + n], sparse[at : at + n] if sparse else None)
+            stats.tokens += sum(int(c.metadata.get("token_count", 0)) for c in prepared.chunks[start:end])
+            outbox.put(("points", points))
+            if end == len(prepared.chunks):
+                outbox.put(("finish", prepared))
+            at += n
+        return rest, sum(len(p.chunks) - s for p, s in rest)
+
+    def _write(self, inbox: queue.Queue[Any], stats: IngestStats, errors: list[BaseException]) -> None:
+        while True:
+            item = inbox.get()
+            if item is _DONE:
+                return
+            if errors:
+                continue
+            kind, value = item
+            try:
+                if kind == "points":
+                    self.store.upsert(self.collection, value)
+                    stats.upserted += len(value)
+                else:
+                    self._finish(value, stats)
+            except BaseException as exc:  # noqa: BLE001 - surfaced in run()
+                errors.append(exc)
+
+    def _finish(self, prepared: PreparedDocument, stats: IngestStats) -> None:
+        """All chunks of the new version are stored: now drop older versions of the document."""
+        self.store.delete(
+            self.collection,
+            models.Filter(
+                must=self._doc_filter(prepared.doc.doc_id),
+                must_not=[_match("version", prepared.version)],
+            ),
+        )
+        if prepared.status == "added":
+            stats.added += 1
+        elif prepared.status == "updated":
+            stats.updated += 1
+
+    # -- sync ----------------------------------------------------------------------------------
+    def sync(self, seen_doc_ids: set[str], roots: Sequence[str | Path], failed_sources: set[str]) -> int:
+        """Delete documents stored from under ``roots`` that this run did not see; returns the count.
+
+        Documents whose file failed to load this run are kept: a file that is unreadable for a
+        moment must not lose its chunks.
+        """
+        resolved = [Path(r).resolve() for r in roots]
+        keep = {Path(s).resolve() for s in failed_sources}
+        gone: set[str] = set()
+        scope = models.Filter(must=list(self._scope)) if self._scope else None
+        for hit in self.store.scroll(self.collection, scope):
+            doc_id = str(hit.payload.get("doc_id"))
+            if doc_id in seen_doc_ids or doc_id in gone:
+                continue
+            source = Path(str(hit.payload.get("source", ""))).resolve()
+            if source in keep:
+                continue
+            if any(source == r or r in source.parents for r in resolved):
+                gone.add(doc_id)
+        for doc_id in sorted(gone):
+            self.store.delete(self.collection, models.Filter(must=self._doc_filter(doc_id)))
+        return len(gone)
+
+
+def _put(q: queue.Queue[Any], item: Any, stop: threading.Event | None) -> None:
+    while True:
+        try:
+            q.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            if stop is not None and stop.is_set():
+                return
+
+
+def _drain(q: queue.Queue[Any]) -> None:
+    try:
+        while True:
+            q.get_nowait()
+    except queue.Empty:
+        pass
+
+
+def fingerprint_of(**settings: Any) -> str:
+    """Stable hash of the settings that shape stored points (model, chunking, sparse encoder)."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def tracked(items: Iterable[Any], seen: set[str]) -> Iterator[Any]:
+    """Pass ``items`` through, recording the ``doc_id`` of every document (for ``--sync``)."""
+    for item in items:
+        if isinstance(item, SourceDocument):
+            seen.add(item.doc_id)
+        yield item

@@ -1,0 +1,92 @@
+"""Collection schema: creating a legalrag collection, checking an existing one against the model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from legalrag import __version__
+from legalrag.plugin.errors import CollectionMismatchError, CollectionNotFoundError
+from legalrag.plugin.schema import DENSE_VECTOR, SPARSE_VECTOR
+from legalrag.plugin.store.base import CollectionInfo, CollectionSpec, Distance, PayloadSchema, Store
+
+__all__ = ["INDEXED_KEYS", "ensure_collection", "require_collection"]
+
+#: payload keys that get an index when a collection is created (filters and incremental ingest use them)
+INDEXED_KEYS: dict[str, PayloadSchema] = {
+    "doc_id": "keyword",
+    "version": "keyword",
+    "doc_hash": "keyword",
+    "content_hash": "keyword",
+    "source": "keyword",
+    "title": "keyword",
+    "article": "keyword",
+    "chapter": "keyword",
+    "language": "keyword",
+    "chunk_index": "integer",
+}
+
+
+def require_collection(store: Store, name: str) -> CollectionInfo:
+    """Return the collection's info or raise an error that lists what exists."""
+    info = store.get_collection(name)
+    if info is None:
+        existing = ", ".join(sorted(store.list_collections())) or "none"
+        raise CollectionNotFoundError(
+            f"collection {name!r} does not exist (existing: {existing}): "
+            f"run `legalrag ingest PATH --collection {name}` first or pass --collection"
+        )
+    return info
+
+
+def check_compatible(info: CollectionInfo, *, dimension: int, distance: Distance, model: str) -> None:
+    """Refuse a collection whose dense vector does not fit the model, before anything is written."""
+    vector = info.vectors.get(DENSE_VECTOR)
+    if vector is None:
+        raise CollectionMismatchError(
+            f"collection {info.name!r} has no dense vector named {DENSE_VECTOR!r}; it was not made by "
+            "legalrag: use another --collection, or --recreate to replace it"
+        )
+    if vector.size != dimension or vector.distance != distance:
+        raise CollectionMismatchError(
+            f"collection {info.name!r} has dim {vector.size} / {vector.distance} but model {model!r} makes "
+            f"dim {dimension} / {distance}: use another --collection, the collection's model "
+            f"({info.metadata.get('model', 'unknown')}), or --recreate"
+        )
+
+
+def ensure_collection(
+    store: Store,
+    name: str,
+    *,
+    dimension: int,
+    distance: Distance,
+    model: str,
+    sparse: bool,
+    metadata: Mapping[str, Any] = {},  # noqa: B006 - read only
+    recreate: bool = False,
+    tenant_key: str | None = None,
+) -> CollectionInfo:
+    """Create the collection if needed (with payload indexes), else check it fits the model."""
+    info = store.get_collection(name)
+    if info is not None and recreate:
+        store.drop_collection(name)
+        info = None
+    if info is not None:
+        check_compatible(info, dimension=dimension, distance=distance, model=model)
+        return info
+    spec = CollectionSpec(
+        dense_size=dimension,
+        distance=distance,
+        dense_name=DENSE_VECTOR,
+        sparse_name=SPARSE_VECTOR if sparse else None,
+        metadata={"legalrag_version": __version__, "model": model, **metadata},
+    )
+    store.create_collection(name, spec)
+    for key, schema in INDEXED_KEYS.items():
+        store.create_payload_index(name, key, schema)
+    if tenant_key:
+        store.create_payload_index(name, tenant_key, "keyword", is_tenant=True)
+    created = store.get_collection(name)
+    assert created is not None  # noqa: S101 - just created; a None here is a store bug
+    return created

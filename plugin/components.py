@@ -1,0 +1,108 @@
+"""Build the working parts (encoder, tokenizer, sparse encoder, searcher) from settings in one place."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from legalrag.plugin.collection import require_collection
+from legalrag.plugin.embedder import DenseEncoder, resolve_model_path
+from legalrag.plugin.embeddings import LegalEmbeddings
+from legalrag.plugin.search import SearchConfig, Searcher
+from legalrag.plugin.settings import Settings
+from legalrag.plugin.store.base import Store
+
+if TYPE_CHECKING:
+    from legalrag.plugin.sparse import BM25Encoder
+
+__all__ = ["TokenizerInfo", "load_dense", "load_tokenizer", "model_for", "open_searcher", "sparse_from_metadata"]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenizerInfo:
+    """A model's tokenizer and the token budget one chunk may use (specials and prompt excluded)."""
+
+    tokenizer: Any
+    max_seq_length: int
+    reserved: int
+
+    @property
+    def chunk_budget(self) -> int:
+        return self.max_seq_length - self.reserved
+
+
+def model_for(settings: Settings, metadata: dict[str, Any] | None = None) -> str:
+    """The model to use: set explicitly (flag or env) wins, then the collection's own, then the default."""
+    if "model" in settings.model_fields_set or not metadata or not metadata.get("model"):
+        return settings.model
+    return str(metadata["model"])
+
+
+def load_dense(settings: Settings, model: str | None = None) -> DenseEncoder:
+    return DenseEncoder.load(model or settings.model, settings.device, settings.embedding)
+
+
+def load_tokenizer(model: str, settings: Settings) -> TokenizerInfo:
+    """Only the tokenizer and ``max_seq_length`` (``legalrag chunk`` needs no weights)."""
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    path = Path(resolve_model_path(model, settings.embedding.cache_folder))
+    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    max_len = 512
+    config = path / "sentence_bert_config.json"
+    if config.is_file():
+        max_len = int(json.loads(config.read_text(encoding="utf-8")).get("max_seq_length") or max_len)
+    elif getattr(tokenizer, "model_max_length", 0) and tokenizer.model_max_length < 100_000:
+        max_len = int(tokenizer.model_max_length)
+    prompt = _document_prompt(path)
+    reserved = tokenizer.num_special_tokens_to_add() + (
+        len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) if prompt else 0
+    )
+    return TokenizerInfo(tokenizer, max_len, reserved)
+
+
+def _document_prompt(path: Path) -> str:
+    config = path / "config_sentence_transformers.json"
+    if not config.is_file():
+        return ""
+    data = json.loads(config.read_text(encoding="utf-8"))
+    prompts = data.get("prompts") or {}
+    return str(prompts.get("document") or prompts.get("passage") or "")
+
+
+def sparse_from_metadata(metadata: dict[str, Any]) -> BM25Encoder | None:
+    config = metadata.get("sparse")
+    if not config:
+        return None
+    from legalrag.plugin.sparse import BM25Encoder
+
+    return BM25Encoder.from_config(config)
+
+
+def open_searcher(
+    settings: Settings,
+    store: Store,
+    collection: str | None = None,
+    *,
+    dense: DenseEncoder | None = None,
+    tenant: str | None = None,
+    **config: Any,
+) -> Searcher:
+    """A searcher for an existing collection, with its stored model, BM25 and tuned fusion settings."""
+    name = collection or settings.collection
+    info = require_collection(store, name)
+    metadata = dict(info.metadata)
+    mode = config.get("mode") or settings.search.mode
+    embeddings = None
+    if mode != "sparse":
+        encoder = dense or load_dense(settings, model_for(settings, metadata))
+        from legalrag.plugin.collection import check_compatible
+
+        check_compatible(info, dimension=encoder.dimension, distance=encoder.distance, model=encoder.name)
+        embeddings = LegalEmbeddings.from_encoder(encoder)
+    search_config = SearchConfig.from_metadata(metadata, **config)
+    return Searcher(store, name, embeddings, sparse_from_metadata(metadata), config=search_config, tenant=tenant)

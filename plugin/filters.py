@@ -1,0 +1,124 @@
+"""LangChain-style metadata filters → ``qdrant_client.models.Filter``.
+
+Accepted forms (keys are payload keys; several keys are ANDed)::
+
+    {"title": "개인정보 보호법"}                       # equality
+    {"article": ["제15조", "제17조"]}                  # any of
+    {"year": {"$gte": 2020, "$lt": 2024}}              # range ($gt $gte $lt $lte)
+    {"effective": {"$gte": "2020-01-01T00:00:00Z"}}    # datetime range (ISO strings)
+    {"language": {"$ne": "en"}}                        # $eq $ne $in $nin
+    {"$or": [{...}, {...}]}, {"$and": [...]}, {"$not": {...}}
+
+A raw ``models.Filter`` passes through unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from qdrant_client import models
+
+from legalrag.plugin.errors import InputError
+
+__all__ = ["and_filters", "to_qdrant_filter"]
+
+_RANGE_OPS = {"$gt": "gt", "$gte": "gte", "$lt": "lt", "$lte": "lte"}
+_Scalar = (str, int, bool)
+
+
+def to_qdrant_filter(spec: Mapping[str, Any] | models.Filter | None) -> models.Filter | None:
+    """Translate a LangChain-style filter dict; raise :class:`InputError` naming what is wrong."""
+    if spec is None or isinstance(spec, models.Filter):
+        return spec
+    if not isinstance(spec, Mapping):
+        raise InputError(f"filter must be a dict or a qdrant_client.models.Filter, not {type(spec).__name__}")
+    if not spec:
+        return None
+    must: list[Any] = []
+    should: list[Any] = []
+    must_not: list[Any] = []
+    for key, value in spec.items():
+        if key == "$and":
+            must.extend(_sub_filters(key, value))
+        elif key == "$or":
+            should.extend(_sub_filters(key, value))
+        elif key == "$not":
+            must_not.extend(_sub_filters(key, [value]))
+        elif key.startswith("$"):
+            raise InputError(f"unknown filter operator {key!r}: use $and, $or, $not or a payload key")
+        else:
+            _field(key, value, must, must_not)
+    if should:
+        must.append(models.Filter(should=should))
+    return models.Filter(must=must or None, must_not=must_not or None)
+
+
+def _sub_filters(op: str, value: Any) -> list[models.Filter]:
+    if not isinstance(value, list) or not value:
+        raise InputError(f"{op} takes a non-empty list of filters, got {value!r}")
+    out = []
+    for item in value:
+        sub = to_qdrant_filter(item)
+        if sub is not None:
+            out.append(sub)
+    return out
+
+
+def _check_scalar(key: str, value: Any) -> None:
+    if not isinstance(value, _Scalar):
+        raise InputError(f"filter value for {key!r} must be a string, integer or bool, got {value!r}")
+
+
+def _field(key: str, value: Any, must: list[Any], must_not: list[Any]) -> None:
+    if isinstance(value, list):
+        if not value:
+            raise InputError(f"filter list for {key!r} is empty")
+        for v in value:
+            _check_scalar(key, v)
+        must.append(models.FieldCondition(key=key, match=models.MatchAny(any=value)))
+        return
+    if not isinstance(value, Mapping):
+        _check_scalar(key, value)
+        must.append(models.FieldCondition(key=key, match=models.MatchValue(value=value)))
+        return
+    ranges: dict[str, Any] = {}
+    for op, operand in value.items():
+        if op in _RANGE_OPS:
+            ranges[_RANGE_OPS[op]] = operand
+        elif op == "$eq":
+            _field(key, operand, must, must_not)
+        elif op == "$ne":
+            _field(key, operand, must_not, must)
+        elif op == "$in":
+            _field(key, list(operand) if isinstance(operand, (list, tuple)) else operand, must, must_not)
+        elif op == "$nin":
+            _field(key, list(operand) if isinstance(operand, (list, tuple)) else operand, must_not, must)
+        else:
+            raise InputError(f"unknown operator {op!r} for {key!r}: use $eq $ne $in $nin $gt $gte $lt $lte")
+    if ranges:
+        must.append(_range(key, ranges))
+
+
+def _range(key: str, ranges: dict[str, Any]) -> models.FieldCondition:
+    values = list(ranges.values())
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return models.FieldCondition(key=key, range=models.Range(**ranges))
+    if all(isinstance(v, str) for v in values):
+        try:
+            parsed = {k: datetime.fromisoformat(v.replace("Z", "+00:00")) for k, v in ranges.items()}
+        except ValueError as exc:
+            raise InputError(f"range on {key!r}: {exc}; use numbers or ISO dates like 2020-01-01") from exc
+        return models.FieldCondition(key=key, range=models.DatetimeRange(**parsed))
+    raise InputError(f"range on {key!r} mixes types {values!r}: use numbers or ISO date strings")
+
+
+def and_filters(*filters: models.Filter | None) -> models.Filter | None:
+    """AND several filters (``None`` ignored) without merging their insides."""
+    present = [f for f in filters if f is not None]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+    return models.Filter(must=list(present))

@@ -1,0 +1,211 @@
+"""The searcher: one query in, ranked hits out, in dense, sparse or hybrid mode.
+
+The LangChain retriever and vector store are thin adapters over this class.
+
+Score meaning (what ``score_threshold`` compares against):
+- ``dense``: the model's similarity (cosine in [-1, 1], or dot product for dot models);
+- ``sparse``: the BM25 score (sum over query terms of IDF × saturated term frequency);
+- ``hybrid``: the fused score — RRF: sum over prefetches of ``weight / (rrf_k + rank)``;
+  DBSF: sum of distribution-normalised scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from langchain_core.embeddings import Embeddings
+from qdrant_client import models
+
+from legalrag.plugin.errors import InputError
+from legalrag.plugin.filters import and_filters, to_qdrant_filter
+from legalrag.plugin.store.base import Hit, SearchRequest, Store
+
+if TYPE_CHECKING:
+    from legalrag.plugin.rerank import Reranker
+    from legalrag.plugin.sparse import BM25Encoder
+
+__all__ = ["MAX_K", "Mode", "SearchConfig", "Searcher"]
+
+Mode = Literal["dense", "sparse", "hybrid"]
+MODES: tuple[Mode, ...] = ("dense", "sparse", "hybrid")
+MAX_K = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SearchConfig:
+    """Fusion and depth settings; a collection can store tuned values (``legalrag eval --tune``)."""
+
+    mode: Mode = "hybrid"
+    fusion: Literal["rrf", "dbsf"] = "rrf"
+    rrf_k: int = 60
+    weights: tuple[float, float] | None = None
+    prefetch_limit: int | None = None
+    exact: bool = False
+    hnsw_ef: int | None = None
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, Any], **overrides: Any) -> SearchConfig:
+        """Build from the ``search`` entry a collection stores, then apply non-None overrides."""
+        stored = dict(metadata.get("search") or {})
+        if stored.get("weights") is not None:
+            stored["weights"] = tuple(stored["weights"])
+        known = {k: v for k, v in stored.items() if k in cls.__dataclass_fields__}
+        known.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**known)
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "fusion": self.fusion,
+            "rrf_k": self.rrf_k,
+            "weights": list(self.weights) if self.weights else None,
+            "prefetch_limit": self.prefetch_limit,
+        }
+
+
+class Searcher:
+    """Search one collection.
+
+    Example:
+        >>> searcher = Searcher(store, "laws", embeddings, bm25)  # doctest: +SKIP
+        >>> hits = searcher.search("개인정보 수집 동의", k=5, filter={"title": "개인정보 보호법"})  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        collection: str,
+        embeddings: Embeddings | None,
+        sparse: BM25Encoder | None = None,
+        *,
+        config: SearchConfig | None = None,
+        reranker: Reranker | None = None,
+        tenant: str | None = None,
+        tenant_key: str = "tenant",
+    ) -> None:
+        self.store = store
+        self.collection = collection
+        self.embeddings = embeddings
+        self.sparse = sparse
+        self.config = config or SearchConfig()
+        self.reranker = reranker
+        self.tenant = tenant
+        self.tenant_key = tenant_key
+
+    def _mode(self, mode: str | None) -> Mode:
+        chosen = mode or self.config.mode
+        if chosen not in MODES:
+            raise InputError(f"unknown search mode {chosen!r}: use dense, sparse or hybrid")
+        if chosen in ("sparse", "hybrid") and self.sparse is None:
+            if mode is None and self.embeddings is not None:
+                return "dense"  # collection without sparse vectors: default quietly to dense
+            raise InputError(
+                f"mode {chosen!r} needs sparse vectors, but collection {self.collection!r} has none: "
+                "use --mode dense or re-ingest with sparse vectors"
+            )
+        if chosen in ("dense", "hybrid") and self.embeddings is None:
+            raise InputError(f"mode {chosen!r} needs a dense embedding model")
+        return chosen  # type: ignore[return-value]
+
+    def filter_for(self, filter: Mapping[str, Any] | models.Filter | None) -> models.Filter | None:
+        """The caller's filter, always ANDed with the tenant condition when bound to a tenant."""
+        user = to_qdrant_filter(filter)
+        if self.tenant is None:
+            return user
+        tenant = models.Filter(
+            must=[models.FieldCondition(key=self.tenant_key, match=models.MatchValue(value=self.tenant))]
+        )
+        return and_filters(tenant, user)
+
+    def request(
+        self,
+        query: str,
+        k: int,
+        *,
+        mode: str | None = None,
+        filter: Mapping[str, Any] | models.Filter | None = None,
+        score_threshold: float | None = None,
+        with_vectors: bool = False,
+        dense_vector: Sequence[float] | None = None,
+    ) -> SearchRequest:
+        """Build the store request for ``query`` (encoding it as the mode needs)."""
+        if not isinstance(query, str) or not query.strip():
+            raise InputError("the query is empty: pass some text to search for")
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+            raise InputError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
+        chosen = self._mode(mode)
+        dense = None
+        sparse = None
+        if chosen in ("dense", "hybrid"):
+            dense = dense_vector if dense_vector is not None else self.embeddings.embed_query(query)  # type: ignore[union-attr]
+        if chosen in ("sparse", "hybrid"):
+            sparse = self.sparse.encode_query(query)  # type: ignore[union-attr]
+        cfg = self.config
+        return SearchRequest(
+            limit=k,
+            dense=dense,
+            sparse=sparse,
+            fusion=cfg.fusion,
+            rrf_k=cfg.rrf_k,
+            weights=cfg.weights,
+            prefetch_limit=cfg.prefetch_limit,
+            filter=self.filter_for(filter),
+            score_threshold=score_threshold,
+            exact=cfg.exact,
+            hnsw_ef=cfg.hnsw_ef,
+            with_vectors=with_vectors,
+        )
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        mode: str | None = None,
+        filter: Mapping[str, Any] | models.Filter | None = None,
+        score_threshold: float | None = None,
+        group_by: str | None = None,
+    ) -> list[Hit]:
+        """Top ``k`` hits; with ``group_by`` ("article", "doc_id", ...) the best chunk per group."""
+        depth = k
+        if group_by is not None or self.reranker is not None:
+            depth = min(MAX_K, max(k * 4, self.reranker.top_n if self.reranker else 0))
+        request = self.request(query, depth, mode=mode, filter=filter, score_threshold=score_threshold)
+        hits = self.store.query(self.collection, request)
+        if request.sparse is not None and request.dense is None and not request.sparse.indices:
+            hits = []  # no query term survived tokenisation: nothing can match lexically
+        if self.reranker is not None:
+            hits = self.reranker.rerank(query, hits)
+        if group_by is not None:
+            hits = best_per_group(hits, group_by)
+        return hits[:k]
+
+    def with_config(self, **changes: Any) -> Searcher:
+        """A copy with some :class:`SearchConfig` fields changed (used by tuning)."""
+        clone = Searcher.__new__(Searcher)
+        clone.__dict__.update(self.__dict__)
+        clone.config = replace(self.config, **changes)
+        return clone
+
+
+def best_per_group(hits: Sequence[Hit], key: str) -> list[Hit]:
+    """Keep the first (best) hit of each value of payload ``key``; hits without it stay as they are.
+
+    Articles are grouped within their document (``doc_id`` + ``article``), since two laws both
+    have a 제1조.
+    """
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for hit in hits:
+        value = hit.payload.get(key)
+        if value is None:
+            out.append(hit)
+            continue
+        group = (hit.payload.get("doc_id"), value) if key != "doc_id" else (value,)
+        if group in seen:
+            continue
+        seen.add(group)
+        out.append(hit)
+    return out

@@ -1,0 +1,52 @@
+"""Tiny random-weight models for tests: the BGE-M3 architecture without the 2 GB of weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TRAINING_TEXT = [
+    "제1조(목적) 이 법은 개인정보의 처리 및 보호에 관한 사항을 정함으로써 개인의 자유와 권리를 보호한다.",
+    "제15조(개인정보의 수집ㆍ이용) ① 개인정보처리자는 정보주체의 동의를 받은 경우 개인정보를 수집할 수 있다.",
+    "신용카드업자는 신용카드회원으로부터 분실ㆍ도난 등의 통지를 받은 때부터 책임을 진다.",
+    "Điều 5. Nghĩa vụ của người tiêu dùng: kiểm tra hàng hóa trước khi nhận.",
+    "Tổ chức, cá nhân kinh doanh phải bồi thường thiệt hại do hàng hóa có khuyết tật.",
+    "第一条 为了保护个人信息权益，规范个人信息处理活动，制定本法。",
+    "Article 5. The controller shall obtain the consent of the data subject.",
+]
+
+
+def build_tiny_bge_m3(folder: Path, *, hidden: int = 1024, layers: int = 1, vocab: int = 800) -> Path:
+    """Save a sentence-transformers folder: XLM-R encoder + CLS pooling + Normalize, ``hidden``-d."""
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+    from tokenizers import SentencePieceUnigramTokenizer
+    from transformers import PreTrainedTokenizerFast, XLMRobertaConfig, XLMRobertaModel
+
+    torch.manual_seed(0)
+    sp = SentencePieceUnigramTokenizer()
+    sp.train_from_iterator(TRAINING_TEXT * 20, vocab_size=vocab, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+                           unk_token="<unk>")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=sp._tokenizer, bos_token="<s>", eos_token="</s>", unk_token="<unk>", sep_token="</s>",
+        cls_token="<s>", pad_token="<pad>", mask_token="<mask>", model_max_length=512,
+    )
+    from tokenizers.processors import TemplateProcessing
+
+    tokenizer._tokenizer.post_processor = TemplateProcessing(
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", tokenizer.convert_tokens_to_ids("<s>")), ("</s>", tokenizer.convert_tokens_to_ids("</s>"))],
+    )
+    config = XLMRobertaConfig(
+        vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=16,
+        intermediate_size=hidden * 2, max_position_embeddings=514 + 2, pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, type_vocab_size=1,
+    )
+    hf_dir = folder / "hf"
+    XLMRobertaModel(config).save_pretrained(hf_dir)
+    tokenizer.save_pretrained(hf_dir)
+    transformer = models.Transformer(str(hf_dir), max_seq_length=512)
+    pooling = models.Pooling(hidden, pooling_mode="cls")
+    model = SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu")
+    out = folder / "model"
+    model.save(str(out))
+    return out

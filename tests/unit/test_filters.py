@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import pytest
+from qdrant_client import models
+
+from legalrag.plugin.errors import InputError
+from legalrag.plugin.filters import and_filters, to_qdrant_filter
+
+
+def test_equality_and_any_of() -> None:
+    f = to_qdrant_filter({"title": "개인정보 보호법", "article": ["제15조", "제17조"]})
+    assert f == models.Filter(
+        must=[
+            models.FieldCondition(key="title", match=models.MatchValue(value="개인정보 보호법")),
+            models.FieldCondition(key="article", match=models.MatchAny(any=["제15조", "제17조"])),
+        ]
+    )
+
+
+def test_numeric_and_datetime_ranges() -> None:
+    f = to_qdrant_filter({"year": {"$gte": 2020, "$lt": 2024}})
+    assert f is not None and f.must is not None
+    assert f.must[0].range == models.Range(gte=2020, lt=2024)  # type: ignore[union-attr]
+    g = to_qdrant_filter({"effective": {"$gte": "2020-01-01"}})
+    assert g is not None and g.must is not None
+    assert isinstance(g.must[0].range, models.DatetimeRange)  # type: ignore[union-attr]
+
+
+def test_negations_and_boolean_ops() -> None:
+    f = to_qdrant_filter({"language": {"$ne": "en"}, "$or": [{"article": "제1조"}, {"article": "제2조"}]})
+    assert f is not None
+    assert f.must_not == [models.FieldCondition(key="language", match=models.MatchValue(value="en"))]
+    assert f.must is not None and isinstance(f.must[0], models.Filter) and len(f.must[0].should or []) == 2
+    h = to_qdrant_filter({"doc_id": {"$nin": ["a", "b"]}})
+    assert h is not None and h.must_not == [models.FieldCondition(key="doc_id", match=models.MatchAny(any=["a", "b"]))]
+
+
+def test_raw_filter_and_none_pass_through() -> None:
+    raw = models.Filter(must=[models.FieldCondition(key="x", match=models.MatchValue(value=1))])
+    assert to_qdrant_filter(raw) is raw
+    assert to_qdrant_filter(None) is None
+    assert to_qdrant_filter({}) is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"$xor": []},
+        {"title": {"$regex": "x"}},
+        {"title": {"nested": "dict"}},
+        {"title": []},
+        {"title": 1.5},
+        {"year": {"$gt": "2020", "$lt": 5}},
+        {"when": {"$gt": "not a date"}},
+        {"$or": "x"},
+        "title=1",
+    ],
+)
+def test_malformed_filters_raise_input_error(bad: object) -> None:
+    with pytest.raises(InputError):
+        to_qdrant_filter(bad)  # type: ignore[arg-type]
+
+
+def test_and_filters() -> None:
+    a = models.Filter(must=[models.FieldCondition(key="tenant", match=models.MatchValue(value="t1"))])
+    b = models.Filter(should=[models.FieldCondition(key="tenant", match=models.MatchValue(value="t2"))])
+    assert and_filters(None, None) is None
+    assert and_filters(a, None) is a
+    assert and_filters(a, b) == models.Filter(must=[a, b])
