@@ -20,7 +20,7 @@ def eval_command(
     compare_exact: Annotated[bool, typer.Option(help="Report each mode with the index and exactly, side by side.")] = False,
     metrics_compat: Annotated[str, typer.Option(help="st (sentence-transformers) or trec (trec_eval/ranx).")] = "st",
     dataset_format: Annotated[str, typer.Option("--format", help="auto, beir, pairs, zalo, autorag, mteb.")] = "auto",
-    split: Annotated[str, typer.Option(help="qrels split for BEIR/MTEB layouts.")] = "test",
+    split: Annotated[str | None, typer.Option(help="qrels split (default: test for BEIR/MTEB, train for Zalo).")] = None,
     output: Annotated[Path | None, typer.Option(help="Folder for results.json, per-query runs and the chart.")] = None,
     model: Annotated[str | None, typer.Option(help="Embedding model.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N.")] = None,

@@ -18,7 +18,7 @@ from legalrag.eval.metrics import DEFAULT_METRICS, evaluate, parse_metric
 from legalrag.plugin.schema import SourceDocument
 from legalrag.plugin.search import MAX_K, Searcher
 
-__all__ = ["RunResult", "corpus_documents", "rank_documents", "run_queries", "score_run"]
+__all__ = ["RunResult", "corpus_documents", "document_ranking", "run_queries", "score_run"]
 
 
 def corpus_documents(dataset: EvalDataset) -> Iterator[SourceDocument]:
@@ -29,7 +29,7 @@ def corpus_documents(dataset: EvalDataset) -> Iterator[SourceDocument]:
         )
 
 
-def rank_documents(searcher: Searcher, query: str, depth: int, *, mode: str | None = None) -> list[tuple[str, float]]:
+def document_ranking(searcher: Searcher, query: str, depth: int, *, mode: str | None = None) -> list[tuple[str, float]]:
     """The ``depth`` best documents for ``query``, each scored by its best chunk."""
     chunk_depth = max(depth * 2, 10)
     while True:
@@ -78,7 +78,7 @@ def run_queries(
     latencies: dict[str, float] = {}
     for qid, text in queries.items():
         started = time.perf_counter()
-        run[qid] = rank_documents(searcher, text, depth, mode=mode)
+        run[qid] = document_ranking(searcher, text, depth, mode=mode)
         latencies[qid] = (time.perf_counter() - started) * 1000
         if on_query is not None:
             on_query()

@@ -1,1 +1,104 @@
-"""LangChain-facing retrieval: settings, embeddings, sparse BM25, stores, retriever."""
+"""LangChain-facing retrieval: settings, embeddings, sparse BM25, stores, searcher, retriever.
+
+Names load lazily (PEP 562), so ``import legalrag.plugin.errors`` does not pull in torch or kiwipiepy.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "BM25Encoder",
+    "ClientStore",
+    "CollectionMismatchError",
+    "CollectionNotFoundError",
+    "ConfigError",
+    "DenseEncoder",
+    "EdgeStore",
+    "InputError",
+    "LegalEmbeddings",
+    "LegalRAGError",
+    "LegalRetriever",
+    "LegalVectorStore",
+    "ModelLoadError",
+    "Reranker",
+    "SearchConfig",
+    "Searcher",
+    "Settings",
+    "Store",
+    "StoreError",
+    "StoreLockedError",
+    "load_dense",
+    "open_searcher",
+    "open_store",
+    "to_qdrant_filter",
+]
+
+_WHERE = {
+    "BM25Encoder": "sparse",
+    "ClientStore": "store",
+    "EdgeStore": "store",
+    "Store": "store",
+    "open_store": "store",
+    "DenseEncoder": "embedder",
+    "LegalEmbeddings": "embeddings",
+    "LegalRetriever": "retriever",
+    "LegalVectorStore": "vectorstore",
+    "Reranker": "rerank",
+    "SearchConfig": "search",
+    "Searcher": "search",
+    "Settings": "settings",
+    "load_dense": "components",
+    "open_searcher": "components",
+    "to_qdrant_filter": "filters",
+    **{
+        name: "errors"
+        for name in (
+            "CollectionMismatchError",
+            "CollectionNotFoundError",
+            "ConfigError",
+            "InputError",
+            "LegalRAGError",
+            "ModelLoadError",
+            "StoreError",
+            "StoreLockedError",
+        )
+    },
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'legalrag.plugin' has no attribute {name!r}")
+    value = getattr(import_module(f"legalrag.plugin.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:
+    from legalrag.plugin.components import load_dense, open_searcher
+    from legalrag.plugin.embedder import DenseEncoder
+    from legalrag.plugin.embeddings import LegalEmbeddings
+    from legalrag.plugin.errors import (
+        CollectionMismatchError,
+        CollectionNotFoundError,
+        ConfigError,
+        InputError,
+        LegalRAGError,
+        ModelLoadError,
+        StoreError,
+        StoreLockedError,
+    )
+    from legalrag.plugin.filters import to_qdrant_filter
+    from legalrag.plugin.rerank import Reranker
+    from legalrag.plugin.retriever import LegalRetriever
+    from legalrag.plugin.search import SearchConfig, Searcher
+    from legalrag.plugin.settings import Settings
+    from legalrag.plugin.sparse import BM25Encoder
+    from legalrag.plugin.store import ClientStore, EdgeStore, Store, open_store
+    from legalrag.plugin.vectorstore import LegalVectorStore

@@ -1,0 +1,55 @@
+"""Optional second stage: a sentence-transformers ``CrossEncoder`` over the top-N fused candidates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from legalrag.plugin.embedder import resolve_device, resolve_model_path
+from legalrag.plugin.errors import ModelLoadError
+from legalrag.plugin.schema import TEXT_KEY
+from legalrag.plugin.store.base import Hit
+
+if TYPE_CHECKING:
+    from sentence_transformers import CrossEncoder
+
+__all__ = ["Reranker"]
+
+
+class Reranker:
+    """Re-score the best ``top_n`` candidates with a cross-encoder; scores become the reranker's.
+
+    Example:
+        >>> reranker = Reranker.load("BAAI/bge-reranker-v2-m3", device="cuda")  # doctest: +SKIP
+        >>> searcher = Searcher(store, "laws", emb, bm25, reranker=reranker)  # doctest: +SKIP
+    """
+
+    def __init__(self, model: CrossEncoder | Any, *, top_n: int = 50, batch_size: int = 32) -> None:
+        self.model = model
+        self.top_n = top_n
+        self.batch_size = batch_size
+
+    @classmethod
+    def load(cls, name: str, device: str = "auto", *, top_n: int = 50, batch_size: int = 32,
+             max_length: int | None = 512) -> Reranker:
+        from sentence_transformers import CrossEncoder
+
+        path = resolve_model_path(name)
+        try:
+            model = CrossEncoder(path, device=resolve_device(device), max_length=max_length,
+                                 local_files_only=path != name)
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"cannot load reranker {name!r}: {exc}") from exc
+        return cls(model, top_n=top_n, batch_size=batch_size)
+
+    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+        """Rerank the first ``top_n`` hits; later hits keep their order after them."""
+        head = list(hits[: self.top_n])
+        if not head:
+            return list(hits)
+        pairs = [(query, str(h.payload.get(TEXT_KEY, ""))) for h in head]
+        scores = self.model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False)
+        rescored = [replace(h, score=float(s)) for h, s in zip(head, scores, strict=True)]
+        rescored.sort(key=lambda h: (-h.score, h.id))
+        return rescored + list(hits[self.top_n :])
