@@ -28,8 +28,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-collections_app = typer.Typer(help="List, inspect or drop collections.", invoke_without_command=True)
-app.add_typer(collections_app, name="collections")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")]
 CollectionOpt = Annotated[str | None, typer.Option("--collection", "-c", help="Collection name [env LEGALRAG_COLLECTION].")]
@@ -257,96 +255,8 @@ def _print_chunks(console: Any, chunks: list[dict[str, Any]], failed: list[dict[
         console.print(f"[red]failed[/] {failure['source']}: {failure['reason']}")
 
 
-@collections_app.callback()
-def collections_list(
-    ctx: typer.Context,
-    qdrant_url: UrlOpt = None,
-    qdrant_api_key: KeyOpt = None,
-    qdrant_path: PathOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """List collections with their point counts and vectors."""
-    ctx.obj = {"qdrant_url": qdrant_url, "qdrant_api_key": qdrant_api_key, "qdrant_path": qdrant_path,
-               "as_json": as_json}
-    if ctx.invoked_subcommand is not None:
-        return
-    out = Output(as_json)
-    with fail_cleanly(out):
-        settings = _settings(qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path)
-        store = _store(settings)
-        try:
-            rows = [_describe(store, name) for name in sorted(store.list_collections())]
-        finally:
-            store.close()
-        out.emit({"collections": rows}, lambda c: _print_collections(c, rows))
-
-
-def _describe(store: Any, name: str) -> dict[str, Any]:
-    from legalrag.plugin.collection import require_collection
-
-    info = require_collection(store, name)
-    return {
-        "name": info.name,
-        "points": info.points,
-        "vectors": {k: {"size": v.size, "distance": v.distance} for k, v in info.vectors.items()},
-        "sparse_vectors": list(info.sparse_vectors),
-        "model": info.metadata.get("model"),
-    }
-
-
-def _print_collections(console: Any, rows: list[dict[str, Any]]) -> None:
-    from rich.table import Table
-
-    table = Table(title="collections")
-    for column in ("name", "points", "vectors", "model"):
-        table.add_column(column)
-    for row in rows:
-        vectors = ", ".join(f"{k} {v['size']}/{v['distance']}" for k, v in row["vectors"].items())
-        vectors += "".join(f", {s} (sparse)" for s in row["sparse_vectors"])
-        table.add_row(row["name"], str(row["points"]), vectors, str(row["model"]))
-    console.print(table)
-
-
-@collections_app.command("inspect")
-def collections_inspect(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
-    """Show one collection: points, vectors and stored settings."""
-    opts = dict(ctx.obj)
-    out = Output(opts.pop("as_json"))
-    with fail_cleanly(out):
-        from legalrag.plugin.collection import require_collection
-
-        store = _store(_settings(**opts))
-        try:
-            info = require_collection(store, name)
-            row = {**_describe(store, name), "metadata": dict(info.metadata)}
-        finally:
-            store.close()
-        out.emit(row)
-
-
-@collections_app.command("drop")
-def collections_drop(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument()],
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
-) -> None:
-    """Delete a collection and all its points."""
-    opts = dict(ctx.obj)
-    out = Output(opts.pop("as_json"))
-    with fail_cleanly(out):
-        from legalrag.plugin.collection import require_collection
-
-        store = _store(_settings(**opts))
-        try:
-            require_collection(store, name)
-            if not yes and not typer.confirm(f"drop collection {name!r}?", err=True):
-                raise typer.Exit(1)
-            store.drop_collection(name)
-        finally:
-            store.close()
-        out.emit({"dropped": name}, lambda c: c.print(f"dropped {name}"))
-
-
+from legalrag.cli_collections import collections_app  # noqa: E402 - registers `legalrag collections`
 from legalrag.eval.cli import eval_command  # noqa: E402 - registers `legalrag eval`
 
 app.command("eval")(eval_command)
+app.add_typer(collections_app, name="collections")
