@@ -200,12 +200,13 @@ class Ingestor:
         """Ingest ``items`` (documents, or load failures with ``source``/``reason``)."""
         stats = IngestStats()
         started = time.perf_counter()
-        stop = stop or threading.Event()
+        stop = stop or threading.Event()  # set by the caller (Ctrl-C): finish the current batch, then stop
+        halt = threading.Event()  # set by us when the run is over, to release the producer
         prepared_q: queue.Queue[Any] = queue.Queue(maxsize=self.queue_depth * 4)
         write_q: queue.Queue[Any] = queue.Queue(maxsize=self.queue_depth)
         errors: list[BaseException] = []
         producer = threading.Thread(
-            target=self._produce, args=(items, prepared_q, stats, stop, errors), daemon=True
+            target=self._produce, args=(items, prepared_q, stats, _Either(stop, halt), errors), daemon=True
         )
         writer = threading.Thread(target=self._write, args=(write_q, stats, errors), daemon=True)
         producer.start()
@@ -214,9 +215,9 @@ class Ingestor:
             self._embed_loop(prepared_q, write_q, stats, stop, errors, on_progress)
         except KeyboardInterrupt:
             stop.set()
-            stats.interrupted = True
         finally:
-            stop.set()
+            halt.set()
+            stats.interrupted = stop.is_set()
             _drain(prepared_q)
             write_q.put(_DONE)
             writer.join()
@@ -227,7 +228,7 @@ class Ingestor:
         return stats
 
     def _produce(self, items: Iterable[Any], out: queue.Queue[Any], stats: IngestStats,
-                 stop: threading.Event, errors: list[BaseException]) -> None:
+                 stop: threading.Event | _Either, errors: list[BaseException]) -> None:
         sources: set[str] = set()
         try:
             for item in items:
@@ -372,7 +373,17 @@ class Ingestor:
         return len(gone)
 
 
-def _put(q: queue.Queue[Any], item: Any, stop: threading.Event | None) -> None:
+class _Either:
+    """Looks like an Event that is set when either of two events is."""
+
+    def __init__(self, a: threading.Event, b: threading.Event) -> None:
+        self._a, self._b = a, b
+
+    def is_set(self) -> bool:
+        return self._a.is_set() or self._b.is_set()
+
+
+def _put(q: queue.Queue[Any], item: Any, stop: threading.Event | _Either | None) -> None:
     while True:
         try:
             q.put(item, timeout=0.1)

@@ -102,7 +102,6 @@ def ingest(
                     stats = ingestor.run(items, on_progress=progress.update, stop=stop)
             finally:
                 signal.signal(signal.SIGINT, previous)
-            stats.interrupted = stats.interrupted or stop.is_set()
             if sync and not stats.interrupted:
                 stats.deleted = ingestor.sync(seen, paths, {f.source for f in stats.failed})
             store.optimize(ingestor.collection)
