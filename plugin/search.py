@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.embeddings import Embeddings
+from langchain_core.runnables.config import run_in_executor
 from qdrant_client import models
 
 from legalrag.plugin.errors import InputError
@@ -25,6 +27,7 @@ from legalrag.plugin.store.base import Hit, SearchRequest, Store
 if TYPE_CHECKING:
     from legalrag.plugin.rerank import Reranker
     from legalrag.plugin.sparse import BM25Encoder
+    from legalrag.plugin.store.aclient import AsyncStore
 
 __all__ = ["MAX_K", "Mode", "SearchConfig", "Searcher"]
 
@@ -44,6 +47,9 @@ class SearchConfig:
     prefetch_limit: int | None = None
     exact: bool = False
     hnsw_ef: int | None = None
+    #: quantized collections: rescore with the original vectors, and fetch ``oversampling`` x candidates
+    rescore: bool | None = None
+    oversampling: float | None = None
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, Any], **overrides: Any) -> SearchConfig:
@@ -66,7 +72,8 @@ class SearchConfig:
 
 
 class Searcher:
-    """Search one collection.
+    """Search one collection; ``astore`` (the same collection through an async client) makes
+    :meth:`asearch` truly async.
 
     Example:
         >>> searcher = Searcher(store, "laws", embeddings, bm25)  # doctest: +SKIP
@@ -84,8 +91,10 @@ class Searcher:
         reranker: Reranker | None = None,
         tenant: str | None = None,
         tenant_key: str = "tenant",
+        astore: AsyncStore | None = None,
     ) -> None:
         self.store = store
+        self.astore = astore
         self.collection = collection
         self.embeddings = embeddings
         self.sparse = sparse
@@ -131,10 +140,7 @@ class Searcher:
         dense_vector: Sequence[float] | None = None,
     ) -> SearchRequest:
         """Build the store request for ``query`` (encoding it as the mode needs)."""
-        if not isinstance(query, str) or not query.strip():
-            raise InputError("the query is empty: pass some text to search for")
-        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
-            raise InputError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
+        _check_query(query, k)
         chosen = self._mode(mode)
         dense = None
         sparse = None
@@ -156,6 +162,8 @@ class Searcher:
             exact=cfg.exact,
             hnsw_ef=cfg.hnsw_ef,
             with_vectors=with_vectors,
+            rescore=cfg.rescore,
+            oversampling=cfg.oversampling,
         )
 
     def search(
@@ -169,18 +177,58 @@ class Searcher:
         group_by: str | None = None,
     ) -> list[Hit]:
         """Top ``k`` hits; with ``group_by`` ("article", "doc_id", ...) the best chunk per group."""
-        depth = k
-        if group_by is not None or self.reranker is not None:
-            depth = min(MAX_K, max(k * 4, self.reranker.top_n if self.reranker else 0))
+        _check_query(query, k)  # k itself, not only the (clamped) depth fetched for grouping/reranking
+        depth = self._depth(k, group_by)
         request = self.request(query, depth, mode=mode, filter=filter, score_threshold=score_threshold)
         hits = self.store.query(self.collection, request)
-        if request.sparse is not None and request.dense is None and not request.sparse.indices:
-            hits = []  # no query term survived tokenisation: nothing can match lexically
-        if self.reranker is not None:
+        if self.reranker is not None and _matchable(request):
             hits = self.reranker.rerank(query, hits)
-        if group_by is not None:
-            hits = best_per_group(hits, group_by)
-        return hits[:k]
+        return _finish(request, hits, k, group_by)
+
+    async def asearch(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        mode: str | None = None,
+        filter: Mapping[str, Any] | models.Filter | None = None,
+        score_threshold: float | None = None,
+        group_by: str | None = None,
+    ) -> list[Hit]:
+        """:meth:`search` for an event loop: same arguments, same hits.
+
+        With ``astore`` the query is encoded by ``embeddings.aembed_query`` and the store awaited;
+        without one, :meth:`search` runs in a worker thread.
+        """
+        if self.astore is None:
+            call = partial(
+                self.search,
+                query,
+                k,
+                mode=mode,
+                filter=filter,
+                score_threshold=score_threshold,
+                group_by=group_by,
+            )
+            return await run_in_executor(None, call)
+        _check_query(query, k)  # before encoding: a bad query fails without a model call
+        depth = self._depth(k, group_by)
+        dense_vector = None
+        if self._mode(mode) in ("dense", "hybrid"):
+            dense_vector = await self.embeddings.aembed_query(query)  # type: ignore[union-attr]
+        request = self.request(
+            query, depth, mode=mode, filter=filter, score_threshold=score_threshold, dense_vector=dense_vector
+        )
+        hits = await self.astore.query(self.collection, request)
+        if self.reranker is not None and _matchable(request):
+            hits = await run_in_executor(None, self.reranker.rerank, query, hits)
+        return _finish(request, hits, k, group_by)
+
+    def _depth(self, k: int, group_by: str | None) -> int:
+        """How many hits to fetch for ``k`` results: more when grouping or reranking drops some."""
+        if group_by is None and self.reranker is None:
+            return k
+        return min(MAX_K, max(k * 4, self.reranker.top_n if self.reranker else 0))
 
     def with_config(self, **changes: Any) -> Searcher:
         """A copy with some :class:`SearchConfig` fields changed (used by tuning)."""
@@ -188,6 +236,39 @@ class Searcher:
         clone.__dict__.update(self.__dict__)
         clone.config = replace(self.config, **changes)
         return clone
+
+
+def _check_query(query: Any, k: Any) -> None:
+    if not isinstance(query, str) or not query.strip():
+        raise InputError("the query is empty: pass some text to search for")
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+        raise InputError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
+
+
+def _matchable(request: SearchRequest) -> bool:
+    """False for a sparse-only query with no term left after tokenisation: nothing can match."""
+    return not (request.sparse is not None and request.dense is None and not request.sparse.indices)
+
+
+def _finish(request: SearchRequest, hits: list[Hit], k: int, group_by: str | None) -> list[Hit]:
+    """The post-query steps shared by the sync and async paths."""
+    if not _matchable(request):
+        return []
+    hits = _ties_by_id(hits)
+    if group_by is not None:
+        hits = best_per_group(hits, group_by)
+    return hits[:k]
+
+
+def _ties_by_id(hits: list[Hit]) -> list[Hit]:
+    """Order hits with equal scores by id: engines return ties in arbitrary order (RRF ties often)."""
+    out: list[Hit] = []
+    start = 0
+    for end in range(1, len(hits) + 1):
+        if end == len(hits) or hits[end].score != hits[start].score:
+            out.extend(sorted(hits[start:end], key=lambda h: h.id) if end - start > 1 else hits[start:end])
+            start = end
+    return out
 
 
 def best_per_group(hits: Sequence[Hit], key: str) -> list[Hit]:

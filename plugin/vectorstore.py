@@ -9,30 +9,33 @@ kept in the payload under ``lc_id``, so ``Document.id`` round-trips unchanged.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
+from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore
 from langchain_core.vectorstores.utils import maximal_marginal_relevance
 from qdrant_client import models
 
 from legalrag.plugin.collection import ensure_collection
 from legalrag.plugin.errors import InputError
-from legalrag.plugin.schema import ID_NAMESPACE, TEXT_KEY
+from legalrag.plugin.schema import DENSE_VECTOR, ID_NAMESPACE, TEXT_KEY, SparseVector
 from legalrag.plugin.search import Mode, SearchConfig, Searcher
-from legalrag.plugin.store.base import Distance, Hit, PointRecord, Store
+from legalrag.plugin.store.base import Distance, Hit, PointRecord, SearchRequest, Store
 
 if TYPE_CHECKING:
     from legalrag.plugin.sparse import BM25Encoder
+    from legalrag.plugin.store.aclient import AsyncStore
 
 __all__ = ["LC_ID_KEY", "LegalVectorStore"]
 
-#: payload key keeping a caller-supplied id that is not a UUID
+#: payload key keeping the id a document was added under (``Document.id``)
 LC_ID_KEY = "lc_id"
 _RESERVED = {TEXT_KEY, LC_ID_KEY}
+_Filter = Mapping[str, Any] | models.Filter | None
 
 
 def _point_id(user_id: str) -> str:
@@ -42,13 +45,43 @@ def _point_id(user_id: str) -> str:
         return str(uuid.uuid5(ID_NAMESPACE, f"lc\x1f{user_id}"))
 
 
+def _no_extra(kwargs: Mapping[str, Any]) -> None:
+    if kwargs:
+        raise TypeError(f"unexpected arguments: {', '.join(sorted(kwargs))}")
+
+
 class LegalVectorStore(VectorStore):
-    """Example:
-    >>> from langchain_core.embeddings import DeterministicFakeEmbedding
-    >>> from legalrag.plugin.store import EdgeStore
-    >>> vs = LegalVectorStore(EdgeStore("/tmp/lr-doc"), "docs", DeterministicFakeEmbedding(size=8))  # doctest: +SKIP
-    >>> vs.add_texts(["제1조(목적) ..."], ids=["art-1"])  # doctest: +SKIP
-    ['art-1']
+    """A LangChain vector store over one legalrag collection (created on first use).
+
+    Args:
+        store: the collection's store (:class:`~legalrag.plugin.store.EdgeStore` or
+            :class:`~legalrag.plugin.store.ClientStore`).
+        collection: collection name; an existing collection must fit ``embedding``'s dimension.
+        embedding: any LangChain ``Embeddings``.
+        sparse: ``True`` adds BM25 vectors to a new collection, ``False``/``None`` makes it dense
+            only, or pass a configured :class:`~legalrag.plugin.sparse.BM25Encoder`. An existing
+            collection keeps the encoder it was built with.
+        distance: dense distance for a new collection.
+        mode: default search mode (default: hybrid when the collection has sparse vectors).
+        tenant: bind reads and writes to one tenant (payload ``tenant``).
+        astore: the same collection through an async client
+            (:class:`~legalrag.plugin.store.aclient.AsyncClientStore`); the ``a*`` methods await it
+            instead of running the sync calls in worker threads.
+
+    Relevance scores (``similarity_search_with_relevance_scores``, ``as_retriever(search_type=
+    "similarity_score_threshold")``) are dense similarities mapped to [0, 1]; fused hybrid scores
+    have no such scale, so those searches are dense.
+
+    Example:
+        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+        >>> from qdrant_client import QdrantClient
+        >>> from legalrag.plugin.store import ClientStore
+        >>> store = ClientStore(QdrantClient(":memory:"))
+        >>> vs = LegalVectorStore(store, "docs", DeterministicFakeEmbedding(size=8))
+        >>> vs.add_texts(["제1조(목적) 이 법은 개인정보의 처리를 정한다."], ids=["art-1"])
+        ['art-1']
+        >>> [d.id for d in vs.as_retriever(search_kwargs={"k": 1}).invoke("개인정보")]
+        ['art-1']
     """
 
     def __init__(
@@ -57,15 +90,17 @@ class LegalVectorStore(VectorStore):
         collection: str,
         embedding: Embeddings,
         *,
-        sparse: BM25Encoder | None | bool = True,
+        sparse: BM25Encoder | bool | None = True,
         distance: Distance = "Cosine",
         mode: Mode | None = None,
         tenant: str | None = None,
+        astore: AsyncStore | None = None,
     ) -> None:
         from legalrag.plugin.components import sparse_from_metadata
         from legalrag.plugin.sparse import BM25Encoder
 
         self.store = store
+        self.astore = astore
         self.collection = collection
         self.embedding = embedding
         info = store.get_collection(collection)
@@ -77,16 +112,28 @@ class LegalVectorStore(VectorStore):
         else:
             encoder = sparse or None
         dimension = len(embedding.embed_query("dimension probe"))
-        ensure_collection(
-            store, collection, dimension=dimension, distance=distance, model=type(embedding).__name__,
+        info = ensure_collection(
+            store,
+            collection,
+            dimension=dimension,
+            distance=distance,
+            model=str(getattr(embedding, "model", None) or type(embedding).__name__),
             sparse=encoder is not None,
             metadata={"sparse": encoder.config() if encoder is not None else None, "dimension": dimension},
             tenant_key="tenant" if tenant else None,
         )
+        self.distance: Distance = info.vectors[DENSE_VECTOR].distance
         self.sparse = encoder
         self.tenant = tenant
-        self.searcher = Searcher(store, collection, embedding, encoder, tenant=tenant,
-                                 config=SearchConfig(mode=mode or ("hybrid" if encoder else "dense")))
+        self.searcher = Searcher(
+            store,
+            collection,
+            embedding,
+            encoder,
+            tenant=tenant,
+            astore=astore,
+            config=SearchConfig(mode=mode or ("hybrid" if encoder else "dense")),
+        )
 
     @property
     def embeddings(self) -> Embeddings:
@@ -94,24 +141,71 @@ class LegalVectorStore(VectorStore):
 
     # -- writing -------------------------------------------------------------------------------
     def add_texts(
-        self, texts: Iterable[str], metadatas: list[dict[str, Any]] | None = None, *,
-        ids: list[str] | None = None, **kwargs: Any,
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
     ) -> list[str]:
-        if kwargs:
-            raise TypeError(f"unexpected arguments: {', '.join(sorted(kwargs))}")
+        """Embed and upsert ``texts``; an id already present is overwritten. Returns the ids."""
+        _no_extra(kwargs)
+        items, metas, keys = self._prepare(texts, metadatas, ids)
+        if items:
+            dense = self.embedding.embed_documents(items)
+            self.store.upsert(self.collection, self._points(items, metas, keys, dense, self._sparse(items)))
+        return keys
+
+    async def aadd_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """:meth:`add_texts`, awaiting ``aembed_documents`` and the async store when there is one."""
+        if self.astore is None:
+            return await super().aadd_texts(texts, metadatas, ids=ids, **kwargs)
+        _no_extra(kwargs)
+        items, metas, keys = self._prepare(texts, metadatas, ids)
+        if items:
+            dense = await self.embedding.aembed_documents(items)
+            sparse = await run_in_executor(None, self._sparse, items)  # tokenizing is CPU work
+            await self.astore.upsert(self.collection, self._points(items, metas, keys, dense, sparse))
+        return keys
+
+    def _prepare(
+        self, texts: Iterable[str], metadatas: list[dict[str, Any]] | None, ids: Sequence[str | None] | None
+    ) -> tuple[list[str], list[dict[str, Any]], list[str]]:
+        """Check the inputs and give every text an id (a random UUID where the caller gave none)."""
         items = list(texts)
         metas = metadatas or [{} for _ in items]
         keys = [str(i) if i is not None else str(uuid.uuid4()) for i in (ids or [None] * len(items))]
         if not (len(metas) == len(keys) == len(items)):
-            raise InputError("texts, metadatas and ids differ in length")
+            raise InputError(
+                f"got {len(items)} texts, {len(metas)} metadatas and {len(keys)} ids: "
+                "pass one of each per text"
+            )
         for meta in metas:
             clash = _RESERVED & set(meta)
             if clash:
                 raise InputError(f"metadata key(s) {sorted(clash)} are reserved by legalrag: rename them")
-        dense = self.embedding.embed_documents(items) if items else []
-        sparse = self.sparse.encode_documents(items) if self.sparse is not None and items else None
+        return items, metas, keys
+
+    def _sparse(self, items: list[str]) -> list[SparseVector] | None:
+        return self.sparse.encode_documents(items) if self.sparse is not None else None
+
+    def _points(
+        self,
+        items: list[str],
+        metas: list[dict[str, Any]],
+        keys: list[str],
+        dense: list[list[float]],
+        sparse: list[SparseVector] | None,
+    ) -> list[PointRecord]:
         extra = {"tenant": self.tenant} if self.tenant else {}
-        points = [
+        return [
             PointRecord(
                 id=_point_id(key),
                 payload={**meta, **extra, TEXT_KEY: text, LC_ID_KEY: key},
@@ -120,72 +214,176 @@ class LegalVectorStore(VectorStore):
             )
             for i, (key, text, meta, vector) in enumerate(zip(keys, items, metas, dense, strict=True))
         ]
-        if points:
-            self.store.upsert(self.collection, points)
-        return keys
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
-        if kwargs:
-            raise TypeError(f"unexpected arguments: {', '.join(sorted(kwargs))}")
+        """Delete by id (ids not present are ignored)."""
+        _no_extra(kwargs)
+        point_ids = self._delete_ids(ids)
+        if point_ids:
+            self.store.delete_ids(self.collection, point_ids)
+        return True
+
+    async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
+        if self.astore is None:
+            return await super().adelete(ids, **kwargs)
+        _no_extra(kwargs)
+        point_ids = self._delete_ids(ids)
+        if point_ids:
+            await self.astore.delete_ids(self.collection, point_ids)
+        return True
+
+    @staticmethod
+    def _delete_ids(ids: list[str] | None) -> list[str]:
         if ids is None:
             raise InputError("delete needs ids (deleting a whole collection is `legalrag collections drop`)")
-        if ids:
-            self.store.delete_ids(self.collection, [_point_id(str(i)) for i in ids])
-        return True
+        return [_point_id(str(i)) for i in ids]
 
     # -- reading -------------------------------------------------------------------------------
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
-        hits = self.store.retrieve(self.collection, [_point_id(str(i)) for i in ids])
-        if self.tenant is not None:
-            hits = [h for h in hits if h.payload.get("tenant") == self.tenant]
-        return [_document(h) for h in hits]
+        return self._own([_document(h) for h in self.store.retrieve(self.collection, _ids(ids))])
+
+    async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        if self.astore is None:
+            return await super().aget_by_ids(ids)
+        return self._own([_document(h) for h in await self.astore.retrieve(self.collection, _ids(ids))])
+
+    def _own(self, documents: list[Document]) -> list[Document]:
+        """Drop documents of other tenants when the store is bound to one."""
+        if self.tenant is None:
+            return documents
+        return [d for d in documents if d.metadata.get("tenant") == self.tenant]
 
     def similarity_search_with_score(
-        self, query: str, k: int = 4, filter: Mapping[str, Any] | models.Filter | None = None, **kwargs: Any
+        self, query: str, k: int = 4, filter: _Filter = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
-        hits = self.searcher.search(
-            query, k, filter=filter, mode=kwargs.pop("mode", None),
-            score_threshold=kwargs.pop("score_threshold", None), group_by=kwargs.pop("group_by", None),
-        )
-        if kwargs:
-            raise TypeError(f"unexpected arguments: {', '.join(sorted(kwargs))}")
+        """Top ``k`` with the search's own score (see :mod:`legalrag.plugin.search` for its meaning).
+
+        Keyword arguments: ``mode``, ``score_threshold`` (on that score) and ``group_by``.
+        """
+        hits = self.searcher.search(query, k, filter=filter, **_search_options(kwargs))
+        return [(_document(h), h.score) for h in hits]
+
+    async def asimilarity_search_with_score(
+        self, query: str, k: int = 4, filter: _Filter = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        hits = await self.searcher.asearch(query, k, filter=filter, **_search_options(kwargs))
         return [(_document(h), h.score) for h in hits]
 
     def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
         return [doc for doc, _ in self.similarity_search_with_score(query, k, **kwargs)]
 
-    def similarity_search_by_vector(
-        self, embedding: list[float], k: int = 4, filter: Mapping[str, Any] | models.Filter | None = None,
-        **kwargs: Any,
-    ) -> list[Document]:
-        return [_document(h) for h in self._dense_hits(embedding, k, filter)]
+    async def asimilarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
+        return [doc for doc, _ in await self.asimilarity_search_with_score(query, k, **kwargs)]
 
-    def _dense_hits(self, vector: Sequence[float], k: int, filter: Any, *, with_vectors: bool = False) -> list[Hit]:
-        request = self.searcher.request(
-            "vector", k, mode="dense", filter=filter, dense_vector=vector, with_vectors=with_vectors
-        )
-        return self.store.query(self.collection, request)
+    def _similarity_search_with_relevance_scores(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        relevance = self._select_relevance_score_fn()
+        found = self.similarity_search_with_score(query, k, **_dense_only(kwargs))
+        return [(doc, relevance(score)) for doc, score in found]
+
+    async def _asimilarity_search_with_relevance_scores(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        relevance = self._select_relevance_score_fn()
+        found = await self.asimilarity_search_with_score(query, k, **_dense_only(kwargs))
+        return [(doc, relevance(score)) for doc, score in found]
+
+    def _select_relevance_score_fn(self) -> Callable[[float], float]:
+        """Map the dense score Qdrant returns for the collection's distance to [0, 1]."""
+        return _RELEVANCE[self.distance]
+
+    def similarity_search_by_vector(
+        self, embedding: list[float], k: int = 4, filter: _Filter = None, **kwargs: Any
+    ) -> list[Document]:
+        _no_extra(kwargs)
+        return [_document(h) for h in self.store.query(self.collection, self._dense(embedding, k, filter))]
+
+    async def asimilarity_search_by_vector(
+        self, embedding: list[float], k: int = 4, filter: _Filter = None, **kwargs: Any
+    ) -> list[Document]:
+        if self.astore is None:
+            return await super().asimilarity_search_by_vector(embedding, k, filter=filter, **kwargs)
+        _no_extra(kwargs)
+        hits = await self.astore.query(self.collection, self._dense(embedding, k, filter))
+        return [_document(h) for h in hits]
 
     def max_marginal_relevance_search(
-        self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5,
-        filter: Mapping[str, Any] | models.Filter | None = None, **kwargs: Any,
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: _Filter = None,
+        **kwargs: Any,
     ) -> list[Document]:
         """Diversify: fetch ``fetch_k`` by dense similarity, then pick ``k`` by MMR."""
-        query_vector = self.embedding.embed_query(query)
-        hits = self._dense_hits(query_vector, max(fetch_k, k), filter, with_vectors=True)
-        if not hits:
-            return []
-        vectors = [h.dense or [] for h in hits]
-        picked = maximal_marginal_relevance(np.array(query_vector), vectors, lambda_mult=lambda_mult, k=k)
-        return [_document(hits[i]) for i in picked]
+        vector = self.embedding.embed_query(query)
+        return self.max_marginal_relevance_search_by_vector(vector, k, fetch_k, lambda_mult, filter, **kwargs)
 
-    def _select_relevance_score_fn(self) -> Any:
-        return self._cosine_relevance_score_fn
+    def max_marginal_relevance_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: _Filter = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        _no_extra(kwargs)
+        request = self._dense(embedding, max(fetch_k, k), filter, with_vectors=True)
+        return _mmr(embedding, self.store.query(self.collection, request), k, lambda_mult)
+
+    async def amax_marginal_relevance_search(
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: _Filter = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        vector = await self.embedding.aembed_query(query)
+        return await self.amax_marginal_relevance_search_by_vector(
+            vector, k, fetch_k, lambda_mult, filter, **kwargs
+        )
+
+    async def amax_marginal_relevance_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: _Filter = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        if self.astore is None:
+            return await super().amax_marginal_relevance_search_by_vector(
+                embedding, k, fetch_k, lambda_mult, filter=filter, **kwargs
+            )
+        _no_extra(kwargs)
+        request = self._dense(embedding, max(fetch_k, k), filter, with_vectors=True)
+        return _mmr(embedding, await self.astore.query(self.collection, request), k, lambda_mult)
+
+    def _dense(
+        self, vector: Sequence[float], k: int, filter: _Filter, *, with_vectors: bool = False
+    ) -> SearchRequest:
+        # the text is only validated, never encoded: the vector is given
+        return self.searcher.request(
+            "<vector>", k, mode="dense", filter=filter, dense_vector=vector, with_vectors=with_vectors
+        )
 
     @classmethod
     def from_texts(
-        cls, texts: list[str], embedding: Embeddings, metadatas: list[dict[str, Any]] | None = None, *,
-        ids: list[str] | None = None, store: Store | None = None, collection: str = "legalrag", **kwargs: Any,
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        store: Store | None = None,
+        collection: str = "legalrag",
+        **kwargs: Any,
     ) -> LegalVectorStore:
         """Create (or open) ``collection`` in ``store`` (default: embedded store in ./.legalrag/qdrant)."""
         if store is None:
@@ -198,8 +396,65 @@ class LegalVectorStore(VectorStore):
         return vs
 
 
+def _ids(ids: Sequence[str]) -> list[str]:
+    return [_point_id(str(i)) for i in ids]
+
+
+def _search_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments :meth:`Searcher.search` takes beyond query, k and filter."""
+    options = {key: kwargs.pop(key, None) for key in ("mode", "score_threshold", "group_by")}
+    _no_extra(kwargs)
+    return options
+
+
+def _dense_only(kwargs: dict[str, Any]) -> dict[str, Any]:
+    mode = kwargs.pop("mode", None)
+    if mode not in (None, "dense"):
+        raise InputError(
+            f"relevance scores are dense similarities mapped to [0, 1], so mode={mode!r} cannot give them: "
+            "use similarity_search_with_score for hybrid or sparse scores"
+        )
+    return {**kwargs, "mode": "dense"}
+
+
+def _mmr(query: Sequence[float], hits: list[Hit], k: int, lambda_mult: float) -> list[Document]:
+    if not hits:
+        return []
+    vectors = [h.dense or [] for h in hits]
+    picked = maximal_marginal_relevance(np.array(query), vectors, lambda_mult=lambda_mult, k=k)
+    return [_document(hits[i]) for i in picked]
+
+
+def _clip(score: float) -> float:
+    return min(1.0, max(0.0, score))
+
+
+def _similarity_relevance(similarity: float) -> float:
+    """Cosine similarity in [-1, 1] (dot product of unit vectors: the same) → [0, 1]."""
+    return _clip((1.0 + similarity) / 2.0)
+
+
+def _euclid_relevance(distance: float) -> float:
+    """Euclidean distance of unit vectors (cosine = 1 - d²/2) → the cosine's relevance."""
+    return _clip(1.0 - distance * distance / 4.0)
+
+
+def _manhattan_relevance(distance: float) -> float:
+    return 1.0 / (1.0 + distance)
+
+
+_RELEVANCE: dict[str, Callable[[float], float]] = {
+    "Cosine": _similarity_relevance,
+    "Dot": _similarity_relevance,
+    "Euclid": _euclid_relevance,
+    "Manhattan": _manhattan_relevance,
+}
+
+
 def _document(hit: Hit) -> Document:
     metadata = {k: v for k, v in hit.payload.items() if k not in _RESERVED}
-    return Document(page_content=str(hit.payload.get(TEXT_KEY, "")), metadata=metadata,
-                    id=str(hit.payload.get(LC_ID_KEY, hit.id)))
-
+    return Document(
+        page_content=str(hit.payload.get(TEXT_KEY, "")),
+        metadata=metadata,
+        id=str(hit.payload.get(LC_ID_KEY, hit.id)),
+    )
