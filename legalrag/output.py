@@ -1,8 +1,13 @@
-"""CLI output discipline: with ``--json`` stdout carries exactly one JSON document; humans get rich on stderr."""
+"""CLI output discipline: with ``--json`` stdout carries exactly one JSON document; humans get rich on stderr.
+
+``LEGALRAG_LOG_LEVEL=DEBUG`` (or INFO, ...) turns on Python logging to stderr, with secrets redacted.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,8 +18,12 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from legalrag.plugin.errors import LegalRAGError
+from legalrag.plugin.redact import RedactingFilter, redact
 
-__all__ = ["Output", "fail_cleanly"]
+__all__ = ["Output", "configure_logging", "fail_cleanly"]
+
+#: loggers that write wire-level details (hpack logs HTTP/2 header values, the API key among them)
+_WIRE_LOGGERS = ("hpack", "h2", "httpcore", "grpc")
 
 T = TypeVar("T")
 
@@ -23,6 +32,7 @@ class Output:
     """Where a command writes: ``emit`` for the result, ``console`` for human-only chatter."""
 
     def __init__(self, as_json: bool) -> None:
+        configure_logging()
         self.as_json = as_json
         self.console = Console(stderr=True, quiet=as_json)
         self.stdout = Console(highlight=False, soft_wrap=True)
@@ -41,11 +51,43 @@ class Output:
             self.stdout.print_json(json.dumps(payload, ensure_ascii=False, default=str))
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+
+def configure_logging() -> None:
+    """Send logging to stderr at ``LEGALRAG_LOG_LEVEL`` with secrets redacted; nothing if it is unset.
+
+    Wire-level loggers (``hpack``, ``h2``, ``httpcore``, ``grpc``) never go below WARNING, whatever the
+    level: they can print request headers, and the API key is one.
+    """
+    name = os.environ.get("LEGALRAG_LOG_LEVEL", "").strip().upper()
+    level = logging.getLevelName(name) if name else None
+    if not isinstance(level, int):
+        return
+    root = logging.getLogger()
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
+        handler.addFilter(RedactingFilter())
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)
+    for wire in _WIRE_LOGGERS:
+        logging.getLogger(wire).setLevel(max(level, logging.WARNING))
+
+
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         parts = [f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()]
-        return "invalid settings: " + "; ".join(parts)
-    return " ".join(str(exc).split())
+        return redact("invalid settings: " + "; ".join(parts))
+    return redact(" ".join(str(exc).split()))
 
 
 @contextmanager
@@ -60,5 +102,5 @@ def fail_cleanly(out: Output) -> Iterator[None]:
         message = _one_line(exc)
         if out.as_json:
             out.emit({"error": message, "type": type(exc).__name__, "exit_code": code})
-        Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {message}", highlight=False)
         raise typer.Exit(code) from None

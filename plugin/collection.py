@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from legalrag import __version__
 from legalrag.plugin.errors import CollectionMismatchError, CollectionNotFoundError
 from legalrag.plugin.schema import DENSE_VECTOR, SPARSE_VECTOR
 from legalrag.plugin.store.base import CollectionInfo, CollectionSpec, Distance, PayloadSchema, Store
+
+if TYPE_CHECKING:
+    from legalrag.plugin.settings import CollectionSettings
 
 __all__ = ["INDEXED_KEYS", "ensure_collection", "require_collection"]
 
@@ -66,8 +69,13 @@ def ensure_collection(
     metadata: Mapping[str, Any] = {},  # noqa: B006 - read only
     recreate: bool = False,
     tenant_key: str | None = None,
+    options: CollectionSettings | None = None,
 ) -> CollectionInfo:
-    """Create the collection if needed (with payload indexes), else check it fits the model."""
+    """Create the collection if needed (with payload indexes), else check it fits the model.
+
+    ``options`` (``Settings.collection_options``) sets on-disk storage, quantization, HNSW and
+    sharding of a new collection; an existing collection keeps its own.
+    """
     info = store.get_collection(name)
     if info is not None and recreate:
         store.drop_collection(name)
@@ -81,6 +89,7 @@ def ensure_collection(
         dense_name=DENSE_VECTOR,
         sparse_name=SPARSE_VECTOR if sparse else None,
         metadata={"legalrag_version": __version__, "model": model, **metadata},
+        **(_spec_options(options) if options is not None else {}),
     )
     store.create_collection(name, spec)
     for key, schema in INDEXED_KEYS.items():
@@ -90,3 +99,18 @@ def ensure_collection(
     created = store.get_collection(name)
     assert created is not None  # noqa: S101 - just created; a None here is a store bug
     return created
+
+
+def _spec_options(options: CollectionSettings) -> dict[str, Any]:
+    """The :class:`CollectionSpec` fields a :class:`CollectionSettings` sets."""
+    return {
+        "on_disk": options.on_disk_vectors,
+        "on_disk_payload": options.on_disk_payload,
+        "quantization": options.quantization,
+        "always_ram": options.always_ram,
+        "hnsw_m": options.hnsw_m,
+        "hnsw_ef_construct": options.hnsw_ef_construct,
+        "shard_number": options.shard_number,
+        "replication_factor": options.replication_factor,
+        "write_consistency_factor": options.write_consistency_factor,
+    }

@@ -38,6 +38,19 @@ def check_spec(spec: CollectionSpec) -> None:
         )
     if spec.sparse_name == spec.dense_name:
         raise InputError(f"dense and sparse vectors need different names, both are {spec.dense_name!r}")
+    if spec.quantization not in ("none", "scalar", "binary"):
+        raise InputError(f"unknown quantization {spec.quantization!r}: use none, scalar or binary")
+    counts = {
+        "shard_number": spec.shard_number,
+        "replication_factor": spec.replication_factor,
+        "write_consistency_factor": spec.write_consistency_factor,
+        "hnsw_ef_construct": spec.hnsw_ef_construct,
+    }
+    bad = [f"{key}={value}" for key, value in counts.items() if value is not None and value < 1]
+    if spec.hnsw_m is not None and spec.hnsw_m < 0:
+        bad.append(f"hnsw_m={spec.hnsw_m}")
+    if bad:
+        raise InputError(f"invalid collection spec: {', '.join(bad)} must be positive")
 
 
 def check_request(request: SearchRequest) -> None:

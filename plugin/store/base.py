@@ -21,18 +21,28 @@ __all__ = [
     "Hit",
     "PayloadSchema",
     "PointRecord",
+    "Quantization",
     "SearchRequest",
+    "SnapshotInfo",
+    "SnapshotStore",
     "Store",
     "VectorInfo",
 ]
 
 Distance = Literal["Cosine", "Dot", "Euclid", "Manhattan"]
 PayloadSchema = Literal["keyword", "integer", "float", "bool", "datetime", "text", "uuid"]
+Quantization = Literal["none", "scalar", "binary"]
 
 
 @dataclass(frozen=True, slots=True)
 class CollectionSpec:
-    """How to create a collection: one named dense vector and optionally one named sparse vector."""
+    """How to create a collection: one named dense vector and optionally one named sparse vector.
+
+    ``on_disk`` keeps vectors on disk (memory-mapped); ``on_disk_payload`` the payload (``None``:
+    as ``on_disk``). ``quantization`` compresses the dense vectors (``always_ram`` keeps the
+    compressed copy in RAM). ``shard_number``, ``replication_factor`` and
+    ``write_consistency_factor`` are for a Qdrant server; the embedded store ignores them.
+    """
 
     dense_size: int
     distance: Distance = "Cosine"
@@ -44,6 +54,12 @@ class CollectionSpec:
     hnsw_ef_construct: int | None = None
     on_disk: bool = False
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    on_disk_payload: bool | None = None
+    quantization: Quantization = "none"
+    always_ram: bool | None = None
+    shard_number: int | None = None
+    replication_factor: int | None = None
+    write_consistency_factor: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +103,7 @@ class SearchRequest:
 
     ``prefetch_limit`` is the depth of each prefetch in hybrid mode (default ``max(4*limit, 50)``).
     ``weights`` are RRF weights in the order (dense, sparse); DBSF ignores them.
+    ``rescore`` / ``oversampling`` tune search over a quantized collection (``None``: Qdrant's default).
     """
 
     limit: int
@@ -101,6 +118,17 @@ class SearchRequest:
     exact: bool = False
     hnsw_ef: int | None = None
     with_vectors: bool = False
+    rescore: bool | None = None
+    oversampling: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInfo:
+    """A snapshot of one collection: its name (what ``restore_snapshot`` takes), size and creation time."""
+
+    name: str
+    size: int
+    created: str | None
 
 
 @runtime_checkable
@@ -144,3 +172,16 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class SnapshotStore(Protocol):
+    """The optional snapshot part of a store (both adapters have it)."""
+
+    def create_snapshot(self, name: str) -> SnapshotInfo: ...
+
+    def list_snapshots(self, name: str) -> list[SnapshotInfo]: ...
+
+    def restore_snapshot(self, name: str, snapshot: str) -> None:
+        """Replace collection ``name`` with ``snapshot`` (a name from :meth:`list_snapshots`)."""
+        ...

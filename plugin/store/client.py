@@ -3,46 +3,65 @@
 Collection metadata lives in Qdrant's own collection ``metadata`` (Qdrant >= 1.16, qdrant-client
 >= 1.16): written by ``create_collection(metadata=...)`` and merged by ``update_collection``; no
 reserved point and no side file, so every client of the server sees the same metadata.
+
+Every request goes through a :class:`~legalrag.plugin.store.retry.RetryPolicy`: transient failures
+(connection refused or reset, timeouts, 5xx, 429) are retried within one time budget, then reported
+as a :class:`StoreError` naming the server (never the API key) and what to do.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
+from typing import Any, TypeVar
 
 from qdrant_client import QdrantClient, models
-from qdrant_client.http.exceptions import UnexpectedResponse
 
-from legalrag.plugin.errors import CollectionNotFoundError, InputError, LegalRAGError, StoreError
+from legalrag.plugin.errors import (
+    CollectionNotFoundError,
+    InputError,
+    LegalRAGError,
+    StoreError,
+)
 from legalrag.plugin.settings import validate_collection_name
+from legalrag.plugin.store._client_args import (
+    create_arguments,
+    index_schema,
+    point_struct,
+    query_arguments,
+    vector_infos,
+)
+from legalrag.plugin.store._client_errors import failure, gave_up, status_of
+from legalrag.plugin.store._client_errors import is_bad_request as _is_bad_request  # noqa: F401 - aclient
+from legalrag.plugin.store._client_errors import server_of as _where
 from legalrag.plugin.store._common import (
     check_dim,
     check_filter,
-    check_index,
     check_request,
     check_spec,
     make_hit,
     pick_vector,
     point_uuid,
-    prefetch_depth,
 )
 from legalrag.plugin.store.base import (
     CollectionInfo,
     CollectionSpec,
-    Distance,
     Hit,
     PayloadSchema,
     PointRecord,
     SearchRequest,
+    SnapshotInfo,
     VectorInfo,
 )
+from legalrag.plugin.store.retry import RetriesExhausted, RetryPolicy
 
 __all__ = ["ClientStore"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: a collection's dense vectors by name, and its sparse vector names
 _Layout = tuple[dict[str, VectorInfo], tuple[str, ...]]
@@ -52,7 +71,9 @@ class ClientStore:
     """:class:`~legalrag.plugin.store.base.Store` over a ready ``QdrantClient``.
 
     Args:
-        client: a configured client (server URL, API key, timeouts are the caller's business).
+        client: a configured client (server URL, API key, TLS and timeouts are the caller's business;
+            :func:`legalrag.plugin.store.open_store` builds one from settings).
+        retry: how long transient server failures are retried (default: 30 s in all per call).
         optimize_timeout: seconds :meth:`optimize` waits for the server's optimizers to finish.
 
     Example:
@@ -62,27 +83,39 @@ class ClientStore:
         0
     """
 
-    def __init__(self, client: QdrantClient, *, optimize_timeout: float = 600.0) -> None:
+    #: where the official Qdrant image keeps collection snapshots; restoring by name reads from here
+    server_snapshots_dir = "/qdrant/snapshots"
+
+    def __init__(
+        self, client: QdrantClient, *, retry: RetryPolicy | None = None, optimize_timeout: float = 600.0
+    ) -> None:
         self._client = client
+        self._retry = retry if retry is not None else RetryPolicy()
         self._optimize_timeout = optimize_timeout
+        self._where = _where(client)
         #: collection -> (dense vectors, sparse vector names), learnt once per collection
         self._layouts: dict[str, _Layout] = {}
+
+    def __repr__(self) -> str:
+        return f"ClientStore({self._where!r})"
 
     @property
     def client(self) -> QdrantClient:
         return self._client
 
+    @property
+    def retry(self) -> RetryPolicy:
+        return self._retry
+
     def list_collections(self) -> list[str]:
-        with self._errors(None, "list"):
-            return sorted(c.name for c in self._client.get_collections().collections)
+        found = self._call(None, "list", self._client.get_collections)
+        return sorted(c.name for c in found.collections)
 
     def get_collection(self, name: str) -> CollectionInfo | None:
-        validate_collection_name(name)
-        with self._errors(None, "read"):
-            if not self._client.collection_exists(name):
-                return None
-            config = self._client.get_collection(name).config
-        vectors = _vector_infos(config.params.vectors)
+        if not self._exists(name):
+            return None
+        config = self._call(name, "read", lambda: self._client.get_collection(name)).config
+        vectors = vector_infos(config.params.vectors)
         sparse = tuple(config.params.sparse_vectors or {})
         self._layouts[name] = (vectors, sparse)
         return CollectionInfo(
@@ -96,58 +129,70 @@ class ClientStore:
     def create_collection(self, name: str, spec: CollectionSpec) -> None:
         validate_collection_name(name)
         check_spec(spec)
-        with self._errors(None, "create"):
-            if self._client.collection_exists(name):
-                raise InputError(
-                    f"collection {name!r} already exists: use it, drop it first (--recreate), "
-                    "or choose another --collection"
-                )
-            self._client.create_collection(name, **_create_arguments(spec))
+        if self._exists(name):
+            raise InputError(
+                f"collection {name!r} already exists: use it, drop it first (--recreate), "
+                "or choose another --collection"
+            )
+        arguments = create_arguments(spec)
+        tries = 0
+
+        def create() -> None:
+            nonlocal tries
+            tries += 1
+            if tries > 1 and self._client.collection_exists(name):
+                return  # an earlier attempt reached the server before its answer was lost
+            self._client.create_collection(name, **arguments)
+
+        self._call(name, "create", create, check_missing=False)
         self._layouts.pop(name, None)
 
     def drop_collection(self, name: str) -> bool:
-        validate_collection_name(name)
         self._layouts.pop(name, None)
-        with self._errors(None, "drop"):
-            if not self._client.collection_exists(name):
-                return False
-            self._client.delete_collection(name)
+        if not self._exists(name):
+            return False
+        self._call(name, "drop", lambda: self._client.delete_collection(name), check_missing=False)
         return True
 
     def set_metadata(self, name: str, metadata: Mapping[str, Any]) -> None:
         validate_collection_name(name)
-        with self._errors(name, "update"):
-            current = self._client.get_collection(name).config.metadata or {}
-            # send the merged whole, so the result does not depend on the server's merge rules
-            self._client.update_collection(name, metadata={**current, **metadata})
+        current = self._call(name, "update", lambda: self._client.get_collection(name)).config.metadata or {}
+        # send the merged whole, so the result does not depend on the server's merge rules
+        merged = {**current, **metadata}
+        self._call(name, "update", lambda: self._client.update_collection(name, metadata=merged))
 
     def create_payload_index(
         self, name: str, key: str, schema: PayloadSchema, *, is_tenant: bool = False
     ) -> None:
         validate_collection_name(name)
-        field_schema = _index_schema(schema, is_tenant)
-        with self._errors(name, "index"):
-            self._client.create_payload_index(name, key, field_schema=field_schema, wait=True)
+        field_schema = index_schema(schema, is_tenant)
+        self._call(
+            name,
+            "index",
+            lambda: self._client.create_payload_index(name, key, field_schema=field_schema, wait=True),
+        )
 
     def upsert(self, name: str, points: Sequence[PointRecord]) -> None:
         dense, sparse = self._layout(name)
         if not points:
             return
-        structs = [_point_struct(point, dense, sparse, name) for point in points]
-        with self._errors(name, "upsert into"):
-            self._client.upsert(name, structs, wait=True)
+        structs = [point_struct(point, dense, sparse, name) for point in points]
+        # ids are deterministic, so a retried upsert rewrites the same points instead of adding copies
+        self._call(name, "upsert into", lambda: self._client.upsert(name, structs, wait=True))
 
     def delete(self, name: str, filter: models.Filter) -> None:
         validate_collection_name(name)
         selector = models.FilterSelector(filter=check_filter(filter))
-        with self._errors(name, "delete from"):
-            self._client.delete(name, points_selector=selector, wait=True)
+        self._call(
+            name, "delete from", lambda: self._client.delete(name, points_selector=selector, wait=True)
+        )
 
     def delete_ids(self, name: str, ids: Sequence[str]) -> None:
         validate_collection_name(name)
         selector = models.PointIdsList(points=[point_uuid(i) for i in ids])
-        with self._errors(name, "delete from"):
-            self._client.delete(name, points_selector=selector, wait=True)
+        self._call(
+            name, "delete from", lambda: self._client.delete(name, points_selector=selector, wait=True)
+        )
 
     def query(self, name: str, request: SearchRequest) -> list[Hit]:
         check_request(request)
@@ -163,16 +208,17 @@ class ClientStore:
             )
             sources.append((vector, pick_vector(sparse, "sparse", name)))
         dense_name = pick_vector(tuple(dense), "dense", name) if request.with_vectors else None
-        arguments = _query_arguments(request, sources, dense_name)
-        with self._errors(name, "query"):
-            points = self._client.query_points(name, **arguments).points
+        arguments = query_arguments(request, sources, dense_name)
+        points = self._call(name, "query", lambda: self._client.query_points(name, **arguments)).points
         return [make_hit(p.id, p.score, p.payload, p.vector, dense_name) for p in points]
 
     def count(self, name: str, filter: models.Filter | None = None) -> int:
         validate_collection_name(name)
         count_filter = check_filter(filter) if filter is not None else None
-        with self._errors(name, "count"):
-            return self._client.count(name, count_filter=count_filter, exact=True).count
+        result = self._call(
+            name, "count", lambda: self._client.count(name, count_filter=count_filter, exact=True)
+        )
+        return result.count
 
     def scroll(
         self,
@@ -195,28 +241,42 @@ class ClientStore:
     ) -> Iterator[Hit]:
         offset: Any = None
         while True:
-            with self._errors(name, "scroll"):
-                records, offset = self._client.scroll(
-                    name,
-                    scroll_filter=scroll_filter,
-                    limit=batch_size,
-                    offset=offset,
-                    with_payload=True,
-                    with_vectors=[dense_name] if dense_name else False,
-                )
+            records, offset = self._call(
+                name, "scroll", partial(self._page, name, scroll_filter, batch_size, dense_name, offset)
+            )
             for record in records:
                 yield make_hit(record.id, 0.0, record.payload, record.vector, dense_name)
             if offset is None:
                 return
 
+    def _page(
+        self,
+        name: str,
+        scroll_filter: models.Filter | None,
+        batch_size: int,
+        dense_name: str | None,
+        offset: Any,
+    ) -> tuple[list[models.Record], Any]:
+        return self._client.scroll(
+            name,
+            scroll_filter=scroll_filter,
+            limit=batch_size,
+            offset=offset,
+            with_payload=True,
+            with_vectors=[dense_name] if dense_name else False,
+        )
+
     def retrieve(self, name: str, ids: Sequence[str], *, with_vectors: bool = False) -> list[Hit]:
         dense, _ = self._layout(name)
         dense_name = pick_vector(tuple(dense), "dense", name) if with_vectors else None
         wanted = list(dict.fromkeys(point_uuid(i) for i in ids))
-        with self._errors(name, "retrieve from"):
-            records = self._client.retrieve(
+        records = self._call(
+            name,
+            "retrieve from",
+            lambda: self._client.retrieve(
                 name, wanted, with_payload=True, with_vectors=[dense_name] if dense_name else False
-            )
+            ),
+        )
         found = {str(r.id): make_hit(r.id, 0.0, r.payload, r.vector, dense_name) for r in records}
         return [found[i] for i in wanted if i in found]
 
@@ -224,48 +284,93 @@ class ClientStore:
         """Start the server's pending optimizations; wait up to ``optimize_timeout`` s for green."""
         validate_collection_name(name)
         deadline = time.monotonic() + self._optimize_timeout
-        with self._errors(name, "optimize"):
-            # an empty optimizer diff is Qdrant's documented way to start pending optimizations
-            self._client.update_collection(name, optimizers_config=models.OptimizersConfigDiff())
-            while self._client.get_collection(name).status != models.CollectionStatus.GREEN:
-                if time.monotonic() > deadline:
-                    logger.warning(
-                        "collection %r still optimizing after %.0f s", name, self._optimize_timeout
-                    )
-                    return
-                time.sleep(0.5)
+        # an empty optimizer diff is Qdrant's documented way to start pending optimizations
+        diff = models.OptimizersConfigDiff()
+        self._call(name, "optimize", lambda: self._client.update_collection(name, optimizers_config=diff))
+        while self._call(name, "optimize", lambda: self._client.get_collection(name)).status != (
+            models.CollectionStatus.GREEN
+        ):
+            if time.monotonic() > deadline:
+                logger.warning("collection %r still optimizing after %.0f s", name, self._optimize_timeout)
+                return
+            time.sleep(0.5)
+
+    def create_snapshot(self, name: str) -> SnapshotInfo:
+        """Make a server-side snapshot of ``name`` (stored by the server; see :meth:`list_snapshots`)."""
+        self._layout(name)
+        made = self._call(name, "snapshot", lambda: self._client.create_snapshot(name, wait=True))
+        if made is None:
+            raise StoreError(
+                f"Qdrant at {self._where} accepted the snapshot of {name!r} but returned no name"
+            )
+        return _snapshot_info(made)
+
+    def list_snapshots(self, name: str) -> list[SnapshotInfo]:
+        """The server's snapshots of ``name``, oldest first."""
+        validate_collection_name(name)
+        found = self._call(name, "list snapshots of", lambda: self._client.list_snapshots(name))
+        return sorted((_snapshot_info(s) for s in found), key=lambda s: (s.created or "", s.name))
+
+    def restore_snapshot(self, name: str, snapshot: str) -> None:
+        """Replace ``name`` with a snapshot: a name from :meth:`list_snapshots`, or a URL / ``file://``.
+
+        A bare name is read from the server's own snapshot folder (:attr:`server_snapshots_dir`,
+        the official image's layout); any ``http(s)://`` or ``file://`` location is passed as is.
+        """
+        validate_collection_name(name)
+        location = snapshot
+        if "://" not in snapshot:
+            names = [s.name for s in self.list_snapshots(name)]
+            if snapshot not in names:
+                raise InputError(
+                    f"collection {name!r} has no snapshot {snapshot!r} (have: {', '.join(names) or 'none'}): "
+                    f"run `legalrag collections snapshot list {name}`, or pass a URL or file:// location"
+                )
+            location = f"file://{self.server_snapshots_dir}/{name}/{snapshot}"
+        self._call(
+            name,
+            "restore",
+            lambda: self._client.recover_snapshot(name, location, wait=True),
+            check_missing=False,
+        )
+        self._layouts.pop(name, None)
 
     def close(self) -> None:
         self._client.close()
+
+    def _exists(self, name: str) -> bool:
+        validate_collection_name(name)
+        return bool(
+            self._call(name, "read", lambda: self._client.collection_exists(name), check_missing=False)
+        )
 
     def _layout(self, name: str) -> _Layout:
         validate_collection_name(name)
         layout = self._layouts.get(name)
         if layout is None:
-            with self._errors(name, "read"):
-                params = self._client.get_collection(name).config.params
-            layout = self._layouts[name] = (_vector_infos(params.vectors), tuple(params.sparse_vectors or {}))
+            params = self._call(name, "read", lambda: self._client.get_collection(name)).config.params
+            layout = self._layouts[name] = (vector_infos(params.vectors), tuple(params.sparse_vectors or {}))
         return layout
 
-    @contextmanager
-    def _errors(self, name: str | None, action: str) -> Iterator[None]:
-        """Translate client and server failures into legalrag errors that say what to do."""
+    def _call(self, name: str | None, action: str, call: Callable[[], T], *, check_missing: bool = True) -> T:
+        """``call()`` under the retry policy, its failures turned into legalrag errors that say what to do."""
         try:
-            yield
+            return self._retry.run(call)
         except LegalRAGError:
             raise
+        except RetriesExhausted as exc:
+            if name is not None:
+                self._layouts.pop(name, None)
+            raise gave_up(self._where, _target(name), action, exc) from exc
         except Exception as exc:
             if name is not None:
                 self._layouts.pop(name, None)
-                if self._missing(name):
-                    raise CollectionNotFoundError(self._not_found(name)) from exc
-            target = f"collection {name!r}" if name is not None else "collections"
-            if _is_bad_request(exc):
-                raise InputError(f"Qdrant refused to {action} {target}: {exc}") from exc
-            raise StoreError(
-                f"Qdrant failed to {action} {target}: {exc} (is the server up, and are "
-                "LEGALRAG_QDRANT_URL / LEGALRAG_QDRANT_API_KEY right?)"
-            ) from exc
+            raise self._translate(name, action, exc, check_missing) from exc
+
+    def _translate(self, name: str | None, action: str, exc: Exception, check_missing: bool) -> LegalRAGError:
+        if name is not None and check_missing and (status_of(exc) == 404 or self._missing(name)):
+            return CollectionNotFoundError(self._not_found(name))
+        return failure(self._where, _target(name), action, exc)
 
     def _missing(self, name: str) -> bool:
         try:
@@ -284,98 +389,11 @@ class ClientStore:
         )
 
 
-def _is_bad_request(exc: Exception) -> bool:
-    if isinstance(exc, ValueError):  # local mode reports bad input as ValueError
-        return True
-    if isinstance(exc, UnexpectedResponse):
-        return exc.status_code in (400, 422)
-    code = getattr(exc, "code", None)  # grpc.RpcError
-    return callable(code) and getattr(code(), "name", "") == "INVALID_ARGUMENT"
+def _target(name: str | None) -> str:
+    return f"collection {name!r}" if name is not None else "collections"
 
 
-def _create_arguments(spec: CollectionSpec) -> dict[str, Any]:
-    on_disk = True if spec.on_disk else None
-    sparse = None
-    if spec.sparse_name:
-        sparse = {
-            spec.sparse_name: models.SparseVectorParams(
-                modifier=models.Modifier.IDF if spec.sparse_idf else None,
-                index=models.SparseIndexParams(on_disk=on_disk),
-            )
-        }
-    hnsw = None
-    if spec.hnsw_m is not None or spec.hnsw_ef_construct is not None:
-        hnsw = models.HnswConfigDiff(m=spec.hnsw_m, ef_construct=spec.hnsw_ef_construct)
-    dense = models.VectorParams(
-        size=spec.dense_size, distance=models.Distance(spec.distance), on_disk=on_disk
+def _snapshot_info(description: Any) -> SnapshotInfo:
+    return SnapshotInfo(
+        name=str(description.name), size=int(description.size or 0), created=description.creation_time
     )
-    return {
-        "vectors_config": {spec.dense_name: dense},
-        "sparse_vectors_config": sparse,
-        "hnsw_config": hnsw,
-        "on_disk_payload": on_disk,
-        "metadata": dict(spec.metadata) or None,
-    }
-
-
-def _vector_infos(vectors: Any) -> dict[str, VectorInfo]:
-    if vectors is None:
-        return {}
-    if isinstance(vectors, models.VectorParams):
-        vectors = {"": vectors}  # an unnamed default vector
-    return {name: VectorInfo(size=v.size, distance=_distance(v.distance)) for name, v in vectors.items()}
-
-
-def _distance(distance: models.Distance) -> Distance:
-    value: Distance = distance.value  # type: ignore[assignment]
-    return value
-
-
-def _index_schema(schema: str, is_tenant: bool) -> Any:
-    check_index(schema, is_tenant)
-    if is_tenant and schema == "keyword":
-        return models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True)
-    if is_tenant:
-        return models.UuidIndexParams(type=models.UuidIndexType.UUID, is_tenant=True)
-    return models.PayloadSchemaType(schema)
-
-
-def _point_struct(
-    point: PointRecord, dense: Mapping[str, VectorInfo], sparse: tuple[str, ...], name: str
-) -> models.PointStruct:
-    vector: dict[str, Any] = {}
-    if point.dense is not None:
-        using = pick_vector(tuple(dense), "dense", name)
-        check_dim(name, dense[using].size, len(point.dense))
-        vector[using] = [float(x) for x in point.dense]
-    if point.sparse is not None:
-        vector[pick_vector(sparse, "sparse", name)] = models.SparseVector(
-            indices=[int(i) for i in point.sparse.indices], values=[float(v) for v in point.sparse.values]
-        )
-    return models.PointStruct(id=point_uuid(point.id), vector=vector, payload=dict(point.payload))
-
-
-def _query_arguments(
-    request: SearchRequest, sources: list[tuple[Any, str]], dense_name: str | None
-) -> dict[str, Any]:
-    params = models.SearchParams(hnsw_ef=request.hnsw_ef, exact=request.exact)
-    common: dict[str, Any] = {
-        "limit": request.limit,
-        "query_filter": request.filter,
-        "score_threshold": request.score_threshold,
-        "with_payload": True,
-        "with_vectors": [dense_name] if dense_name else False,
-    }
-    if len(sources) == 1:
-        vector, using = sources[0]
-        return {**common, "query": vector, "using": using, "search_params": params}
-    depth = prefetch_depth(request)
-    prefetch = [
-        models.Prefetch(query=vector, using=using, limit=depth, filter=request.filter, params=params)
-        for vector, using in sources
-    ]
-    fusion: Any = models.FusionQuery(fusion=models.Fusion.DBSF)
-    if request.fusion == "rrf":
-        weights = [float(w) for w in request.weights] if request.weights is not None else None
-        fusion = models.RrfQuery(rrf=models.Rrf(k=request.rrf_k, weights=weights))
-    return {**common, "query": fusion, "prefetch": prefetch}

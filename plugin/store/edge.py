@@ -5,10 +5,14 @@ naming the holder instead of a hang (see ``_edge_files`` for the folder layout a
 
 Writes go through qdrant-edge's write-ahead log, so a point is on disk when ``upsert`` returns and
 survives a killed process; ``close()`` flushes segments so the next open need not replay the log.
+
+Snapshots are gzipped tar archives of a flushed, closed shard under ``root/.snapshots/<collection>/`` (see
+``_edge_snapshots``); the collection's lock is held throughout, so no other process writes meanwhile.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -45,6 +49,13 @@ from legalrag.plugin.store._edge_files import (
     spec_document,
     write_document,
 )
+from legalrag.plugin.store._edge_snapshots import (
+    SNAPSHOTS,
+    find_snapshot,
+    list_snapshots,
+    unpack_snapshot,
+    write_snapshot,
+)
 from legalrag.plugin.store.base import (
     CollectionInfo,
     CollectionSpec,
@@ -52,11 +63,14 @@ from legalrag.plugin.store.base import (
     PayloadSchema,
     PointRecord,
     SearchRequest,
+    SnapshotInfo,
     VectorInfo,
 )
 from legalrag.plugin.store.filters import to_edge_filter
 
 __all__ = ["EdgeStore"]
+
+logger = logging.getLogger(__name__)
 
 #: qdrant-edge needs a full-scan threshold with any HNSW override; Qdrant's default, in KB
 _FULL_SCAN_THRESHOLD = 10_000
@@ -276,6 +290,59 @@ class EdgeStore:
             opened.shard.optimize()
             opened.shard.flush()
 
+    def create_snapshot(self, name: str) -> SnapshotInfo:
+        """Archive the collection to ``root/.snapshots/<name>/<timestamp>.tar.gz``, flushed and closed."""
+        folder = self._folder(name)
+        with self._guard:
+            opened = self._get(name)
+            with _edge_errors(name, "snapshot"):
+                opened.shard.flush()
+                opened.shard.close()
+            try:
+                return write_snapshot(folder, self._root / SNAPSHOTS / name)
+            finally:
+                self._reload(name, opened)
+
+    def list_snapshots(self, name: str) -> list[SnapshotInfo]:
+        """This collection's snapshots, oldest first (they outlive a dropped collection)."""
+        found = list_snapshots(self._root / SNAPSHOTS / validate_collection_name(name))
+        if not found and name not in self._open and not is_collection(self._folder(name)):
+            self._get(name)  # raises CollectionNotFoundError, naming the collections that exist
+        return found
+
+    def restore_snapshot(self, name: str, snapshot: str) -> None:
+        """Replace (or recreate) collection ``name`` from a listed snapshot or a snapshot file's path."""
+        folder = self._folder(name)
+        archive = find_snapshot(self._root / SNAPSHOTS / name, snapshot, name)
+        with self._guard:
+            opened = self._open.pop(name, None)
+            if opened is not None:
+                lock = opened.lock
+                with _edge_errors(name, "close"):
+                    opened.shard.close()
+            else:
+                folder.mkdir(parents=True, exist_ok=True)
+                lock = DirLock.acquire(folder, name)
+            try:
+                unpack_snapshot(archive, folder)
+                document = read_document(folder)
+                with _edge_errors(name, "open"):
+                    shard = qe.EdgeShard.load(str(folder / SHARD_DIR))
+            except BaseException:
+                lock.release()
+                raise
+            self._open[name] = _opened(shard, lock, document)
+
+    def _reload(self, name: str, opened: _Open) -> None:
+        """Open a closed shard again under the lock this store still holds; forget it if that fails."""
+        try:
+            with _edge_errors(name, "reopen"):
+                opened.shard = qe.EdgeShard.load(str(self._folder(name) / SHARD_DIR))
+        except BaseException:
+            self._open.pop(name, None)
+            opened.lock.release()
+            raise
+
     def close(self) -> None:
         """Flush and close every open shard and release its lock; the store can open them again."""
         with self._guard:
@@ -342,7 +409,12 @@ def _opened(shard: qe.EdgeShard, lock: DirLock, document: dict[str, Any]) -> _Op
 
 
 def _edge_config(spec: CollectionSpec) -> qe.EdgeConfig:
+    server_only = ("shard_number", "replication_factor", "write_consistency_factor")
+    cluster = [k for k in server_only if getattr(spec, k)]
+    if cluster:
+        logger.warning("the embedded store has one shard and no replicas: ignoring %s", ", ".join(cluster))
     memory = qe.Memory.Cold if spec.on_disk else None
+    payload_on_disk = spec.on_disk if spec.on_disk_payload is None else spec.on_disk_payload
     hnsw = None
     if spec.hnsw_m is not None or spec.hnsw_ef_construct is not None:
         hnsw = qe.HnswIndexConfig(
@@ -357,8 +429,17 @@ def _edge_config(spec: CollectionSpec) -> qe.EdgeConfig:
     if spec.sparse_name:
         modifier = qe.Modifier.Idf if spec.sparse_idf else None
         sparse = {spec.sparse_name: qe.EdgeSparseVectorParams(modifier=modifier, memory=memory)}
+    quantization: Any = None
+    if spec.quantization == "scalar":
+        quantization = qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, always_ram=spec.always_ram)
+    elif spec.quantization == "binary":
+        quantization = qe.BinaryQuantizationConfig(always_ram=spec.always_ram)
     return qe.EdgeConfig(
-        vectors={spec.dense_name: dense}, sparse_vectors=sparse, hnsw_config=hnsw, payload_memory=memory
+        vectors={spec.dense_name: dense},
+        sparse_vectors=sparse,
+        hnsw_config=hnsw,
+        quantization_config=quantization,
+        payload_memory=qe.Memory.Cold if payload_on_disk else None,
     )
 
 
@@ -395,7 +476,10 @@ def _query_request(opened: _Open, name: str, request: SearchRequest) -> qe.Query
         sparse = qe.SparseVector(list(request.sparse.indices), [float(v) for v in request.sparse.values])
         sources.append(qe.Query.Nearest(sparse, using=opened.sparse_name(name)))
     edge_filter = to_edge_filter(request.filter) if request.filter is not None else None
-    params = qe.SearchParams(hnsw_ef=request.hnsw_ef, exact=request.exact)
+    quantization = None
+    if request.rescore is not None or request.oversampling is not None:
+        quantization = qe.QuantizationSearchParams(rescore=request.rescore, oversampling=request.oversampling)
+    params = qe.SearchParams(hnsw_ef=request.hnsw_ef, exact=request.exact, quantization=quantization)
     common: dict[str, Any] = {
         "limit": request.limit,
         "filter": edge_filter,
