@@ -1,0 +1,389 @@
+"""Load files and folders into :class:`SourceDocument` s; bad input becomes a :class:`LoadFailure`.
+
+Formats by extension: ``.txt``, ``.md``/``.markdown`` (YAML-ish front matter goes to metadata),
+``.html``/``.htm``, ``.pdf``, ``.docx``, ``.json`` and ``.jsonl``. HTML, PDF and Word need the
+``parsers`` extra, imported only when such a file turns up. Nothing here raises on bad input:
+an empty, binary, corrupt or encrypted file, or a malformed JSON record, is reported as a
+failure and every other file still loads.
+
+Document ids are stable across runs and machines: the path of the file relative to the argument
+that contained it (posix), or the file name for a file argument; JSON records add ``#<id>``
+(their ``doc_id``/``id``/``_id``) or ``#<index>`` (0-based position in the file).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import io
+import json
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from legalrag.ingest.encodings import decode_bytes
+from legalrag.plugin.errors import MissingExtraError
+from legalrag.plugin.language import SUPPORTED_LANGUAGES, detect_language
+from legalrag.plugin.schema import SourceDocument
+
+__all__ = ["SUPPORTED_EXTENSIONS", "JsonFields", "LoadFailure", "iter_documents"]
+
+_ID_KEYS = ("doc_id", "id", "_id")
+_TITLE_KEYS = ("제목", "title")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
+_MD_TITLE = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.M)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]+)""", re.I)
+_CHARSET_ALIASES = {"euc-kr": "cp949", "ks_c_5601-1987": "cp949", "gb2312": "gb18030", "gbk": "gb18030"}
+_HTML_DROP = ("script", "style", "noscript", "template", "iframe", "svg", "head")
+_HTML_BLOCKS = (
+    "p", "div", "section", "article", "header", "footer", "main", "nav", "aside", "blockquote", "pre",
+    "ul", "ol", "li", "dl", "dt", "dd", "table", "thead", "tbody", "tfoot", "tr", "caption", "form",
+    "figure", "figcaption", "address", "hr", "h1", "h2", "h3", "h4", "h5", "h6",
+)  # fmt: skip
+_BLANK_LINES = re.compile(r"\n{3,}")
+_INLINE_SPACE = re.compile(r"[ \t\r\f\v\u00a0]+")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadFailure:
+    """A file or record that could not be loaded, and why (``source`` is the file path)."""
+
+    source: str
+    reason: str
+
+
+class JsonFields(BaseModel):
+    """Which keys of a JSON/JSONL record hold the text, id, title and metadata.
+
+    Attributes:
+        text: key of the document text.
+        id: key of the record id; None tries ``doc_id``, ``id``, ``_id`` in that order.
+        title: key of the title.
+        metadata: keys copied into metadata; None copies every other scalar (str/int/float/bool) key.
+
+    Example:
+        >>> JsonFields(text="body", metadata=("court", "year")).text
+        'body'
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str = "text"
+    id: str | None = None
+    title: str = "title"
+    metadata: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _File:
+    path: Path
+    rel: str  # document id base: posix path relative to the argument that named it
+    fields: JsonFields
+
+    @property
+    def source(self) -> str:
+        return str(self.path)
+
+    def failure(self, reason: str) -> LoadFailure:
+        return LoadFailure(self.source, reason)
+
+    def document(
+        self, text: str, title: str | None, metadata: dict[str, Any], doc_id: str | None = None
+    ) -> SourceDocument | LoadFailure:
+        text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+        where = f"{doc_id.rpartition('#')[2]}: " if doc_id else ""
+        if not text.strip():
+            return self.failure(f"{where}no text content")
+        language = metadata.get("language") if metadata.get("language") in SUPPORTED_LANGUAGES else None
+        return SourceDocument(
+            doc_id=doc_id or self.rel,
+            source=self.source,
+            text=text,
+            title=(title or "").strip() or self.path.stem,
+            language=language or detect_language(text),
+            metadata=metadata,
+        )
+
+
+_Loader = Callable[[bytes, _File], Iterator[SourceDocument | LoadFailure]]
+
+
+def iter_documents(
+    paths: Sequence[str | Path],
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    json_fields: JsonFields = JsonFields(),
+) -> Iterator[SourceDocument | LoadFailure]:
+    """Yield a document (or a failure) for every supported file under ``paths``, in a stable order.
+
+    Args:
+        paths: files and folders; folders are walked recursively in sorted order (hidden entries
+            skipped). A file named explicitly with an unsupported extension is a failure; inside
+            folders such files are skipped.
+        include: glob patterns on the path relative to its folder argument (``*.md``,
+            ``laws/**``); when given, only matching files load.
+        exclude: glob patterns of files to skip.
+        json_fields: key mapping for ``.json``/``.jsonl`` records.
+
+    Example:
+        >>> docs = [d for d in iter_documents(["corpus/"]) if isinstance(d, SourceDocument)]  # doctest: +SKIP
+    """
+    for arg in paths:
+        root = Path(arg)
+        if root.is_dir():
+            for path, rel in _walk(root, include, exclude):
+                yield from _load(_File(path, rel, json_fields))
+        elif root.is_file():
+            if root.suffix.lower() in _LOADERS:
+                yield from _load(_File(root, root.name, json_fields))
+            else:
+                supported = ", ".join(SUPPORTED_EXTENSIONS)
+                yield LoadFailure(
+                    str(root), f"unsupported file type '{root.suffix}' (supported: {supported})"
+                )
+        else:
+            yield LoadFailure(str(root), "no such file or directory")
+
+
+def _walk(root: Path, include: Sequence[str], exclude: Sequence[str]) -> Iterator[tuple[Path, str]]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            rel = path.relative_to(root).as_posix()
+            if name.startswith(".") or path.suffix.lower() not in _LOADERS:
+                continue
+            if include and not any(_matches(rel, p) for p in include):
+                continue
+            if not any(_matches(rel, p) for p in exclude):
+                yield path, rel
+
+
+def _matches(rel: str, pattern: str) -> bool:
+    if fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(rel.rpartition("/")[2], pattern):
+        return True
+    return pattern.startswith("**/") and fnmatch.fnmatchcase(rel, pattern[3:])
+
+
+def _load(file: _File) -> Iterator[SourceDocument | LoadFailure]:
+    try:
+        data = file.path.read_bytes()
+    except OSError as exc:
+        yield file.failure(f"cannot read file: {exc.strerror or exc}")
+        return
+    if not data:
+        yield file.failure("empty file (0 bytes)")
+        return
+    try:
+        yield from _LOADERS[file.path.suffix.lower()](data, file)
+    except MissingExtraError as exc:
+        yield file.failure(str(exc))
+    except Exception as exc:  # one bad file must never stop a corpus
+        yield file.failure(f"{type(exc).__name__}: {exc}")
+
+
+def _require(module: str, package: str, purpose: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(package, "parsers", purpose) from exc
+
+
+def _load_text(data: bytes, file: _File) -> Iterator[SourceDocument | LoadFailure]:
+    yield file.document(decode_bytes(data).text, None, {})
+
+
+def _load_markdown(data: bytes, file: _File) -> Iterator[SourceDocument | LoadFailure]:
+    text = decode_bytes(data).text.lstrip("\ufeff").replace("\r\n", "\n")
+    metadata: dict[str, Any] = {}
+    if match := _FRONT_MATTER.match(text):
+        for line in match.group(1).split("\n"):
+            key, sep, value = line.partition(":")
+            if sep and key.strip() and not line[:1].isspace() and not line.startswith(("-", "#")):
+                metadata[key.strip()] = value.strip().strip("\"'")
+        text = text[match.end() :]
+    title = next((str(v) for k, v in metadata.items() if k.lower() in _TITLE_KEYS and v), None)
+    if title is None and (heading := _MD_TITLE.search(text)):
+        title = heading.group(1)
+    yield file.document(text, title, metadata)
+
+
+def _load_html(data: bytes, file: _File) -> Iterator[SourceDocument | LoadFailure]:
+    bs4 = _require("bs4", "beautifulsoup4", "reading HTML files")
+    _require("lxml", "lxml", "reading HTML files")
+    soup = bs4.BeautifulSoup(_decode_html(data), "lxml")
+    title = soup.title.get_text(" ", strip=True) if soup.title else None
+    for tag in soup(_HTML_DROP):
+        tag.decompose()
+    for comment in soup.find_all(string=lambda s: isinstance(s, bs4.Comment)):
+        comment.extract()
+    for string in list(soup.find_all(string=True)):
+        if string.find_parent(("pre", "textarea")) is None:
+            string.replace_with(_INLINE_SPACE.sub(" ", string.replace("\n", " ")))
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for tag in soup.find_all(("td", "th")):
+        tag.insert_after(" ")
+    for tag in soup.find_all(_HTML_BLOCKS):
+        if tag.name[0] == "h" and tag.name[1:].isdigit():
+            title = title or tag.get_text(" ", strip=True)
+            tag.insert(0, "#" * int(tag.name[1:]) + " ")  # Markdown headings feed the structure parser
+        tag.insert_before("\n")
+        tag.insert_after("\n")
+    lines = (line.strip() for line in (soup.body or soup).get_text().split("\n"))
+    yield file.document(_BLANK_LINES.sub("\n\n", "\n".join(lines)).strip(), title, {})
+
+
+def _decode_html(data: bytes) -> str:
+    if declared := _META_CHARSET.search(data[:4096]):
+        name = declared.group(1).decode("ascii").lower()
+        try:
+            return data.decode(_CHARSET_ALIASES.get(name, name))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return decode_bytes(data).text
+
+
+def _load_pdf(data: bytes, file: _File) -> Iterator[SourceDocument | LoadFailure]:
+    pypdf = _require("pypdf", "pypdf", "reading PDF files")
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        encrypted = reader.is_encrypted
+    except Exception as exc:
+        yield file.failure(f"corrupt PDF ({type(exc).__name__}: {exc})")
+        return
+    if encrypted:
+        try:
+            opened = bool(reader.decrypt(""))  # owner-password-only PDFs open with an empty password
+        except Exception:
+            opened = False
+        if not opened:
+            yield file.failure("encrypted PDF (a password is needed): decrypt it first, e.g. qpdf --decrypt")
+            return
+    try:
+        pages = [(page.extract_text() or "").strip("\n") for page in reader.pages]
+        title = reader.metadata.title if reader.metadata else None
+    except Exception as exc:
+        yield file.failure(f"corrupt PDF ({type(exc).__name__}: {exc})")
+        return
+    if not any(page.strip() for page in pages):
+        yield file.failure("PDF has no extractable text (scanned images?): run OCR first")
+        return
+    yield file.document("\n\n".join(pages), title if isinstance(title, str) else None, {"pages": len(pages)})
+
+
+def _load_docx(data: bytes, file: _File) -> Iterator[SourceDocument | LoadFailure]:
+    docx = _require("docx", "python-docx", "reading Word files")
+    from docx.table import Table
+
+    document = docx.Document(io.BytesIO(data))
+    lines: list[str] = []
+    title = document.core_properties.title or None
+    for item in document.iter_inner_content():
+        if isinstance(item, Table):
+            for row in item.rows:
+                cells = [cell.text.strip() for cell in row.cells]
+                lines.append(
+                    " | ".join(c for i, c in enumerate(cells) if c and (i == 0 or c != cells[i - 1]))
+                )
+            continue
+        style = (item.style.name if item.style is not None else "") or ""
+        text = item.text
+        if style == "Title" or style.startswith("Heading "):
+            title = title or text.strip()
+            level = int(style[8:]) if style[8:].isdigit() else 1
+            text = "#" * min(level, 6) + " " + text.strip() if text.strip() else text
+        lines.append(text)
+    yield file.document("\n".join(lines), title, {})
+
+
+def _load_json(data: bytes, file: _File) -> Iterator[SourceDocument | LoadFailure]:
+    try:
+        value = json.loads(decode_bytes(data).text.lstrip("\ufeff"))
+    except json.JSONDecodeError as exc:
+        yield file.failure(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+        return
+    records = _records(value, file.fields)
+    if records is None:
+        yield file.failure(
+            f"no records: expected an object with '{file.fields.text}', a list of objects, "
+            "or an object holding such a list"
+        )
+        return
+    seen: set[str] = set()
+    for index, record in enumerate(records):
+        yield _record(record, index, file, seen)
+
+
+def _load_jsonl(data: bytes, file: _File) -> Iterator[SourceDocument | LoadFailure]:
+    seen: set[str] = set()
+    index = 0
+    # split on "\n" only: JSON strings may hold U+2028, which str.splitlines would cut
+    for lineno, line in enumerate(decode_bytes(data).text.lstrip("\ufeff").split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield file.failure(f"line {lineno}: invalid JSON ({exc.msg} at column {exc.colno})")
+        else:
+            yield _record(record, index, file, seen)
+        index += 1
+
+
+def _records(value: Any, fields: JsonFields) -> list[Any] | None:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        if fields.text in value:
+            return [value]
+        for item in value.values():
+            if isinstance(item, list) and item and all(isinstance(r, dict) for r in item):
+                return item
+    return None
+
+
+def _record(record: Any, index: int, file: _File, seen: set[str]) -> SourceDocument | LoadFailure:
+    if not isinstance(record, dict):
+        return file.failure(f"record {index}: not a JSON object")
+    fields = file.fields
+    id_key = fields.id or next((k for k in _ID_KEYS if record.get(k) not in (None, "")), None)
+    raw_id = record.get(id_key) if id_key else None
+    ref = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id).strip() else str(index)
+    if ref in seen:  # two records with one id would overwrite each other's chunks
+        ref = f"{ref}~{index}"
+    seen.add(ref)
+    body = record.get(fields.text)
+    if not isinstance(body, str) or not body.strip():
+        return file.failure(f"record {ref}: no text under key '{fields.text}'")
+    title = record.get(fields.title)
+    used = {fields.text, fields.title, id_key}
+    if fields.metadata is not None:
+        metadata = {k: record[k] for k in fields.metadata if k in record}
+    else:
+        metadata = {
+            k: v for k, v in record.items() if k not in used and isinstance(v, (str, int, float, bool))
+        }
+    doc_id = f"{file.rel}#{ref}"
+    return file.document(body, title if isinstance(title, str) else None, metadata, doc_id)
+
+
+_LOADERS: dict[str, _Loader] = {
+    ".txt": _load_text,
+    ".md": _load_markdown,
+    ".markdown": _load_markdown,
+    ".html": _load_html,
+    ".htm": _load_html,
+    ".pdf": _load_pdf,
+    ".docx": _load_docx,
+    ".json": _load_json,
+    ".jsonl": _load_jsonl,
+}
+#: file extensions :func:`iter_documents` reads
+SUPPORTED_EXTENSIONS = tuple(_LOADERS)
