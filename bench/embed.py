@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from _common import legal_files  # noqa: E402
+from _common import legal_files
 
 
 def sample_texts(n: int, max_tokens: int, model: str) -> list[str]:

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from _common import legal_files, peak_rss_mb, run_worker  # noqa: E402
+from _common import legal_files, peak_rss_mb, run_worker
 
 SYSTEMS = ("langchain-qdrant", "legalrag-local", "legalrag-edge")
 
@@ -73,8 +73,9 @@ def worker_ours(files: list[Path], model: str, max_tokens: int, overlap: int, ta
     from legalrag.plugin.settings import Settings
     from legalrag.plugin.store import ClientStore, EdgeStore
 
-    settings = Settings(model=model, device="cpu", collection="bench",
-                        chunking={"max_tokens": max_tokens, "overlap_tokens": overlap})
+    settings = Settings(
+        model=model, device="cpu", collection="bench", chunking={"max_tokens": max_tokens, "overlap_tokens": overlap}
+    )
     started = time.perf_counter()
     encoder = load_dense(settings)
     store = EdgeStore(target) if engine == "edge" else ClientStore(QdrantClient(path=str(target)))
@@ -120,16 +121,33 @@ def main() -> None:
             listing = Path(tmp) / f"files-{size}.json"
             listing.write_text(json.dumps([str(f) for f in files]))
             mb = sum(f.stat().st_size for f in files) / 1e6
-            result = run_worker(Path(__file__), [
-                "--worker", system, "--files", str(listing), "--target", str(Path(tmp) / f"{system}-{size}"),
-                "--model", args.model, "--max-tokens", str(args.max_tokens), "--overlap", str(args.overlap),
-            ])
-            result.update(system=system, files=len(files), mb=round(mb, 2),
-                          chunks_per_s=result["chunks"] / result["seconds"])
+            result = run_worker(
+                Path(__file__),
+                [
+                    "--worker",
+                    system,
+                    "--files",
+                    str(listing),
+                    "--target",
+                    str(Path(tmp) / f"{system}-{size}"),
+                    "--model",
+                    args.model,
+                    "--max-tokens",
+                    str(args.max_tokens),
+                    "--overlap",
+                    str(args.overlap),
+                ],
+            )
+            result.update(
+                system=system, files=len(files), mb=round(mb, 2), chunks_per_s=result["chunks"] / result["seconds"]
+            )
             results.append(result)
-            print(f"{system:18} {len(files):4} files {mb:7.2f} MB {result['chunks']:7} chunks "
-                  f"{result['seconds']:8.1f} s {result['chunks_per_s']:8.1f} chunks/s "
-                  f"peak RSS {result['peak_rss_mb']:7.0f} MB", flush=True)
+            print(
+                f"{system:18} {len(files):4} files {mb:7.2f} MB {result['chunks']:7} chunks "
+                f"{result['seconds']:8.1f} s {result['chunks_per_s']:8.1f} chunks/s "
+                f"peak RSS {result['peak_rss_mb']:7.0f} MB",
+                flush=True,
+            )
     print()
     if args.scale_check:
         small, large = results
@@ -140,8 +158,10 @@ def main() -> None:
         print("|---|---:|---:|---:|---:|---:|")
         for r in results:
             ratio = f"{r['chunks_per_s'] / base['chunks_per_s']:.2f}x" if base else "n/a"
-            print(f"| {r['system']} | {r['chunks']} | {r['seconds']:.1f} | {r['chunks_per_s']:.1f} | {ratio} | "
-                  f"{r['peak_rss_mb']:.0f} |")
+            print(
+                f"| {r['system']} | {r['chunks']} | {r['seconds']:.1f} | {r['chunks_per_s']:.1f} | {ratio} | "
+                f"{r['peak_rss_mb']:.0f} |"
+            )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

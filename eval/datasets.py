@@ -241,9 +241,7 @@ def _read_qrels_tsv(
             where = f"{path}:{number}"
             if number == 1:
                 if [f.strip().lower() for f in fields] != ["query-id", "corpus-id", "score"]:
-                    raise DatasetError(
-                        f"{where}: expected header 'query-id<TAB>corpus-id<TAB>score', got {fields}"
-                    )
+                    raise DatasetError(f"{where}: expected header 'query-id<TAB>corpus-id<TAB>score', got {fields}")
                 continue
             if not fields:
                 continue
@@ -259,9 +257,7 @@ def _read_qrels_tsv(
 
 
 # -------------------------------------------------------------------------------------------- pairs
-def load_pairs(
-    path: str | Path, columns: tuple[str, str] | None = None, *, name: str | None = None
-) -> EvalDataset:
+def load_pairs(path: str | Path, columns: tuple[str, str] | None = None, *, name: str | None = None) -> EvalDataset:
     """Load (question, positive passage) pairs from ``.jsonl`` or ``.csv``/``.tsv``.
 
     The corpus is the set of unique passages, with ids ``p-`` + 16 hex digits of their SHA-256 (stable
@@ -449,9 +445,7 @@ def load_mteb(path: str | Path, split: str = "test", *, name: str | None = None)
     root = Path(path)
     corpus_files = _parquet_part(root, "corpus", None)
     query_files = _parquet_part(root, "queries", split) or _parquet_part(root, "queries", None)
-    qrels_files = next(
-        (f for part in ("qrels", "default", "data") if (f := _parquet_part(root, part, split))), []
-    )
+    qrels_files = next((f for part in ("qrels", "default", "data") if (f := _parquet_part(root, part, split))), [])
     for files, what in (
         (corpus_files, "corpus"),
         (query_files, "queries"),

@@ -173,9 +173,7 @@ def trec_ndcg_at_k(ranked: Sequence[str], judgments: Mapping[str, int], k: int) 
     if not gains:
         return 0.0
     dcg = sum(
-        judgments[doc_id] / math.log2(i + 2)
-        for i, doc_id in enumerate(ranked[:k])
-        if judgments.get(doc_id, 0) > 0
+        judgments[doc_id] / math.log2(i + 2) for i, doc_id in enumerate(ranked[:k]) if judgments.get(doc_id, 0) > 0
     )
     idcg = sum(gain / math.log2(i + 2) for i, gain in enumerate(gains))
     return dcg / idcg

@@ -178,9 +178,7 @@ def write_run_jsonl(path: str | Path, per_query_rows: Iterable[QueryRecord | Map
 
 def _check_token(value: str, what: str) -> str:
     if not value or any(ch.isspace() for ch in value):
-        raise InputError(
-            f"{what} {value!r} is empty or contains whitespace, which TREC run files cannot hold"
-        )
+        raise InputError(f"{what} {value!r} is empty or contains whitespace, which TREC run files cannot hold")
     return value
 
 
@@ -201,9 +199,7 @@ def write_trec_run(path: str | Path, run: ScoredRun, tag: str) -> None:
                 out.write(f"{query_id} Q0 {_check_token(doc_id, 'doc id')} {rank} {score!r} {tag}\n")
 
 
-def plot_accuracy_curves(
-    path: str | Path, results: Mapping[str, Mapping[str, float]], ks: Sequence[int]
-) -> None:
+def plot_accuracy_curves(path: str | Path, results: Mapping[str, Mapping[str, float]], ks: Sequence[int]) -> None:
     """Save a PNG with one accuracy@k curve per configuration (x: k, y: accuracy@k).
 
     Raises:

@@ -83,9 +83,7 @@ class HFTokenCounter:
 
     def __init__(self, tokenizer: Any) -> None:
         if not getattr(tokenizer, "is_fast", False):
-            raise InputError(
-                "HFTokenCounter needs a fast tokenizer (offset mapping): load it with use_fast=True"
-            )
+            raise InputError("HFTokenCounter needs a fast tokenizer (offset mapping): load it with use_fast=True")
         self._tokenizer = tokenizer
 
     def _encode(self, texts: list[str], offsets: bool) -> Any:
@@ -306,13 +304,9 @@ class Chunker:
         self, counter: TokenCounter, max_tokens: int, overlap_tokens: int = 32, contextual_header: bool = True
     ) -> None:
         if max_tokens < 16:
-            raise InputError(
-                f"max_tokens={max_tokens} is too small: use at least 16 (typically the model's limit)"
-            )
+            raise InputError(f"max_tokens={max_tokens} is too small: use at least 16 (typically the model's limit)")
         if not 0 <= overlap_tokens < max_tokens:
-            raise InputError(
-                f"overlap_tokens={overlap_tokens} must be >= 0 and below max_tokens={max_tokens}"
-            )
+            raise InputError(f"overlap_tokens={overlap_tokens} must be >= 0 and below max_tokens={max_tokens}")
         self.counter, self.max_tokens, self.overlap_tokens = counter, max_tokens, overlap_tokens
         self.contextual_header = contextual_header
 
@@ -393,9 +387,7 @@ class Chunker:
         budget = self.max_tokens - header_count - (count - self.max_tokens)
         tokens = _Tokens(self.counter.offsets(text[piece.start : piece.end]), piece.start)
         for _ in range(16):
-            spans = [
-                _trim(text, w.start, w.end) for w in _windows(text, tokens, piece.start, piece.end, budget, 0)
-            ]
+            spans = [_trim(text, w.start, w.end) for w in _windows(text, tokens, piece.start, piece.end, budget, 0)]
             subs = [_Piece(piece.block, a, b, piece.header, True) for a, b in spans if a < b]
             counts = self._count([p.header + text[p.start : p.end] for p in subs])
             if all(c <= self.max_tokens for c in counts):
@@ -413,11 +405,7 @@ class Chunker:
         for index, ((piece, count), tk) in enumerate(zip(pieces, tik, strict=True)):
             block, body = piece.block, text[piece.start : piece.end]
             whole = per_block[id(block)] == 1
-            clause = (
-                None
-                if whole or block.kind != "article"
-                else clause_label(block, piece.start, piece.end, language)
-            )
+            clause = None if whole or block.kind != "article" else clause_label(block, piece.start, piece.end, language)
             meta: dict[str, Any] = {
                 "doc_id": doc.doc_id,
                 "source": doc.source,

@@ -150,9 +150,5 @@ def _normalizer_fallback(data: bytes) -> DecodedText:
 
 
 def _printable(text: str) -> bool:
-    bad = sum(
-        1
-        for ch in text
-        if unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") and ch not in _ALLOWED_CONTROLS
-    )
+    bad = sum(1 for ch in text if unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") and ch not in _ALLOWED_CONTROLS)
     return bad <= 0.01 * max(len(text), 1)

@@ -144,9 +144,7 @@ def iter_documents(
                 yield from _load(_File(root, root.name, json_fields))
             else:
                 supported = ", ".join(SUPPORTED_EXTENSIONS)
-                yield LoadFailure(
-                    str(root), f"unsupported file type '{root.suffix}' (supported: {supported})"
-                )
+                yield LoadFailure(str(root), f"unsupported file type '{root.suffix}' (supported: {supported})")
         else:
             yield LoadFailure(str(root), "no such file or directory")
 
@@ -289,9 +287,7 @@ def _load_docx(data: bytes, file: _File) -> Iterator[SourceDocument | LoadFailur
         if isinstance(item, Table):
             for row in item.rows:
                 cells = [cell.text.strip() for cell in row.cells]
-                lines.append(
-                    " | ".join(c for i, c in enumerate(cells) if c and (i == 0 or c != cells[i - 1]))
-                )
+                lines.append(" | ".join(c for i, c in enumerate(cells) if c and (i == 0 or c != cells[i - 1])))
             continue
         style = (item.style.name if item.style is not None else "") or ""
         text = item.text
@@ -367,9 +363,7 @@ def _record(record: Any, index: int, file: _File, seen: set[str]) -> SourceDocum
     if fields.metadata is not None:
         metadata = {k: record[k] for k in fields.metadata if k in record}
     else:
-        metadata = {
-            k: v for k, v in record.items() if k not in used and isinstance(v, (str, int, float, bool))
-        }
+        metadata = {k: v for k, v in record.items() if k not in used and isinstance(v, (str, int, float, bool))}
     doc_id = f"{file.rel}#{ref}"
     return file.document(body, title if isinstance(title, str) else None, metadata, doc_id)
 

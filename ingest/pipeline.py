@@ -149,9 +149,9 @@ class Ingestor:
         self.batch_size = batch_size
         self.extra_payload = dict(extra_payload or {})
         self.queue_depth = queue_depth
-        self._scope = [_match(k, str(v)) for k, v in sorted(self.extra_payload.items())]
+        self._scope: list[models.Condition] = [_match(k, str(v)) for k, v in sorted(self.extra_payload.items())]
 
-    def _doc_filter(self, doc_id: str, **extra: str) -> list[models.FieldCondition]:
+    def _doc_filter(self, doc_id: str, **extra: str) -> list[models.Condition]:
         return [*self._scope, _match("doc_id", doc_id), *(_match(k, v) for k, v in extra.items())]
 
     # -- preparation ---------------------------------------------------------------------------
@@ -168,14 +168,13 @@ class Ingestor:
                 self.collection,
                 models.Filter(must=self._doc_filter(doc.doc_id, version=version)),
             )
-            if current == len(chunks):
-                status = "unchanged" if held == current else "stale_only"
-            else:
-                status = "updated"
+            complete = current == len(chunks)
+            status = "updated" if not complete else ("unchanged" if held == current else "stale_only")
         return PreparedDocument(doc, version, chunks, ids, status)
 
-    def _points(self, prepared: PreparedDocument, start: int, dense: Any, sparse: list[SparseVector] | None
-                ) -> list[PointRecord]:
+    def _points(
+        self, prepared: PreparedDocument, start: int, dense: Any, sparse: list[SparseVector] | None
+    ) -> list[PointRecord]:
         points = []
         for offset, chunk in enumerate(prepared.chunks[start : start + len(dense)]):
             payload = {**chunk.payload(), **self.extra_payload, "version": prepared.version}
@@ -227,8 +226,14 @@ class Ingestor:
             raise errors[0]
         return stats
 
-    def _produce(self, items: Iterable[Any], out: queue.Queue[Any], stats: IngestStats,
-                 stop: threading.Event | _Either, errors: list[BaseException]) -> None:
+    def _produce(
+        self,
+        items: Iterable[Any],
+        out: queue.Queue[Any],
+        stats: IngestStats,
+        stop: threading.Event | _Either,
+        errors: list[BaseException],
+    ) -> None:
         sources: set[str] = set()
         try:
             for item in items:
@@ -243,18 +248,24 @@ class Ingestor:
                     continue
                 try:
                     prepared = self.prepare(item)
-                except Exception as exc:  # noqa: BLE001 - one bad document must not stop the corpus
+                except Exception as exc:
                     stats.failed.append(DocumentFailure(item.source, f"chunking failed: {exc}"))
                     continue
                 _put(out, prepared, stop)
-        except BaseException as exc:  # noqa: BLE001 - surfaced in run()
+        except BaseException as exc:
             errors.append(exc)
         finally:
             _put(out, _DONE, None)
 
-    def _embed_loop(self, inbox: queue.Queue[Any], outbox: queue.Queue[Any], stats: IngestStats,
-                    stop: threading.Event, errors: list[BaseException],
-                    on_progress: Callable[[IngestStats], None] | None) -> None:
+    def _embed_loop(
+        self,
+        inbox: queue.Queue[Any],
+        outbox: queue.Queue[Any],
+        stats: IngestStats,
+        stop: threading.Event,
+        errors: list[BaseException],
+        on_progress: Callable[[IngestStats], None] | None,
+    ) -> None:
         pending: list[tuple[PreparedDocument, int]] = []  # (document, first chunk index) awaiting a batch
         size = 0
         while not errors:
@@ -285,8 +296,9 @@ class Ingestor:
         if on_progress is not None:
             on_progress(stats)
 
-    def _flush(self, pending: list[tuple[PreparedDocument, int]], outbox: queue.Queue[Any],
-               stats: IngestStats, limit: int) -> tuple[list[tuple[PreparedDocument, int]], int]:
+    def _flush(
+        self, pending: list[tuple[PreparedDocument, int]], outbox: queue.Queue[Any], stats: IngestStats, limit: int
+    ) -> tuple[list[tuple[PreparedDocument, int]], int]:
         """Embed up to ``limit`` pending chunks (across documents) and hand them to the writer."""
         taken: list[tuple[PreparedDocument, int, int]] = []
         budget = limit
@@ -331,7 +343,7 @@ class Ingestor:
                     stats.upserted += len(value)
                 else:
                     self._finish(value, stats)
-            except BaseException as exc:  # noqa: BLE001 - surfaced in run()
+            except BaseException as exc:
                 errors.append(exc)
 
     def _finish(self, prepared: PreparedDocument, stats: IngestStats) -> None:

@@ -94,9 +94,7 @@ class _Grammar:
 
 def _en_title_ok(rest: str) -> bool:
     rest = rest.strip()
-    return (
-        not rest or rest[0] in ".:-–—)" or (rest[0].isupper() and len(rest) <= 80 and rest[-1] not in ".;,:")
-    )
+    return not rest or rest[0] in ".:-–—)" or (rest[0].isupper() and len(rest) <= 80 and rest[-1] not in ".;,:")
 
 
 def _ko_label(level: int, number: str) -> str:
@@ -135,18 +133,14 @@ _KO = _Grammar(
     label=_ko_label,
     appendix=re.compile(_IND + _MD + r"부[ \t]*칙(?=[ \t\u3000]*(?:[(<〈\[【&]|$))(?P<rest>[^\n]*)", _M),
     annex=re.compile(
-        _IND
-        + _MD
-        + r"별표[ \t]*(?P<num>\d+(?:[ \t]*의[ \t]*\d+)?)?(?P<rest>[ \t]*(?:\((?P<title>[^\n]*)\))?[^\n]*)",
+        _IND + _MD + r"별표[ \t]*(?P<num>\d+(?:[ \t]*의[ \t]*\d+)?)?(?P<rest>[ \t]*(?:\((?P<title>[^\n]*)\))?[^\n]*)",
         _M,
     ),
     appendix_prefix="부칙",
 )
 
 _VI = _Grammar(
-    candidate=re.compile(
-        "^" + _IND + r"(?:#|Điều|ĐIỀU|Phần|PHẦN|Chương|CHƯƠNG|Mục|MỤC|Tiểu|TIỂU|Phụ|PHỤ)", _M
-    ),
+    candidate=re.compile("^" + _IND + r"(?:#|Điều|ĐIỀU|Phần|PHẦN|Chương|CHƯƠNG|Mục|MỤC|Tiểu|TIỂU|Phụ|PHỤ)", _M),
     article=re.compile(_IND + _MD + r"(?:Điều|ĐIỀU)[ \t]+(?P<num>\d+[a-z]?)"),
     article_rest=re.compile(r"[ \t]*[.:][ \t]*(?P<title>[^\n]*)|[ \t]*$", _M),
     division=re.compile(
@@ -239,11 +233,7 @@ def parse_structure(text: str, language: str, title: str | None = None) -> list[
     """
     gram = _GRAMMARS.get(language, _EN)
     heads = list(_headings(text, gram, _norm(title) if title else None))
-    blocks = (
-        []
-        if heads and heads[0].start == 0
-        else [_text_block(text, 0, heads[0].start if heads else len(text))]
-    )
+    blocks = [] if heads and heads[0].start == 0 else [_text_block(text, 0, heads[0].start if heads else len(text))]
     divisions: dict[int, str] = {}
     in_appendix = False
     for i, head in enumerate(heads):
@@ -277,9 +267,7 @@ def parse_structure(text: str, language: str, title: str | None = None) -> list[
             )
         else:
             only = not text[head.heading_end : end].strip()
-            blocks.append(
-                Block("text", head.start, end, chapter, heading_only=only, head_end=head.heading_end)
-            )
+            blocks.append(Block("text", head.start, end, chapter, heading_only=only, head_end=head.heading_end))
     return blocks
 
 
@@ -295,9 +283,7 @@ def clause_label(block: Block, start: int, end: int, language: str) -> str | Non
     level = min(m.level for m in inner)
     top = [m for m in block.markers if m.level == level]
     hits = [
-        m
-        for i, m in enumerate(top)
-        if m.start < end and (top[i + 1].start if i + 1 < len(top) else block.end) > start
+        m for i, m in enumerate(top) if m.start < end and (top[i + 1].start if i + 1 < len(top) else block.end) > start
     ]
     if not hits:
         return None

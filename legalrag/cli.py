@@ -30,12 +30,18 @@ app = typer.Typer(
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")]
-CollectionOpt = Annotated[str | None, typer.Option("--collection", "-c", help="Collection name [env LEGALRAG_COLLECTION].")]
-ModelOpt = Annotated[str | None, typer.Option(help="Model: hub name, local folder, or pkg:<module> [env LEGALRAG_MODEL].")]
+CollectionOpt = Annotated[
+    str | None, typer.Option("--collection", "-c", help="Collection name [env LEGALRAG_COLLECTION].")
+]
+ModelOpt = Annotated[
+    str | None, typer.Option(help="Model: hub name, local folder, or pkg:<module> [env LEGALRAG_MODEL].")
+]
 DeviceOpt = Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N [env LEGALRAG_DEVICE].")]
 UrlOpt = Annotated[str | None, typer.Option("--qdrant-url", help="Qdrant server URL [env LEGALRAG_QDRANT_URL].")]
 KeyOpt = Annotated[str | None, typer.Option("--qdrant-api-key", help="Qdrant API key [env LEGALRAG_QDRANT_API_KEY].")]
-PathOpt = Annotated[Path | None, typer.Option("--qdrant-path", help="Embedded store folder [env LEGALRAG_QDRANT_PATH].")]
+PathOpt = Annotated[
+    Path | None, typer.Option("--qdrant-path", help="Embedded store folder [env LEGALRAG_QDRANT_PATH].")
+]
 ModeOpt = Annotated[str | None, typer.Option("--mode", help="dense, sparse or hybrid (default: hybrid).")]
 
 
@@ -81,8 +87,12 @@ def ingest(
         from legalrag.plugin.errors import InputError
 
         settings = _settings(
-            collection=collection, model=model, device=device, qdrant_url=qdrant_url,
-            qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path,
+            collection=collection,
+            model=model,
+            device=device,
+            qdrant_url=qdrant_url,
+            qdrant_api_key=qdrant_api_key,
+            qdrant_path=qdrant_path,
         )
         missing = [str(p) for p in paths if not p.exists()]
         if missing:
@@ -119,8 +129,19 @@ def _print_ingest(console: Any, summary: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title=f"ingest → {summary['collection']}", show_header=False)
-    for key in ("files", "documents", "added", "updated", "unchanged", "deleted", "chunks", "upserted",
-                "skipped", "tokens", "seconds"):
+    for key in (
+        "files",
+        "documents",
+        "added",
+        "updated",
+        "unchanged",
+        "deleted",
+        "chunks",
+        "upserted",
+        "skipped",
+        "tokens",
+        "seconds",
+    ):
         table.add_row(key, str(summary[key]))
     table.add_row("failed", str(len(summary["failed"])))
     console.print(table)
@@ -136,7 +157,9 @@ def search(
     collection: CollectionOpt = None,
     k: Annotated[int, typer.Option("-k", "--k", help="Number of hits.")] = 10,
     mode: ModeOpt = None,
-    filter: Annotated[str | None, typer.Option("--filter", help='JSON filter, e.g. \'{"title": "개인정보 보호법"}\'.')] = None,
+    filter: Annotated[
+        str | None, typer.Option("--filter", help='JSON filter, e.g. \'{"title": "개인정보 보호법"}\'.')
+    ] = None,
     score_threshold: Annotated[float | None, typer.Option(help="Drop hits scoring below this.")] = None,
     group_by: Annotated[str | None, typer.Option(help="Best chunk per article or doc_id.")] = None,
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's documents.")] = None,
@@ -154,8 +177,12 @@ def search(
         from legalrag.plugin.schema import TEXT_KEY
 
         settings = _settings(
-            collection=collection, model=model, device=device, qdrant_url=qdrant_url,
-            qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path,
+            collection=collection,
+            model=model,
+            device=device,
+            qdrant_url=qdrant_url,
+            qdrant_api_key=qdrant_api_key,
+            qdrant_path=qdrant_path,
         )
         parsed = _parse_filter(filter)
         store = _store(settings)
@@ -173,8 +200,10 @@ def search(
             }
             for h in hits
         ]
-        out.emit({"collection": searcher.collection, "query": query, "mode": searcher._mode(mode), "hits": rows},
-                 lambda c: _print_hits(c, rows))
+        out.emit(
+            {"collection": searcher.collection, "query": query, "mode": searcher._mode(mode), "hits": rows},
+            lambda c: _print_hits(c, rows),
+        )
 
 
 def _parse_filter(text: str | None) -> Any:
@@ -189,7 +218,7 @@ def _parse_filter(text: str | None) -> Any:
     except json.JSONDecodeError as exc:
         raise InputError(f"--filter is not valid JSON ({exc.msg} at column {exc.colno})") from None
     if not isinstance(value, dict):
-        raise InputError("--filter must be a JSON object like {\"title\": \"...\"}")
+        raise InputError('--filter must be a JSON object like {"title": "..."}')
     return value
 
 
@@ -210,7 +239,9 @@ def chunk(
     model: ModelOpt = None,
     max_tokens: Annotated[int | None, typer.Option(help="Token limit per chunk (default: the model's).")] = None,
     overlap_tokens: Annotated[int | None, typer.Option(help="Overlap of token-window splits.")] = None,
-    header: Annotated[bool, typer.Option("--header/--no-header", help="Prepend law title and article heading to embedded text.")] = True,
+    header: Annotated[
+        bool, typer.Option("--header/--no-header", help="Prepend law title and article heading to embedded text.")
+    ] = True,
     include: Annotated[list[str] | None, typer.Option(help="Glob of files to include.")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Glob of files to exclude.")] = None,
     as_json: JsonOpt = False,
@@ -247,8 +278,10 @@ def chunk(
 def _print_chunks(console: Any, chunks: list[dict[str, Any]], failed: list[dict[str, str]]) -> None:
     for item in chunks:
         meta = item["metadata"]
-        console.print(f"[bold]#{meta['chunk_index']}[/] {meta.get('citation') or meta.get('doc_id')} "
-                      f"[dim]({meta.get('token_count')} tokens)[/]")
+        console.print(
+            f"[bold]#{meta['chunk_index']}[/] {meta.get('citation') or meta.get('doc_id')} "
+            f"[dim]({meta.get('token_count')} tokens)[/]"
+        )
         console.print(item["text"], highlight=False)
     for failure in failed:
         console.print(f"[red]failed[/] {failure['source']}: {failure['reason']}")

@@ -19,12 +19,8 @@ collections_app = typer.Typer(help="List, inspect or drop collections.", invoke_
 snapshot_app = typer.Typer(help="Create, list or restore snapshots of a collection.", no_args_is_help=True)
 collections_app.add_typer(snapshot_app, name="snapshot")
 
-UrlOpt = Annotated[
-    str | None, typer.Option("--qdrant-url", help="Qdrant server URL [env LEGALRAG_QDRANT_URL].")
-]
-KeyOpt = Annotated[
-    str | None, typer.Option("--qdrant-api-key", help="Qdrant API key [env LEGALRAG_QDRANT_API_KEY].")
-]
+UrlOpt = Annotated[str | None, typer.Option("--qdrant-url", help="Qdrant server URL [env LEGALRAG_QDRANT_URL].")]
+KeyOpt = Annotated[str | None, typer.Option("--qdrant-api-key", help="Qdrant API key [env LEGALRAG_QDRANT_API_KEY].")]
 PathOpt = Annotated[
     Path | None, typer.Option("--qdrant-path", help="Embedded store folder [env LEGALRAG_QDRANT_PATH].")
 ]
@@ -117,9 +113,7 @@ def collections_inspect(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one collection: points, vectors and stored settings."""
-    out, opts = _options(
-        ctx, as_json, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path
-    )
+    out, opts = _options(ctx, as_json, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path)
     with fail_cleanly(out):
         from legalrag.plugin.collection import require_collection
 
@@ -143,9 +137,7 @@ def collections_drop(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete a collection and all its points."""
-    out, opts = _options(
-        ctx, as_json, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path
-    )
+    out, opts = _options(ctx, as_json, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path)
     with fail_cleanly(out):
         from legalrag.plugin.collection import require_collection
 
@@ -165,9 +157,7 @@ def _snapshot_store(store: Any) -> Any:
     from legalrag.plugin.store import SnapshotStore
 
     if not isinstance(store, SnapshotStore):
-        raise InputError(
-            f"{type(store).__name__} cannot take snapshots: use a Qdrant server or the embedded store"
-        )
+        raise InputError(f"{type(store).__name__} cannot take snapshots: use a Qdrant server or the embedded store")
     return store
 
 
@@ -185,9 +175,7 @@ def snapshot_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Snapshot a collection (on the server, or under <qdrant-path>/.snapshots/NAME/ when embedded)."""
-    out, opts = _options(
-        ctx, as_json, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path
-    )
+    out, opts = _options(ctx, as_json, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path)
     with fail_cleanly(out):
         store = _store(_settings(**opts))
         try:
@@ -210,9 +198,7 @@ def snapshot_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List a collection's snapshots, oldest first."""
-    out, opts = _options(
-        ctx, as_json, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path
-    )
+    out, opts = _options(ctx, as_json, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path)
     with fail_cleanly(out):
         store = _store(_settings(**opts))
         try:
@@ -241,16 +227,12 @@ def snapshot_restore(
     as_json: JsonOpt = False,
 ) -> None:
     """Replace a collection's points with a snapshot's (recreating the collection if it was dropped)."""
-    out, opts = _options(
-        ctx, as_json, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path
-    )
+    out, opts = _options(ctx, as_json, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path)
     with fail_cleanly(out):
         store = _store(_settings(**opts))
         try:
             snapshots = _snapshot_store(store)
-            if not yes and not typer.confirm(
-                f"replace collection {name!r} with snapshot {snapshot}?", err=True
-            ):
+            if not yes and not typer.confirm(f"replace collection {name!r} with snapshot {snapshot}?", err=True):
                 raise typer.Exit(1)
             snapshots.restore_snapshot(name, snapshot)
             points = store.count(name)

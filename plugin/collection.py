@@ -66,7 +66,7 @@ def ensure_collection(
     distance: Distance,
     model: str,
     sparse: bool,
-    metadata: Mapping[str, Any] = {},  # noqa: B006 - read only
+    metadata: Mapping[str, Any] = {},
     recreate: bool = False,
     tenant_key: str | None = None,
     options: CollectionSettings | None = None,
@@ -97,7 +97,7 @@ def ensure_collection(
     if tenant_key:
         store.create_payload_index(name, tenant_key, "keyword", is_tenant=True)
     created = store.get_collection(name)
-    assert created is not None  # noqa: S101 - just created; a None here is a store bug
+    assert created is not None
     return created
 
 

@@ -92,7 +92,7 @@ def resolve_model_path(name: str, cache_folder: Path | None = None) -> str:
 
     try:
         return snapshot_download(name, cache_dir=cache_folder, local_files_only=True)
-    except Exception:  # noqa: BLE001 - any miss means "not cached"; decided below
+    except Exception:
         pass
     offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}
     if offline or not _hub_reachable():
@@ -105,9 +105,7 @@ def resolve_model_path(name: str, cache_folder: Path | None = None) -> str:
     return name
 
 
-def _load_sentence_transformer(
-    name: str, device: str, settings: EmbeddingSettings
-) -> SentenceTransformer:
+def _load_sentence_transformer(name: str, device: str, settings: EmbeddingSettings) -> SentenceTransformer:
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
 
@@ -246,9 +244,7 @@ class DenseEncoder:
             self.batch_tokens //= 2
             log.warning("CUDA out of memory: batch token budget lowered to %d", self.batch_tokens)
             half = len(texts) // 2
-            return np.concatenate(
-                [self._encode_with_backoff(texts[:half]), self._encode_with_backoff(texts[half:])]
-            )
+            return np.concatenate([self._encode_with_backoff(texts[:half]), self._encode_with_backoff(texts[half:])])
 
 
 def _free_cuda_cache() -> None:

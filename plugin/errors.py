@@ -52,9 +52,7 @@ class MissingExtraError(LegalRAGError, ImportError):
     exit_code = 2
 
     def __init__(self, package: str, extra: str, purpose: str) -> None:
-        super().__init__(
-            f"{purpose} needs the '{package}' package: pip install 'legalrag[{extra}]'"
-        )
+        super().__init__(f"{purpose} needs the '{package}' package: pip install 'legalrag[{extra}]'")
 
 
 class ModelLoadError(LegalRAGError):

@@ -31,14 +31,16 @@ class Reranker:
         self.batch_size = batch_size
 
     @classmethod
-    def load(cls, name: str, device: str = "auto", *, top_n: int = 50, batch_size: int = 32,
-             max_length: int | None = 512) -> Reranker:
+    def load(
+        cls, name: str, device: str = "auto", *, top_n: int = 50, batch_size: int = 32, max_length: int | None = 512
+    ) -> Reranker:
         from sentence_transformers import CrossEncoder
 
         path = resolve_model_path(name)
         try:
-            model = CrossEncoder(path, device=resolve_device(device), max_length=max_length,
-                                 local_files_only=path != name)
+            model = CrossEncoder(
+                path, device=resolve_device(device), max_length=max_length, local_files_only=path != name
+            )
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"cannot load reranker {name!r}: {exc}") from exc
         return cls(model, top_n=top_n, batch_size=batch_size)

@@ -86,9 +86,7 @@ class Chunk:
 
     @property
     def id(self) -> str:
-        return point_id(
-            str(self.metadata["doc_id"]), str(self.metadata["doc_hash"]), int(self.metadata["chunk_index"])
-        )
+        return point_id(str(self.metadata["doc_id"]), str(self.metadata["doc_hash"]), int(self.metadata["chunk_index"]))
 
     def payload(self) -> dict[str, Any]:
         return {**self.metadata, TEXT_KEY: self.text}

@@ -184,8 +184,7 @@ class LegalVectorStore(VectorStore):
         keys = [str(i) if i is not None else str(uuid.uuid4()) for i in (ids or [None] * len(items))]
         if not (len(metas) == len(keys) == len(items)):
             raise InputError(
-                f"got {len(items)} texts, {len(metas)} metadatas and {len(keys)} ids: "
-                "pass one of each per text"
+                f"got {len(items)} texts, {len(metas)} metadatas and {len(keys)} ids: pass one of each per text"
             )
         for meta in metas:
             clash = _RESERVED & set(meta)
@@ -344,9 +343,7 @@ class LegalVectorStore(VectorStore):
         **kwargs: Any,
     ) -> list[Document]:
         vector = await self.embedding.aembed_query(query)
-        return await self.amax_marginal_relevance_search_by_vector(
-            vector, k, fetch_k, lambda_mult, filter, **kwargs
-        )
+        return await self.amax_marginal_relevance_search_by_vector(vector, k, fetch_k, lambda_mult, filter, **kwargs)
 
     async def amax_marginal_relevance_search_by_vector(
         self,
@@ -365,9 +362,7 @@ class LegalVectorStore(VectorStore):
         request = self._dense(embedding, max(fetch_k, k), filter, with_vectors=True)
         return _mmr(embedding, await self.astore.query(self.collection, request), k, lambda_mult)
 
-    def _dense(
-        self, vector: Sequence[float], k: int, filter: _Filter, *, with_vectors: bool = False
-    ) -> SearchRequest:
+    def _dense(self, vector: Sequence[float], k: int, filter: _Filter, *, with_vectors: bool = False) -> SearchRequest:
         # the text is only validated, never encoded: the vector is given
         return self.searcher.request(
             "<vector>", k, mode="dense", filter=filter, dense_vector=vector, with_vectors=with_vectors

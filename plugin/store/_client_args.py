@@ -35,9 +35,7 @@ def create_arguments(spec: CollectionSpec) -> dict[str, Any]:
     hnsw = None
     if spec.hnsw_m is not None or spec.hnsw_ef_construct is not None:
         hnsw = models.HnswConfigDiff(m=spec.hnsw_m, ef_construct=spec.hnsw_ef_construct)
-    dense = models.VectorParams(
-        size=spec.dense_size, distance=models.Distance(spec.distance), on_disk=on_disk
-    )
+    dense = models.VectorParams(size=spec.dense_size, distance=models.Distance(spec.distance), on_disk=on_disk)
     return {
         "vectors_config": {spec.dense_name: dense},
         "sparse_vectors_config": sparse,
@@ -105,15 +103,11 @@ def search_params(request: SearchRequest) -> models.SearchParams:
     """HNSW, exactness and quantization parameters of one search."""
     quantization = None
     if request.rescore is not None or request.oversampling is not None:
-        quantization = models.QuantizationSearchParams(
-            rescore=request.rescore, oversampling=request.oversampling
-        )
+        quantization = models.QuantizationSearchParams(rescore=request.rescore, oversampling=request.oversampling)
     return models.SearchParams(hnsw_ef=request.hnsw_ef, exact=request.exact, quantization=quantization)
 
 
-def query_arguments(
-    request: SearchRequest, sources: list[tuple[Any, str]], dense_name: str | None
-) -> dict[str, Any]:
+def query_arguments(request: SearchRequest, sources: list[tuple[Any, str]], dense_name: str | None) -> dict[str, Any]:
     """Keyword arguments of ``QdrantClient.query_points``: one source, or prefetches and fusion."""
     params = search_params(request)
     common: dict[str, Any] = {

@@ -62,9 +62,7 @@ def check_request(request: SearchRequest) -> None:
     if request.fusion not in ("rrf", "dbsf"):
         raise InputError(f"unknown fusion {request.fusion!r}: use 'rrf' or 'dbsf'")
     if request.weights is not None and (len(request.weights) != 2 or min(request.weights) < 0):
-        raise InputError(
-            f"RRF weights must be two non-negative numbers (dense, sparse), not {request.weights}"
-        )
+        raise InputError(f"RRF weights must be two non-negative numbers (dense, sparse), not {request.weights}")
     if request.filter is not None:
         check_filter(request.filter)
 
@@ -118,9 +116,7 @@ def point_uuid(point_id: str) -> str:
     try:
         return str(uuid.UUID(str(point_id)))
     except ValueError:
-        raise InputError(
-            f"point id {point_id!r} is not a UUID string: use legalrag.plugin.schema.point_id"
-        ) from None
+        raise InputError(f"point id {point_id!r} is not a UUID string: use legalrag.plugin.schema.point_id") from None
 
 
 def make_hit(point_id: Any, score: float, payload: Any, vector: Any, dense_name: str | None) -> Hit:

@@ -76,9 +76,7 @@ def find_snapshot(destination: Path, snapshot: str, collection: str) -> Path:
     except (OSError, tarfile.TarError) as exc:
         raise InputError(f"snapshot {archive} is not a readable tar archive ({exc})") from exc
     if f"{SHARD_DIR}/{EDGE_CONFIG}" not in members:
-        raise InputError(
-            f"snapshot {archive} holds no {SHARD_DIR}/{EDGE_CONFIG}: it is not a legalrag snapshot"
-        )
+        raise InputError(f"snapshot {archive} holds no {SHARD_DIR}/{EDGE_CONFIG}: it is not a legalrag snapshot")
     return archive
 
 

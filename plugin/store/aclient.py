@@ -189,9 +189,7 @@ class AsyncClientStore:
     async def delete_ids(self, name: str, ids: Sequence[str]) -> None:
         validate_collection_name(name)
         selector = models.PointIdsList(points=[point_uuid(i) for i in ids])
-        await self._call(
-            name, "delete from", lambda: self._client.delete(name, points_selector=selector, wait=True)
-        )
+        await self._call(name, "delete from", lambda: self._client.delete(name, points_selector=selector, wait=True))
 
     async def query(self, name: str, request: SearchRequest) -> list[Hit]:
         check_request(request)
@@ -202,9 +200,7 @@ class AsyncClientStore:
             check_dim(name, dense[using].size, len(request.dense))
             sources.append(([float(x) for x in request.dense], using))
         if request.sparse is not None:
-            vector = models.SparseVector(
-                indices=list(request.sparse.indices), values=list(request.sparse.values)
-            )
+            vector = models.SparseVector(indices=list(request.sparse.indices), values=list(request.sparse.values))
             sources.append((vector, pick_vector(sparse, "sparse", name)))
         dense_name = pick_vector(tuple(dense), "dense", name) if request.with_vectors else None
         arguments = query_arguments(request, sources, dense_name)
@@ -238,9 +234,7 @@ class AsyncClientStore:
 
     async def _exists(self, name: str) -> bool:
         validate_collection_name(name)
-        exists = await self._call(
-            name, "read", lambda: self._client.collection_exists(name), check_missing=False
-        )
+        exists = await self._call(name, "read", lambda: self._client.collection_exists(name), check_missing=False)
         return bool(exists)
 
     async def _layout(self, name: str) -> _Layout:
@@ -268,9 +262,7 @@ class AsyncClientStore:
                 self._layouts.pop(name, None)
             raise await self._translate(name, action, exc, check_missing) from exc
 
-    async def _translate(
-        self, name: str | None, action: str, exc: Exception, check_missing: bool
-    ) -> LegalRAGError:
+    async def _translate(self, name: str | None, action: str, exc: Exception, check_missing: bool) -> LegalRAGError:
         if name is not None and check_missing and (status_of(exc) == 404 or await self._missing(name)):
             return CollectionNotFoundError(await self._not_found(name))
         return failure(self._where, _target(name), action, exc)

@@ -161,9 +161,7 @@ class ClientStore:
         merged = {**current, **metadata}
         self._call(name, "update", lambda: self._client.update_collection(name, metadata=merged))
 
-    def create_payload_index(
-        self, name: str, key: str, schema: PayloadSchema, *, is_tenant: bool = False
-    ) -> None:
+    def create_payload_index(self, name: str, key: str, schema: PayloadSchema, *, is_tenant: bool = False) -> None:
         validate_collection_name(name)
         field_schema = index_schema(schema, is_tenant)
         self._call(
@@ -183,16 +181,12 @@ class ClientStore:
     def delete(self, name: str, filter: models.Filter) -> None:
         validate_collection_name(name)
         selector = models.FilterSelector(filter=check_filter(filter))
-        self._call(
-            name, "delete from", lambda: self._client.delete(name, points_selector=selector, wait=True)
-        )
+        self._call(name, "delete from", lambda: self._client.delete(name, points_selector=selector, wait=True))
 
     def delete_ids(self, name: str, ids: Sequence[str]) -> None:
         validate_collection_name(name)
         selector = models.PointIdsList(points=[point_uuid(i) for i in ids])
-        self._call(
-            name, "delete from", lambda: self._client.delete(name, points_selector=selector, wait=True)
-        )
+        self._call(name, "delete from", lambda: self._client.delete(name, points_selector=selector, wait=True))
 
     def query(self, name: str, request: SearchRequest) -> list[Hit]:
         check_request(request)
@@ -203,9 +197,7 @@ class ClientStore:
             check_dim(name, dense[using].size, len(request.dense))
             sources.append(([float(x) for x in request.dense], using))
         if request.sparse is not None:
-            vector = models.SparseVector(
-                indices=list(request.sparse.indices), values=list(request.sparse.values)
-            )
+            vector = models.SparseVector(indices=list(request.sparse.indices), values=list(request.sparse.values))
             sources.append((vector, pick_vector(sparse, "sparse", name)))
         dense_name = pick_vector(tuple(dense), "dense", name) if request.with_vectors else None
         arguments = query_arguments(request, sources, dense_name)
@@ -215,9 +207,7 @@ class ClientStore:
     def count(self, name: str, filter: models.Filter | None = None) -> int:
         validate_collection_name(name)
         count_filter = check_filter(filter) if filter is not None else None
-        result = self._call(
-            name, "count", lambda: self._client.count(name, count_filter=count_filter, exact=True)
-        )
+        result = self._call(name, "count", lambda: self._client.count(name, count_filter=count_filter, exact=True))
         return result.count
 
     def scroll(
@@ -300,9 +290,7 @@ class ClientStore:
         self._layout(name)
         made = self._call(name, "snapshot", lambda: self._client.create_snapshot(name, wait=True))
         if made is None:
-            raise StoreError(
-                f"Qdrant at {self._where} accepted the snapshot of {name!r} but returned no name"
-            )
+            raise StoreError(f"Qdrant at {self._where} accepted the snapshot of {name!r} but returned no name")
         return _snapshot_info(made)
 
     def list_snapshots(self, name: str) -> list[SnapshotInfo]:
@@ -340,9 +328,7 @@ class ClientStore:
 
     def _exists(self, name: str) -> bool:
         validate_collection_name(name)
-        return bool(
-            self._call(name, "read", lambda: self._client.collection_exists(name), check_missing=False)
-        )
+        return bool(self._call(name, "read", lambda: self._client.collection_exists(name), check_missing=False))
 
     def _layout(self, name: str) -> _Layout:
         validate_collection_name(name)
@@ -394,6 +380,4 @@ def _target(name: str | None) -> str:
 
 
 def _snapshot_info(description: Any) -> SnapshotInfo:
-    return SnapshotInfo(
-        name=str(description.name), size=int(description.size or 0), created=description.creation_time
-    )
+    return SnapshotInfo(name=str(description.name), size=int(description.size or 0), created=description.creation_time)

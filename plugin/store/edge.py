@@ -194,9 +194,7 @@ class EdgeStore:
             write_document(self._folder(name), document)
             opened.document = document
 
-    def create_payload_index(
-        self, name: str, key: str, schema: PayloadSchema, *, is_tenant: bool = False
-    ) -> None:
+    def create_payload_index(self, name: str, key: str, schema: PayloadSchema, *, is_tenant: bool = False) -> None:
         opened = self._get(name)
         index = _edge_index(schema, is_tenant)
         with _edge_errors(name, "index"):
@@ -275,7 +273,7 @@ class EdgeStore:
 
     def retrieve(self, name: str, ids: Sequence[str], *, with_vectors: bool = False) -> list[Hit]:
         opened = self._get(name)
-        wanted = list(dict.fromkeys(point_uuid(i) for i in ids))
+        wanted: list[Any] = list(dict.fromkeys(point_uuid(i) for i in ids))
         if not wanted:
             return []
         dense = opened.dense_name(name) if with_vectors else None
@@ -402,8 +400,7 @@ def _edge_errors(name: str, action: str) -> Iterator[None]:
 
 def _opened(shard: qe.EdgeShard, lock: DirLock, document: dict[str, Any]) -> _Open:
     vectors = {
-        name: VectorInfo(size=int(v["size"]), distance=v["distance"])
-        for name, v in document.get("vectors", {}).items()
+        name: VectorInfo(size=int(v["size"]), distance=v["distance"]) for name, v in document.get("vectors", {}).items()
     }
     return _Open(shard, lock, document, vectors, tuple(document.get("sparse_vectors", {})))
 
@@ -422,9 +419,7 @@ def _edge_config(spec: CollectionSpec) -> qe.EdgeConfig:
             ef_construct=spec.hnsw_ef_construct if spec.hnsw_ef_construct is not None else 100,
             full_scan_threshold=_FULL_SCAN_THRESHOLD,
         )
-    dense = qe.EdgeVectorParams(
-        size=spec.dense_size, distance=getattr(qe.Distance, spec.distance), memory=memory
-    )
+    dense = qe.EdgeVectorParams(size=spec.dense_size, distance=getattr(qe.Distance, spec.distance), memory=memory)
     sparse = None
     if spec.sparse_name:
         modifier = qe.Modifier.Idf if spec.sparse_idf else None

@@ -115,9 +115,7 @@ def _range(value: models.Range | models.DatetimeRange) -> Any:
     if isinstance(value, models.Range):
         return qe.RangeFloat(gte=value.gte, gt=value.gt, lte=value.lte, lt=value.lt)
     try:
-        return qe.RangeDateTime(
-            gte=_iso(value.gte), gt=_iso(value.gt), lte=_iso(value.lte), lt=_iso(value.lt)
-        )
+        return qe.RangeDateTime(gte=_iso(value.gte), gt=_iso(value.gt), lte=_iso(value.lte), lt=_iso(value.lt))
     except ValueError as exc:
         raise InputError(f"invalid datetime range {value!r}: {exc}; use ISO 8601 / RFC 3339") from exc
 

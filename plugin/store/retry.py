@@ -97,9 +97,7 @@ class RetryPolicy:
         ceiling = min(self.cap, self.base * 2.0 ** min(attempt, 62))
         return min(max(self.random() * ceiling, retry_after), remaining)
 
-    def run(
-        self, call: Callable[[], T], *, classify: Callable[[BaseException], float | None] | None = None
-    ) -> T:
+    def run(self, call: Callable[[], T], *, classify: Callable[[BaseException], float | None] | None = None) -> T:
         """Return ``call()``, retrying while ``classify`` (default :func:`transient_wait`) says transient.
 
         Raises:
@@ -120,9 +118,7 @@ class RetryPolicy:
                 wait = self.delay(attempt, elapsed=elapsed, retry_after=retry_after)
                 if wait is None:
                     raise RetriesExhausted(exc, attempt + 1, elapsed) from exc
-                logger.debug(
-                    "transient failure (%s): attempt %d in %.2f s", describe_error(exc), attempt + 2, wait
-                )
+                logger.debug("transient failure (%s): attempt %d in %.2f s", describe_error(exc), attempt + 2, wait)
             self.sleep(wait)
             attempt += 1
 

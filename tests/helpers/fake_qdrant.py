@@ -124,9 +124,7 @@ class FakeQdrant:
             if method == "POST":
                 name = f"{COLLECTION}-{len(self.snapshots) + 1}.snapshot"
                 created = f"2025-01-{len(self.snapshots) + 1:02d}T00:00:00"
-                self.snapshots.append(
-                    {"name": name, "creation_time": created, "size": 1024, "checksum": "0" * 64}
-                )
+                self.snapshots.append({"name": name, "creation_time": created, "size": 1024, "checksum": "0" * 64})
                 return 200, self.snapshots[-1]
             return 200, self.snapshots
         if method == "PUT" and path == f"{base}/snapshots/recover":

@@ -28,13 +28,10 @@ _META: list[tuple[str, str, str, int, str, int]] = [
     ("pipl", "个人信息保护法", "第十三条", 0, "zh", 2021),
 ]
 _TEXTS = [
-    "제1조(목적) 이 법은 개인정보의 처리 및 보호에 관한 사항을 정함으로써 "
-    "개인의 자유와 권리를 보호함을 목적으로 한다.",
+    "제1조(목적) 이 법은 개인정보의 처리 및 보호에 관한 사항을 정함으로써 개인의 자유와 권리를 보호함을 목적으로 한다.",
     "제15조(개인정보의 수집ㆍ이용) ① 개인정보처리자는 정보주체의 동의를 받은 경우 개인정보를 수집할 수 있다.",
-    "② 개인정보처리자는 동의를 받을 때에는 개인정보의 수집ㆍ이용 목적과 "
-    "보유 기간을 정보주체에게 알려야 한다.",
-    "제17조(개인정보의 제공) 개인정보처리자는 정보주체의 동의를 받은 경우 "
-    "개인정보를 제3자에게 제공할 수 있다.",
+    "② 개인정보처리자는 동의를 받을 때에는 개인정보의 수집ㆍ이용 목적과 보유 기간을 정보주체에게 알려야 한다.",
+    "제17조(개인정보의 제공) 개인정보처리자는 정보주체의 동의를 받은 경우 개인정보를 제3자에게 제공할 수 있다.",
     "제16조(신용카드회원등에 대한 책임) 신용카드업자는 신용카드회원으로부터 "
     "분실ㆍ도난 등의 통지를 받은 때부터 그 회원에 대하여 책임을 진다.",
     "Article 6. Processing shall be lawful only if the data subject has given consent to the processing "
@@ -72,9 +69,7 @@ def build_points(embeddings: Embeddings, bm25: BM25Encoder) -> list[PointRecord]
             "year": year,
             TEXT_KEY: text,
         }
-        points.append(
-            PointRecord(id=point_id(doc_id, "v1", position), payload=payload, dense=vector, sparse=terms)
-        )
+        points.append(PointRecord(id=point_id(doc_id, "v1", position), payload=payload, dense=vector, sparse=terms))
     return points
 
 

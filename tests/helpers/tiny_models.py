@@ -24,22 +24,44 @@ def build_tiny_bge_m3(folder: Path, *, hidden: int = 1024, layers: int = 1, voca
 
     torch.manual_seed(0)
     sp = SentencePieceUnigramTokenizer()
-    sp.train_from_iterator(TRAINING_TEXT * 20, vocab_size=vocab, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
-                           unk_token="<unk>")
+    sp.train_from_iterator(
+        TRAINING_TEXT * 20,
+        vocab_size=vocab,
+        special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+        unk_token="<unk>",
+    )
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=sp._tokenizer, bos_token="<s>", eos_token="</s>", unk_token="<unk>", sep_token="</s>",
-        cls_token="<s>", pad_token="<pad>", mask_token="<mask>", model_max_length=512,
+        tokenizer_object=sp._tokenizer,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        sep_token="</s>",
+        cls_token="<s>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+        model_max_length=512,
     )
     from tokenizers.processors import TemplateProcessing
 
     tokenizer._tokenizer.post_processor = TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
-        special_tokens=[("<s>", tokenizer.convert_tokens_to_ids("<s>")), ("</s>", tokenizer.convert_tokens_to_ids("</s>"))],
+        single="<s> $A </s>",
+        pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[
+            ("<s>", tokenizer.convert_tokens_to_ids("<s>")),
+            ("</s>", tokenizer.convert_tokens_to_ids("</s>")),
+        ],
     )
     config = XLMRobertaConfig(
-        vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=16,
-        intermediate_size=hidden * 2, max_position_embeddings=514 + 2, pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, type_vocab_size=1,
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=16,
+        intermediate_size=hidden * 2,
+        max_position_embeddings=514 + 2,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        type_vocab_size=1,
     )
     hf_dir = folder / "hf"
     XLMRobertaModel(config).save_pretrained(hf_dir)

@@ -230,9 +230,7 @@ async def twin_stores() -> AsyncIterator[tuple[LegalVectorStore, LegalVectorStor
     texts = ["duplicate clause", "duplicate clause", "termination clause", "liability cap", "governing law"]
     metadatas = [{"n": i} for i in range(len(texts))]
     ids = ["a", "b", "c", "d", "e"]
-    assert (
-        sync.add_texts(texts, metadatas, ids=ids) == await twin.aadd_texts(texts, metadatas, ids=ids) == ids
-    )
+    assert sync.add_texts(texts, metadatas, ids=ids) == await twin.aadd_texts(texts, metadatas, ids=ids) == ids
     yield sync, twin
     await astore.close()
 
@@ -252,9 +250,7 @@ async def test_vector_store_async_methods_equal_the_sync_ones(
         sync.similarity_search_with_relevance_scores(query, k=5)
     )
     vector = sync.embedding.embed_query(query)
-    assert await twin.asimilarity_search_by_vector(vector, k=2) == sync.similarity_search_by_vector(
-        vector, k=2
-    )
+    assert await twin.asimilarity_search_by_vector(vector, k=2) == sync.similarity_search_by_vector(vector, k=2)
     mmr = {"k": 2, "fetch_k": 5, "lambda_mult": 0.25}
     assert await twin.amax_marginal_relevance_search("duplicate clause", **mmr) == (
         sync.max_marginal_relevance_search("duplicate clause", **mmr)

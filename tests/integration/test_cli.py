@@ -64,9 +64,7 @@ def test_search_returns_hits_with_metadata(corpus: Path, store_path: Path) -> No
         assert hit["metadata"]["doc_id"] and "citation" in hit["metadata"]
     code, result = invoke("search", "신용카드 분실 도난 책임", *base(store_path), "--mode", "sparse", "-k", "1")
     assert result["hits"][0]["metadata"]["article"] == "제16조"
-    code, filtered = invoke(
-        "search", "책임", *base(store_path), "--filter", json.dumps({"language": "vi"}), "-k", "5"
-    )
+    code, filtered = invoke("search", "책임", *base(store_path), "--filter", json.dumps({"language": "vi"}), "-k", "5")
     assert code == 0 and filtered["hits"]
     assert all(h["metadata"]["language"] == "vi" for h in filtered["hits"])
 
@@ -87,7 +85,10 @@ def _write_beir(folder: Path) -> None:
         {"_id": "d2", "title": "", "text": "Personal data may be collected with the consent of the data subject."},
         {"_id": "d3", "title": "", "text": "Consumers have the right to compensation for defective goods."},
     ]
-    queries = [{"_id": "q1", "text": "lost credit card report"}, {"_id": "q2", "text": "consent to collect personal data"}]
+    queries = [
+        {"_id": "q1", "text": "lost credit card report"},
+        {"_id": "q2", "text": "consent to collect personal data"},
+    ]
     (folder / "corpus.jsonl").write_text("\n".join(json.dumps(d) for d in corpus), encoding="utf-8")
     (folder / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries), encoding="utf-8")
     (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\nq2\td3\t1\n")
@@ -130,8 +131,9 @@ def test_bad_input_exits_2_and_writes_nothing(corpus: Path, store_path: Path) ->
     assert code == 2 and "does not exist" in result["error"]
     code, result = invoke("search", "  ", *base(store_path))
     assert code == 2
-    code, result = invoke("ingest", str(corpus), "--collection", "bad/name", "--model", MINILM,
-                          "--qdrant-path", str(store_path))
+    code, result = invoke(
+        "ingest", str(corpus), "--collection", "bad/name", "--model", MINILM, "--qdrant-path", str(store_path)
+    )
     assert code == 2 and "invalid collection name" in result["error"]
     assert not store_path.exists() or not any(store_path.iterdir())
 
@@ -140,8 +142,14 @@ def test_dimension_mismatch_is_refused_before_any_write(corpus: Path, store_path
     invoke("ingest", str(corpus / "vi"), *base(store_path))
     _, before = invoke("collections", "--qdrant-path", str(store_path))
     code, result = invoke(
-        "ingest", str(corpus / "ko"), "--collection", "laws", "--model", str(tiny_bge_m3_path),
-        "--qdrant-path", str(store_path),
+        "ingest",
+        str(corpus / "ko"),
+        "--collection",
+        "laws",
+        "--model",
+        str(tiny_bge_m3_path),
+        "--qdrant-path",
+        str(store_path),
     )
     assert code == 2
     assert "dim 384" in result["error"] and "1024" in result["error"] and "--collection" in result["error"]
@@ -153,7 +161,9 @@ def test_console_script_json_and_exit_codes(corpus: Path, store_path: Path) -> N
     exe = Path(sys.executable).with_name("legalrag")
     proc = subprocess.run(
         [str(exe), "ingest", str(corpus / "vi"), *base(store_path), "--json"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["added"] == 1

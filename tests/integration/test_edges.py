@@ -58,9 +58,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, minilm_encoder: Any) -> tupl
         populate(store, "laws", points, bm25)
         store.set_metadata("laws", {"model": MINILM})
         for name, dimension, distance in (("small", 8, "Cosine"), ("dotty", 384, "Dot")):
-            ensure_collection(
-                store, name, dimension=dimension, distance=distance, model="other-model", sparse=False
-            )
+            ensure_collection(store, name, dimension=dimension, distance=distance, model="other-model", sparse=False)
     return path, contents(path)
 
 
@@ -85,11 +83,7 @@ def contents(path: Path) -> dict[str, Any]:
 
 def refuse(*args: str) -> str:
     """Run the CLI with --json; assert exit 2 and a one-line error on stdout and stderr; return it."""
-    args = (
-        (*args[: args.index("--")], "--json", *args[args.index("--") :])
-        if "--" in args
-        else (*args, "--json")
-    )
+    args = (*args[: args.index("--")], "--json", *args[args.index("--") :]) if "--" in args else (*args, "--json")
     result = runner.invoke(app, list(args), catch_exceptions=False)
     assert result.exit_code == 2, result.stdout + result.stderr
     lines = result.stdout.strip().splitlines()

@@ -35,8 +35,7 @@ pytestmark = [
 ]
 
 POINTS = [
-    PointRecord(str(uuid.uuid5(uuid.NAMESPACE_URL, f"p{i}")), {"n": i}, [1.0, 0.5, 0.25, float(i)])
-    for i in range(5)
+    PointRecord(str(uuid.uuid5(uuid.NAMESPACE_URL, f"p{i}")), {"n": i}, [1.0, 0.5, 0.25, float(i)]) for i in range(5)
 ]
 IDS = sorted(p.id for p in POINTS)
 
@@ -184,9 +183,7 @@ def test_cli_exits_1_with_one_line_when_the_server_is_down() -> None:
     error = json.loads(lines[0])
     assert error["type"] == "StoreError" and error["exit_code"] == 1
     assert url in error["error"] and "docker compose up -d" in error["error"]
-    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
-        f"error: {error['error']}"
-    ]
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [f"error: {error['error']}"]
 
 
 def test_policy_budget_zero_tries_once(server: FakeQdrant) -> None:

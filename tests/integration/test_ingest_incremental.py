@@ -22,8 +22,20 @@ runner = CliRunner()
 
 
 def ingest(corpus: Path, store: Path, *extra: str, collection: str = "laws") -> tuple[int, dict]:
-    args = ["ingest", str(corpus), "--collection", collection, "--model", MINILM, "--device", "cpu",
-            "--qdrant-path", str(store), "--json", *extra]
+    args = [
+        "ingest",
+        str(corpus),
+        "--collection",
+        collection,
+        "--model",
+        MINILM,
+        "--device",
+        "cpu",
+        "--qdrant-path",
+        str(store),
+        "--json",
+        *extra,
+    ]
     result = runner.invoke(app, args, catch_exceptions=False)
     return result.exit_code, json.loads(result.stdout)
 
@@ -32,8 +44,7 @@ def snapshot(store: Path, collection: str = "laws") -> dict[str, tuple[str, str,
     """Every point: id → (doc_id, version, content_hash)."""
     with EdgeStore(store) as s:
         return {
-            h.id: (h.payload["doc_id"], h.payload["version"], h.payload["content_hash"])
-            for h in s.scroll(collection)
+            h.id: (h.payload["doc_id"], h.payload["version"], h.payload["content_hash"]) for h in s.scroll(collection)
         }
 
 
@@ -45,7 +56,7 @@ def corpus(tmp_path: Path) -> Path:
 
 
 def test_unchanged_corpus_embeds_and_writes_nothing(corpus: Path, store_path: Path) -> None:
-    _, first = ingest(corpus, store_path)
+    ingest(corpus, store_path)
     before = snapshot(store_path)
     _, second = ingest(corpus, store_path)
     assert (second["added"], second["updated"], second["unchanged"], second["upserted"]) == (0, 0, 3, 0)
@@ -57,8 +68,9 @@ def test_editing_one_document_replaces_exactly_its_chunks(corpus: Path, store_pa
     ingest(corpus, store_path)
     before = snapshot(store_path)
     edited = corpus / "vi" / "luat_bao_ve_quyen_loi_nguoi_tieu_dung_trich.md"
-    edited.write_text(edited.read_text(encoding="utf-8").replace("1.000.000.000 đồng", "2.000.000.000 đồng"),
-                      encoding="utf-8")
+    edited.write_text(
+        edited.read_text(encoding="utf-8").replace("1.000.000.000 đồng", "2.000.000.000 đồng"), encoding="utf-8"
+    )
     _, stats = ingest(corpus, store_path)
     assert (stats["added"], stats["updated"], stats["unchanged"]) == (0, 1, 2)
     after = snapshot(store_path)
@@ -118,8 +130,22 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_run(tmp_path: Path) -> Non
     code, clean = ingest(corpus, clean_store, "--batch-size", "16")
     assert code == 0 and clean["failed"] == []
     exe = Path(sys.executable).with_name("legalrag")
-    cmd = [str(exe), "ingest", str(corpus), "--collection", "laws", "--model", MINILM, "--device", "cpu",
-           "--qdrant-path", str(killed_store), "--batch-size", "16", "--json"]
+    cmd = [
+        str(exe),
+        "ingest",
+        str(corpus),
+        "--collection",
+        "laws",
+        "--model",
+        MINILM,
+        "--device",
+        "cpu",
+        "--qdrant-path",
+        str(killed_store),
+        "--batch-size",
+        "16",
+        "--json",
+    ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     killed_mid_run = False
     for delay in (3.0, 4.5):  # model load takes ~2 s; the kills land while batches are being written

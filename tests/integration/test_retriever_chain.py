@@ -179,14 +179,10 @@ async def test_ainvoke_takes_call_arguments(retriever: LegalRetriever) -> None:
 
 # -- LegalVectorStore.as_retriever ---------------------------------------------------------------
 @pytest.fixture(scope="module", params=["edge", "client"])
-def fake_store(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LegalVectorStore]:
+def fake_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LegalVectorStore]:
     """A vector store with a non-legalrag ``Embeddings`` (hash-seeded random vectors); tests only read."""
     store: Store = (
-        EdgeStore(tmp_path_factory.mktemp("fake"))
-        if request.param == "edge"
-        else ClientStore(QdrantClient(":memory:"))
+        EdgeStore(tmp_path_factory.mktemp("fake")) if request.param == "edge" else ClientStore(QdrantClient(":memory:"))
     )
     vs = LegalVectorStore(store, "fake", DeterministicFakeEmbedding(size=16))
     vs.add_texts(
@@ -202,9 +198,7 @@ def test_as_retriever_similarity_with_a_foreign_embeddings(fake_store: LegalVect
     docs = fake_store.as_retriever(search_kwargs={"k": 2}).invoke("liability cap")
     assert docs[0] == Document(id="d", page_content="liability cap", metadata={"n": 3})
     assert len(docs) == 2
-    only = fake_store.as_retriever(search_kwargs={"k": 5, "filter": {"n": {"$gte": 3}}}).invoke(
-        "liability cap"
-    )
+    only = fake_store.as_retriever(search_kwargs={"k": 5, "filter": {"n": {"$gte": 3}}}).invoke("liability cap")
     assert sorted(d.id for d in only) == ["d", "e"]
 
 
@@ -212,9 +206,9 @@ def test_as_retriever_mmr_diversifies(fake_store: LegalVectorStore) -> None:
     similar = fake_store.similarity_search("duplicate clause", k=2)
     assert sorted(d.id for d in similar) == ["a", "b"]  # identical texts, identical vectors
     # the query is the duplicates' own vector, so lambda_mult=0.5 would tie; below it, diversity wins
-    mmr = fake_store.as_retriever(
-        search_type="mmr", search_kwargs={"k": 2, "fetch_k": 5, "lambda_mult": 0.25}
-    ).invoke("duplicate clause")
+    mmr = fake_store.as_retriever(search_type="mmr", search_kwargs={"k": 2, "fetch_k": 5, "lambda_mult": 0.25}).invoke(
+        "duplicate clause"
+    )
     assert len(mmr) == 2
     assert mmr[0].id in {"a", "b"} and mmr[1].id not in {"a", "b"}
 

@@ -74,9 +74,7 @@ def test_key_from_environment_never_printed(server: FakeQdrant, as_json: bool) -
 
 def test_key_from_flag_never_printed() -> None:
     url = f"http://127.0.0.1:{closed_port()}"
-    search = run_cli(
-        ["search", "consent", "-c", COLLECTION, "--qdrant-url", url, "--qdrant-api-key", KEY, "--json"]
-    )
+    search = run_cli(["search", "consent", "-c", COLLECTION, "--qdrant-url", url, "--qdrant-api-key", KEY, "--json"])
     assert search.returncode == 1 and "Connection refused" in search.stdout
     assert_no_key(search)
     listing = run_cli(["collections", "--qdrant-url", url, "--qdrant-api-key", KEY])
@@ -88,9 +86,7 @@ def test_key_from_file_never_printed(server: FakeQdrant, tmp_path: Path) -> None
     key_file = tmp_path / "qdrant_api_key"
     key_file.write_text(KEY + "\n", encoding="utf-8")
     server.fail("*", times=1000, status=401)
-    proc = run_cli(
-        ["collections", "--qdrant-url", server.url, "--json"], LEGALRAG_QDRANT_API_KEY_FILE=str(key_file)
-    )
+    proc = run_cli(["collections", "--qdrant-url", server.url, "--json"], LEGALRAG_QDRANT_API_KEY_FILE=str(key_file))
     assert proc.returncode == 2 and "refused the credentials" in proc.stdout  # a wrong key is bad config
     assert_no_key(proc)
     assert server.api_keys == {KEY}  # read from the file, stripped of its newline

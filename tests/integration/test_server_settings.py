@@ -49,9 +49,7 @@ def test_environment_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
         monkeypatch.setenv(name, value)
     s = Settings()
     assert s.collection == "laws"  # the collection name and the options group do not clash
-    assert s.collection_options == CollectionSettings(
-        quantization="binary", on_disk_vectors=True, replication_factor=2
-    )
+    assert s.collection_options == CollectionSettings(quantization="binary", on_disk_vectors=True, replication_factor=2)
     assert s.qdrant_verify is False and s.qdrant_prefer_grpc and s.qdrant_grpc_port == 7334
     assert s.qdrant_retry_seconds == 5
     assert s.resolved_api_key is not None and s.resolved_api_key.get_secret_value() == "from-file"
@@ -140,9 +138,7 @@ def test_collection_options_reach_the_embedded_shard(tmp_path: Path) -> None:
         shard_number=2,
     )
     with EdgeStore(tmp_path) as store:
-        ensure_collection(
-            store, "laws", dimension=4, distance="Cosine", model="m", sparse=False, options=options
-        )
+        ensure_collection(store, "laws", dimension=4, distance="Cosine", model="m", sparse=False, options=options)
         store.upsert(
             "laws",
             [
@@ -150,9 +146,7 @@ def test_collection_options_reach_the_embedded_shard(tmp_path: Path) -> None:
                 for i in range(5)
             ],
         )
-        hits = store.query(
-            "laws", SearchRequest(limit=2, dense=[1.0, 4.0, 0.5, 0.25], rescore=True, oversampling=2.0)
-        )
+        hits = store.query("laws", SearchRequest(limit=2, dense=[1.0, 4.0, 0.5, 0.25], rescore=True, oversampling=2.0))
         assert hits[0].payload == {"n": 4}
     config = json.loads((tmp_path / "laws" / "shard" / "edge_config.json").read_text())
     assert config["quantization_config"] == {"scalar": {"type": "int8", "always_ram": True}}
@@ -164,10 +158,6 @@ def test_collection_options_through_a_client_store() -> None:
     store = ClientStore(QdrantClient(":memory:"))
     options = CollectionSettings(quantization="binary", rescore=True, oversampling=3.0, shard_number=2)
     ensure_collection(store, "laws", dimension=4, distance="Cosine", model="m", sparse=True, options=options)
-    store.upsert(
-        "laws", [PointRecord("00000000-0000-0000-0000-000000000001", {"n": 1}, [1.0, 0.0, 0.0, 0.0])]
-    )
-    hits = store.query(
-        "laws", SearchRequest(limit=1, dense=[1.0, 0.0, 0.0, 0.0], rescore=True, oversampling=3.0)
-    )
+    store.upsert("laws", [PointRecord("00000000-0000-0000-0000-000000000001", {"n": 1}, [1.0, 0.0, 0.0, 0.0])])
+    hits = store.query("laws", SearchRequest(limit=1, dense=[1.0, 0.0, 0.0, 0.0], rescore=True, oversampling=3.0))
     assert [h.payload for h in hits] == [{"n": 1}]

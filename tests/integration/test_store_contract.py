@@ -153,17 +153,13 @@ REQUESTS: dict[str, SearchRequest] = {
     "dense": SearchRequest(limit=10, dense=QUERY_DENSE, exact=True),
     "sparse": SearchRequest(limit=10, sparse=QUERY_SPARSE),
     "rrf": SearchRequest(limit=10, dense=QUERY_DENSE, sparse=QUERY_SPARSE, exact=True),
-    "rrf-weighted": SearchRequest(
-        limit=10, dense=QUERY_DENSE, sparse=QUERY_SPARSE, weights=(3.0, 0.5), exact=True
-    ),
+    "rrf-weighted": SearchRequest(limit=10, dense=QUERY_DENSE, sparse=QUERY_SPARSE, weights=(3.0, 0.5), exact=True),
     "rrf-k-depth": SearchRequest(
         limit=5, dense=QUERY_DENSE, sparse=QUERY_SPARSE, rrf_k=10, prefetch_limit=12, exact=True
     ),
     "dbsf": SearchRequest(limit=10, dense=QUERY_DENSE, sparse=QUERY_SPARSE, fusion="dbsf", exact=True),
     "dense-threshold": SearchRequest(limit=20, dense=QUERY_DENSE, score_threshold=0.2, exact=True),
-    "dense-filtered": SearchRequest(
-        limit=10, dense=QUERY_DENSE, filter=models.Filter(must=[_match("lang", "ko")])
-    ),
+    "dense-filtered": SearchRequest(limit=10, dense=QUERY_DENSE, filter=models.Filter(must=[_match("lang", "ko")])),
     "hybrid-filtered": SearchRequest(
         limit=10,
         dense=QUERY_DENSE,
@@ -202,11 +198,7 @@ FILTERS: dict[str, models.Filter] = {
     ),
     "must-not": models.Filter(must_not=[_match("lang", "en")]),
     "nested-should": models.Filter(
-        must=[
-            models.Filter(
-                should=[_match("lang", "ko"), models.FieldCondition(key="n", range=models.Range(lt=5))]
-            )
-        ],
+        must=[models.Filter(should=[_match("lang", "ko"), models.FieldCondition(key="n", range=models.Range(lt=5))])],
         must_not=[_match("doc_id", "doc-0")],
     ),
     "min-should": models.Filter(
@@ -224,15 +216,11 @@ FILTERS: dict[str, models.Filter] = {
     "has-id": models.Filter(must=[models.HasIdCondition(has_id=[_id(i) for i in range(0, N, 4)])]),
     "array-value": models.Filter(must=[_match("tags", "tax")]),
     "text": models.Filter(must=[models.FieldCondition(key="text", match=models.MatchText(text="penalty"))]),
-    "values-count": models.Filter(
-        must=[models.FieldCondition(key="tags", values_count=models.ValuesCount(gte=2))]
-    ),
+    "values-count": models.Filter(must=[models.FieldCondition(key="tags", values_count=models.ValuesCount(gte=2))]),
     "nested-objects": models.Filter(
         must=[
             models.NestedCondition(
-                nested=models.Nested(
-                    key="refs", filter=models.Filter(must=[_match("law", "L1"), _match("art", 2)])
-                )
+                nested=models.Nested(key="refs", filter=models.Filter(must=[_match("law", "L1"), _match("art", 2)]))
             )
         ]
     ),
@@ -368,9 +356,7 @@ def test_rrf_weights_change_the_ranking(loaded: Store) -> None:
 
     def hybrid(weights: tuple[float, float]) -> list[str]:
         # a small k lets the weights dominate; with k=60 every rank scores about the same
-        request = SearchRequest(
-            limit=10, dense=QUERY_DENSE, sparse=QUERY_SPARSE, weights=weights, rrf_k=1, exact=True
-        )
+        request = SearchRequest(limit=10, dense=QUERY_DENSE, sparse=QUERY_SPARSE, weights=weights, rrf_k=1, exact=True)
         return [h.id for h in loaded.query(NAME, request)]
 
     dense_heavy, sparse_heavy = hybrid((5.0, 0.2)), hybrid((0.2, 5.0))
@@ -488,9 +474,7 @@ def test_bad_input_is_an_input_error(loaded: Store) -> None:
 def test_open_store_picks_the_backend(tmp_path: Path) -> None:
     edge = open_store(Settings(qdrant_path=tmp_path / "q"))
     assert isinstance(edge, EdgeStore) and edge.root == tmp_path / "q"
-    server = open_store(
-        Settings(qdrant_url="http://127.0.0.1:9", qdrant_api_key="secret", qdrant_timeout=0.5)
-    )
+    server = open_store(Settings(qdrant_url="http://127.0.0.1:9", qdrant_api_key="secret", qdrant_timeout=0.5))
     assert isinstance(server, ClientStore)
     server.close()
 
@@ -551,9 +535,7 @@ def test_edge_lock_held_by_another_process(tmp_path: Path) -> None:
     root = tmp_path / "qdrant"
     with EdgeStore(root) as setup:
         setup.create_collection(NAME, SPEC)
-    holder = subprocess.Popen(
-        _python(_HOLD, str(root)), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
+    holder = subprocess.Popen(_python(_HOLD, str(root)), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
         store = EdgeStore(root)
@@ -588,9 +570,7 @@ def test_edge_lock_in_the_same_process(tmp_path: Path) -> None:
 
 def test_edge_writes_survive_sigkill(tmp_path: Path) -> None:
     ids = [_id(i) for i in range(30)]
-    run = subprocess.run(
-        _python(_KILLED_WRITER, str(tmp_path), *ids), capture_output=True, text=True, timeout=60
-    )
+    run = subprocess.run(_python(_KILLED_WRITER, str(tmp_path), *ids), capture_output=True, text=True, timeout=60)
     assert run.returncode == -signal.SIGKILL, run.stderr
     with EdgeStore(tmp_path) as store:  # the kernel dropped the dead writer's lock
         assert store.count(NAME) == 25

@@ -57,10 +57,7 @@ def load(path: Path) -> SourceDocument:
 def expected_ko_articles(text: str) -> list[tuple[int, str]]:
     """(offset, label) of every article heading; 부칙 articles get the ``부칙`` prefix."""
     appendix = text.find(KO_APPENDIX)
-    return [
-        (m.start(), ("부칙 " if 0 <= appendix < m.start() else "") + m.group(1))
-        for m in KO_HEADING.finditer(text)
-    ]
+    return [(m.start(), ("부칙 " if 0 <= appendix < m.start() else "") + m.group(1)) for m in KO_HEADING.finditer(text)]
 
 
 def check_invariants(doc: SourceDocument, chunks: list[Chunk], counter: Any, max_tokens: int) -> None:
@@ -113,9 +110,7 @@ def test_article_that_fits_is_one_chunk_and_articles_never_merge(minilm: HFToken
     main = [c for c in chunks if c.metadata["article"] and not c.metadata["article"].startswith("부칙")]
     assert [c.metadata["article"] for c in main] == [f"제{n}조" for n in range(1, 9)]
     second = main[1]
-    assert second.text.startswith("### 제2조(이자의 최고한도)\n①") and second.text.endswith(
-        "적용하지 아니한다."
-    )
+    assert second.text.startswith("### 제2조(이자의 최고한도)\n①") and second.text.endswith("적용하지 아니한다.")
     assert second.metadata["clause"] is None and second.metadata["citation"] == "이자제한법 제2조"
     appendix = [c.metadata for c in chunks if c.metadata["article"] == "부칙 제1조"]
     assert len(appendix) == 3 and len({m["chapter"] for m in appendix}) == 3  # one per 부칙, told apart
@@ -226,9 +221,7 @@ def test_english_and_markdown_structure(minilm: HFTokenCounter) -> None:
 
 
 def test_non_statute_text_splits_by_paragraph_without_overlap(minilm: HFTokenCounter) -> None:
-    paragraphs = [
-        f"질문 {i}: 카드 연회비는 언제 청구되나요? 답변: 발급 후 매년 청구됩니다." for i in range(12)
-    ]
+    paragraphs = [f"질문 {i}: 카드 연회비는 언제 청구되나요? 답변: 발급 후 매년 청구됩니다." for i in range(12)]
     doc = SourceDocument("qa", "qa.txt", "\n\n".join(paragraphs), title="FAQ")
     chunks = Chunker(minilm, max_tokens=128, overlap_tokens=16).chunk(doc)
     check_invariants(doc, chunks, minilm, 128)
@@ -242,9 +235,7 @@ def test_sentencepiece_tokenizer_limits_hold(sentencepiece: HFTokenCounter) -> N
     assert not sentencepiece.additive  # every chunk is re-counted by the real tokenizer
     for path in [*KO_LAWS, VI_LAW, ZH_LAW]:
         doc = load(path)
-        check_invariants(
-            doc, Chunker(sentencepiece, max_tokens=48, overlap_tokens=8).chunk(doc), sentencepiece, 48
-        )
+        check_invariants(doc, Chunker(sentencepiece, max_tokens=48, overlap_tokens=8).chunk(doc), sentencepiece, 48)
 
 
 def test_header_options_and_document_metadata(minilm: HFTokenCounter) -> None:
@@ -304,9 +295,7 @@ def test_tiktoken_counts_flow_into_metadata(monkeypatch: pytest.MonkeyPatch) -> 
 def test_chunking_is_linear_and_fast() -> None:
     import time
 
-    article = (
-        "제{n}조(목적) ① 개인정보처리자는 동의를 받은 경우 개인정보를 수집할 수 있다.\n  1. 정보주체의 동의\n"
-    )
+    article = "제{n}조(목적) ① 개인정보처리자는 동의를 받은 경우 개인정보를 수집할 수 있다.\n  1. 정보주체의 동의\n"
     text = "".join(article.format(n=n) for n in range(1, 6001))  # ~400 KB
     doc = SourceDocument("big", "big", text, title="법")
     started = time.perf_counter()

@@ -39,18 +39,14 @@ def cp1258(text: str) -> bytes:
             pass
         base, *marks = unicodedata.normalize("NFD", ch)
         tones = [m for m in marks if m in "\u0300\u0301\u0303\u0309\u0323"]
-        out += unicodedata.normalize("NFC", base + "".join(m for m in marks if m not in tones)).encode(
-            "cp1258"
-        )
+        out += unicodedata.normalize("NFC", base + "".join(m for m in marks if m not in tones)).encode("cp1258")
         out += "".join(tones).encode("cp1258")
     return bytes(out)
 
 
 def pdf_bytes(lines: list[str]) -> bytes:
     """A minimal one-page PDF showing ``lines`` in Helvetica (hand-written objects and xref)."""
-    ops = ["BT", "/F1 12 Tf", "14 TL", "72 720 Td"] + [
-        ("T* " if i else "") + f"({t}) Tj" for i, t in enumerate(lines)
-    ]
+    ops = ["BT", "/F1 12 Tf", "14 TL", "72 720 Td"] + [("T* " if i else "") + f"({t}) Tj" for i, t in enumerate(lines)]
     stream = "\n".join([*ops, "ET"]).encode()
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -169,10 +165,7 @@ def test_self_regulation_json_fixtures() -> None:
     docs, failures = load_all(FIXTURES / "json")
     assert not failures
     crefia, kfb = docs
-    assert (
-        crefia.doc_id
-        == "crefia_연대책임_모범규준.json#crefia_제3자에_대한_연대책임_부과_관행_개선을_위한_모범규준"
-    )
+    assert crefia.doc_id == "crefia_연대책임_모범규준.json#crefia_제3자에_대한_연대책임_부과_관행_개선을_위한_모범규준"
     assert crefia.title == "제3자에 대한 연대책임 부과 관행 개선을 위한 모범규준"
     assert crefia.metadata["law_kind"] == "모범규준" and "text" not in crefia.metadata
     assert "title" not in crefia.metadata and "doc_id" not in crefia.metadata
@@ -188,9 +181,7 @@ def test_json_shapes_and_per_record_failures(tmp_path: Path) -> None:
         "oops",
     ]
     (tmp_path / "list.json").write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
-    (tmp_path / "wrapped.json").write_text(
-        json.dumps({"data": [{"text": "첫째"}, {"text": "둘째"}]}), encoding="utf-8"
-    )
+    (tmp_path / "wrapped.json").write_text(json.dumps({"data": [{"text": "첫째"}, {"text": "둘째"}]}), encoding="utf-8")
     (tmp_path / "bad.json").write_text('{"text": "unterminated', encoding="utf-8")
     (tmp_path / "odd.json").write_text('{"rows": 3}', encoding="utf-8")
     docs, failures = load_all(tmp_path)
@@ -235,17 +226,12 @@ def test_html(tmp_path: Path) -> None:
     )
     (tmp_path / "law.html").write_text(html, encoding="utf-8")
     (tmp_path / "legacy.htm").write_bytes(
-        '<html><head><meta charset="euc-kr"></head><body><p>제1조(목적) 본문</p></body></html>'.encode(
-            "cp949"
-        )
+        '<html><head><meta charset="euc-kr"></head><body><p>제1조(목적) 본문</p></body></html>'.encode("cp949")
     )
     (doc, legacy), failures = load_all(tmp_path)
     assert not failures
     assert doc.title == "개인정보 보호법" and "hidden" not in doc.text and "color" not in doc.text
-    assert (
-        doc.text
-        == "## 제1장 총칙\n\n제1조(목적) 이 법은 개인정보를 보호한다.\n\n① 첫째 항\n② 둘째 항\n\n구분 금액"
-    )
+    assert doc.text == "## 제1장 총칙\n\n제1조(목적) 이 법은 개인정보를 보호한다.\n\n① 첫째 항\n② 둘째 항\n\n구분 금액"
     assert "note" not in doc.text and legacy.text == "제1조(목적) 본문" and legacy.title == "legacy"
 
 

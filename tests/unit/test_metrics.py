@@ -261,9 +261,7 @@ def _st_metrics(qrels, run) -> dict[str, float]:
     results = [[{"corpus_id": d, "score": s} for d, s in run.get(qid, [])] for qid in evaluator.queries_ids]
     scores = evaluator.compute_metrics(results)
     return {
-        f"{group.removesuffix('@k')}@{k}": float(value)
-        for group, by_k in scores.items()
-        for k, value in by_k.items()
+        f"{group.removesuffix('@k')}@{k}": float(value) for group, by_k in scores.items() for k, value in by_k.items()
     }
 
 

@@ -87,9 +87,7 @@ def test_write_json_roundtrip(tmp_path: Path) -> None:
 
 def test_write_run_jsonl_records_and_mappings(tmp_path: Path) -> None:
     records = [
-        QueryRecord(
-            "q1", "Tuổi thành niên?", [("d2", 0.5), ("d1", 0.9), ("d3", 0.5)], {"d3"}, {"mrr@10": 1 / 3}
-        ),
+        QueryRecord("q1", "Tuổi thành niên?", [("d2", 0.5), ("d1", 0.9), ("d3", 0.5)], {"d3"}, {"mrr@10": 1 / 3}),
         QueryRecord("q2", "목적?", [], {"d9"}, {"mrr@10": 0.0}),
     ]
     path = tmp_path / "run.jsonl"

@@ -28,9 +28,7 @@ class FakeClock:
 
 
 def policy(clock: FakeClock, budget: float = 10.0, jitter: float = 1.0) -> RetryPolicy:
-    return RetryPolicy(
-        budget=budget, base=0.5, cap=4.0, clock=clock.clock, sleep=clock.sleep, random=lambda: jitter
-    )
+    return RetryPolicy(budget=budget, base=0.5, cap=4.0, clock=clock.clock, sleep=clock.sleep, random=lambda: jitter)
 
 
 def response(status: int, **headers: str) -> UnexpectedResponse:
@@ -156,9 +154,9 @@ def test_grpc_status_codes() -> None:
 
 
 def test_describe_error_is_one_line() -> None:
-    assert describe_error(
-        ResponseHandlingException(httpx.ConnectError("[Errno 111] Connection refused"))
-    ) == ("ConnectError: [Errno 111] Connection refused")
+    assert describe_error(ResponseHandlingException(httpx.ConnectError("[Errno 111] Connection refused"))) == (
+        "ConnectError: [Errno 111] Connection refused"
+    )
     assert describe_error(response(503)) == 'HTTP 503 reason: {"status":{"error":"x"}}'
 
 

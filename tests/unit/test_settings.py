@@ -24,7 +24,12 @@ def test_flat_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEGALRAG_COLLECTION", "laws")
     monkeypatch.setenv("LEGALRAG_CHUNKING__OVERLAP_TOKENS", "7")
     s = Settings()
-    assert (s.model, s.device, s.qdrant_url, s.collection) == ("/models/bge-m3-ko", "cuda:1", "http://localhost:6333", "laws")
+    assert (s.model, s.device, s.qdrant_url, s.collection) == (
+        "/models/bge-m3-ko",
+        "cuda:1",
+        "http://localhost:6333",
+        "laws",
+    )
     assert s.qdrant_api_key is not None and s.qdrant_api_key.get_secret_value() == "s3cret-key"
     assert str(s.qdrant_path) == "/tmp/q"
     assert s.chunking.overlap_tokens == 7
