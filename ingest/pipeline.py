@@ -136,6 +136,7 @@ class Ingestor:
         batch_size: int = 256,
         extra_payload: dict[str, Any] | None = None,
         queue_depth: int = 4,
+        tenant_key: str = "tenant",
     ) -> None:
         """``extra_payload`` (e.g. ``{"tenant": "acme"}``) is written on every point and scopes
         every incremental check and deletion, so tenants sharing a collection never touch each
@@ -150,6 +151,10 @@ class Ingestor:
         self.extra_payload = dict(extra_payload or {})
         self.queue_depth = queue_depth
         self._scope: list[models.Condition] = [_match(k, str(v)) for k, v in sorted(self.extra_payload.items())]
+        if tenant_key not in self.extra_payload:
+            # a run without a tenant owns only the points without one: it must never count, replace
+            # or sync away a tenant's document that happens to share a doc_id
+            self._scope.append(models.IsEmptyCondition(is_empty=models.PayloadField(key=tenant_key)))
 
     def _doc_filter(self, doc_id: str, **extra: str) -> list[models.Condition]:
         return [*self._scope, _match("doc_id", doc_id), *(_match(k, v) for k, v in extra.items())]
@@ -370,7 +375,7 @@ class Ingestor:
         resolved = [Path(r).resolve() for r in roots]
         keep = {Path(s).resolve() for s in failed_sources}
         gone: set[str] = set()
-        scope = models.Filter(must=list(self._scope)) if self._scope else None
+        scope = models.Filter(must=list(self._scope))
         for hit in self.store.scroll(self.collection, scope):
             doc_id = str(hit.payload.get("doc_id"))
             if doc_id in seen_doc_ids or doc_id in gone:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from legalrag import __version__
-from legalrag.plugin.errors import CollectionMismatchError, CollectionNotFoundError
+from legalrag.plugin.errors import CollectionMismatchError, CollectionNotFoundError, StoreError
 from legalrag.plugin.schema import DENSE_VECTOR, SPARSE_VECTOR
 from legalrag.plugin.store.base import CollectionInfo, CollectionSpec, Distance, PayloadSchema, Store
 
@@ -82,6 +82,8 @@ def ensure_collection(
         info = None
     if info is not None:
         check_compatible(info, dimension=dimension, distance=distance, model=model)
+        if tenant_key:  # a collection first made without tenants gets the tenant index when one arrives
+            store.create_payload_index(name, tenant_key, "keyword", is_tenant=True)
         return info
     spec = CollectionSpec(
         dense_size=dimension,
@@ -97,7 +99,8 @@ def ensure_collection(
     if tenant_key:
         store.create_payload_index(name, tenant_key, "keyword", is_tenant=True)
     created = store.get_collection(name)
-    assert created is not None
+    if created is None:
+        raise StoreError(f"collection {name!r} was created but cannot be read back")
     return created
 
 

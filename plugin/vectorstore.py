@@ -38,11 +38,17 @@ _RESERVED = {TEXT_KEY, LC_ID_KEY}
 _Filter = Mapping[str, Any] | models.Filter | None
 
 
-def _point_id(user_id: str) -> str:
+def _point_id(user_id: str, tenant: str | None = None) -> str:
+    """The point id for a caller's id: a UUID as it is, anything else hashed to a uuid5.
+
+    A tenant-bound store hashes non-UUID ids with its tenant, so two tenants both using id "1"
+    get different points; a UUID id is global, and writes check it is not another tenant's.
+    """
     try:
         return str(uuid.UUID(str(user_id)))
     except ValueError:
-        return str(uuid.uuid5(ID_NAMESPACE, f"lc\x1f{user_id}"))
+        scope = f"{tenant}\x1f" if tenant is not None else ""
+        return str(uuid.uuid5(ID_NAMESPACE, f"lc\x1f{scope}{user_id}"))
 
 
 def _no_extra(kwargs: Mapping[str, Any]) -> None:
@@ -151,6 +157,7 @@ class LegalVectorStore(VectorStore):
         """Embed and upsert ``texts``; an id already present is overwritten. Returns the ids."""
         _no_extra(kwargs)
         items, metas, keys = self._prepare(texts, metadatas, ids)
+        self._refuse_foreign(self.store.retrieve(self.collection, self._ids(keys)) if self.tenant else [])
         if items:
             dense = self.embedding.embed_documents(items)
             self.store.upsert(self.collection, self._points(items, metas, keys, dense, self._sparse(items)))
@@ -169,6 +176,7 @@ class LegalVectorStore(VectorStore):
             return await super().aadd_texts(texts, metadatas, ids=ids, **kwargs)
         _no_extra(kwargs)
         items, metas, keys = self._prepare(texts, metadatas, ids)
+        self._refuse_foreign(await self.astore.retrieve(self.collection, self._ids(keys)) if self.tenant else [])
         if items:
             dense = await self.embedding.aembed_documents(items)
             sparse = await run_in_executor(None, self._sparse, items)  # tokenizing is CPU work
@@ -206,7 +214,7 @@ class LegalVectorStore(VectorStore):
         extra = {"tenant": self.tenant} if self.tenant else {}
         return [
             PointRecord(
-                id=_point_id(key),
+                id=_point_id(key, self.tenant),
                 payload={**meta, **extra, TEXT_KEY: text, LC_ID_KEY: key},
                 dense=vector,
                 sparse=sparse[i] if sparse is not None else None,
@@ -218,6 +226,8 @@ class LegalVectorStore(VectorStore):
         """Delete by id (ids not present are ignored)."""
         _no_extra(kwargs)
         point_ids = self._delete_ids(ids)
+        if point_ids and self.tenant is not None:
+            point_ids = [h.id for h in self.store.retrieve(self.collection, point_ids) if self._mine(h)]
         if point_ids:
             self.store.delete_ids(self.collection, point_ids)
         return True
@@ -227,24 +237,37 @@ class LegalVectorStore(VectorStore):
             return await super().adelete(ids, **kwargs)
         _no_extra(kwargs)
         point_ids = self._delete_ids(ids)
+        if point_ids and self.tenant is not None:
+            point_ids = [h.id for h in await self.astore.retrieve(self.collection, point_ids) if self._mine(h)]
         if point_ids:
             await self.astore.delete_ids(self.collection, point_ids)
         return True
 
-    @staticmethod
-    def _delete_ids(ids: list[str] | None) -> list[str]:
+    def _delete_ids(self, ids: list[str] | None) -> list[str]:
         if ids is None:
             raise InputError("delete needs ids (deleting a whole collection is `legalrag collections drop`)")
-        return [_point_id(str(i)) for i in ids]
+        return self._ids(ids)
+
+    def _mine(self, hit: Hit) -> bool:
+        return self.tenant is None or hit.payload.get("tenant") == self.tenant
+
+    def _refuse_foreign(self, existing: Sequence[Hit]) -> None:
+        """A tenant-bound store never overwrites another tenant's point, even given its UUID."""
+        foreign = [h.id for h in existing if not self._mine(h)]
+        if foreign:
+            raise InputError(f"id(s) {', '.join(foreign[:3])} belong to another tenant: use other ids")
+
+    def _ids(self, ids: Sequence[str]) -> list[str]:
+        return [_point_id(str(i), self.tenant) for i in ids]
 
     # -- reading -------------------------------------------------------------------------------
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
-        return self._own([_document(h) for h in self.store.retrieve(self.collection, _ids(ids))])
+        return self._own([_document(h) for h in self.store.retrieve(self.collection, self._ids(ids))])
 
     async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         if self.astore is None:
             return await super().aget_by_ids(ids)
-        return self._own([_document(h) for h in await self.astore.retrieve(self.collection, _ids(ids))])
+        return self._own([_document(h) for h in await self.astore.retrieve(self.collection, self._ids(ids))])
 
     def _own(self, documents: list[Document]) -> list[Document]:
         """Drop documents of other tenants when the store is bound to one."""
@@ -389,10 +412,6 @@ class LegalVectorStore(VectorStore):
         vs = cls(store, collection, embedding, **kwargs)
         vs.add_texts(texts, metadatas, ids=ids)
         return vs
-
-
-def _ids(ids: Sequence[str]) -> list[str]:
-    return [_point_id(str(i)) for i in ids]
 
 
 def _search_options(kwargs: dict[str, Any]) -> dict[str, Any]:
