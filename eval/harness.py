@@ -9,12 +9,13 @@ list); the search goes deep enough that ``depth`` documents survive the de-dupli
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from legalrag.eval.datasets import EvalDataset
 from legalrag.eval.metrics import DEFAULT_METRICS, evaluate, parse_metric
+from legalrag.plugin.errors import InputError
 from legalrag.plugin.schema import SourceDocument
 from legalrag.plugin.search import MAX_K, Searcher
 
@@ -29,7 +30,9 @@ def corpus_documents(dataset: EvalDataset) -> Iterator[SourceDocument]:
         )
 
 
-def document_ranking(searcher: Searcher, query: str, depth: int, *, mode: str | None = None) -> list[tuple[str, float]]:
+def document_ranking(
+    searcher: Searcher, query: str, depth: int, *, mode: str | None = None
+) -> list[tuple[str, float]]:
     """The ``depth`` best documents for ``query``, each scored by its best chunk."""
     chunk_depth = max(depth * 2, 10)
     while True:
@@ -60,7 +63,7 @@ class RunResult:
         return {
             **self.metrics,
             "latency_ms_p50": lat[len(lat) // 2],
-            "latency_ms_p95": lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))],
+            "latency_ms_p95": lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))],
             "seconds": sum(lat) / 1000,
         }
 
@@ -90,10 +93,15 @@ def required_depth(metrics: tuple[str, ...] | list[str]) -> int:
 
 
 def score_run(
-    result: RunResult, qrels: Mapping[str, Mapping[str, int]], metrics: tuple[str, ...] | list[str] = DEFAULT_METRICS,
+    result: RunResult,
+    qrels: Mapping[str, Mapping[str, int]],
+    metrics: Sequence[str] = DEFAULT_METRICS,
     compat: str = "st",
 ) -> RunResult:
-    scored = evaluate(qrels, result.run, metrics=metrics, compat=compat)
+    """Score ``result`` against ``qrels`` (``compat``: ``st`` or ``trec`` definitions, see metrics)."""
+    if compat not in ("st", "trec"):
+        raise InputError(f"metrics compat must be 'st' or 'trec', not {compat!r}")
+    scored = evaluate(qrels, result.run, metrics=metrics, compat="trec" if compat == "trec" else "st")
     result.metrics = dict(scored.means)
     result.per_query = dict(scored.per_query)
     return result

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from legalrag.ingest.chunking import Chunker, HFTokenCounter
+from legalrag.ingest.chunking import Chunker, HFTokenCounter, TokenCounter
 from legalrag.ingest.pipeline import Ingestor, fingerprint_of
 from legalrag.plugin.collection import ensure_collection
 from legalrag.plugin.components import TokenizerInfo, sparse_from_metadata
-from legalrag.plugin.embedder import DenseEncoder
+from legalrag.plugin.dense_adapters import DenseModel
 from legalrag.plugin.settings import Settings
 from legalrag.plugin.store.base import Store
 
 __all__ = ["make_chunker", "make_ingestor", "tokenizer_info"]
 
 
-def tokenizer_info(encoder: DenseEncoder) -> TokenizerInfo:
+def tokenizer_info(encoder: DenseModel) -> TokenizerInfo:
     """Token budget of a loaded model: ``max_seq_length`` minus special tokens and the document prompt."""
     tok = encoder.tokenizer
-    prompts = getattr(encoder.model, "prompts", None) or {}
+    if isinstance(tok, TokenCounter):  # an adapter over any Embeddings counts with legalrag's own counter
+        return TokenizerInfo(tok, encoder.max_seq_length, 0)
+    prompts = getattr(getattr(encoder, "model", None), "prompts", None) or {}
     prompt = prompts.get("document") or prompts.get("passage") or ""
     prompt_tokens = len(tok(prompt, add_special_tokens=False)["input_ids"]) if prompt else 0
     return TokenizerInfo(tok, encoder.max_seq_length, tok.num_special_tokens_to_add() + prompt_tokens)
@@ -31,7 +34,9 @@ def make_chunker(info: TokenizerInfo, settings: Settings) -> Chunker:
     if chunking.max_tokens is not None:
         budget = min(budget, chunking.max_tokens)
     return Chunker(
-        HFTokenCounter(info.tokenizer),
+        # the chunker runs in the producer thread while the encoder tokenizes in another: a fast
+        # tokenizer keeps padding/truncation state, so the chunker gets its own copy
+        info.tokenizer if isinstance(info.tokenizer, TokenCounter) else HFTokenCounter(copy.deepcopy(info.tokenizer)),
         max_tokens=budget,
         overlap_tokens=min(chunking.overlap_tokens, budget // 4),
         contextual_header=chunking.contextual_header,
@@ -41,7 +46,7 @@ def make_chunker(info: TokenizerInfo, settings: Settings) -> Chunker:
 def make_ingestor(
     settings: Settings,
     store: Store,
-    encoder: DenseEncoder,
+    encoder: DenseModel,
     collection: str | None = None,
     *,
     sparse: bool = True,
@@ -81,9 +86,18 @@ def make_ingestor(
         metadata=metadata,
         recreate=recreate,
         tenant_key=tenant_key if tenant else None,
+        options=settings.collection_options,
     )
     fingerprint = fingerprint_of(model=encoder.name, chunking=chunking, sparse=metadata["sparse"])
     extra = {tenant_key: tenant} if tenant else None
     return Ingestor(
-        store, name, chunker, encoder, bm25, fingerprint=fingerprint, batch_size=batch_size, extra_payload=extra
+        store,
+        name,
+        chunker,
+        encoder,
+        bm25,
+        fingerprint=fingerprint,
+        batch_size=batch_size,
+        extra_payload=extra,
+        tenant_key=tenant_key,
     )

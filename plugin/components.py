@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from legalrag.plugin.collection import require_collection
+from legalrag.plugin.dense_adapters import DenseModel, EmbeddingsEncoder, is_adapter_model, load_adapter
 from legalrag.plugin.embedder import DenseEncoder, resolve_model_path
 from legalrag.plugin.embeddings import LegalEmbeddings
 from legalrag.plugin.search import SearchConfig, Searcher
@@ -15,6 +16,8 @@ from legalrag.plugin.settings import Settings
 from legalrag.plugin.store.base import Store
 
 if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
     from legalrag.plugin.sparse import BM25Encoder
 
 __all__ = ["TokenizerInfo", "load_dense", "load_tokenizer", "model_for", "open_searcher", "sparse_from_metadata"]
@@ -40,12 +43,19 @@ def model_for(settings: Settings, metadata: dict[str, Any] | None = None) -> str
     return str(metadata["model"])
 
 
-def load_dense(settings: Settings, model: str | None = None) -> DenseEncoder:
-    return DenseEncoder.load(model or settings.model, settings.device, settings.embedding)
+def load_dense(settings: Settings, model: str | None = None) -> DenseModel:
+    """The dense model named by ``model`` (or the settings): sentence-transformers, or ``use:...``."""
+    name = model or settings.model
+    if is_adapter_model(name):
+        return load_adapter(name, max_tokens=settings.chunking.max_tokens)
+    return DenseEncoder.load(name, settings.device, settings.embedding)
 
 
 def load_tokenizer(model: str, settings: Settings) -> TokenizerInfo:
     """Only the tokenizer and ``max_seq_length`` (``legalrag chunk`` needs no weights)."""
+    if is_adapter_model(model):
+        adapter = load_adapter(model, max_tokens=settings.chunking.max_tokens)
+        return TokenizerInfo(adapter.tokenizer, adapter.max_seq_length, 0)
     from transformers import AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -88,21 +98,37 @@ def open_searcher(
     store: Store,
     collection: str | None = None,
     *,
-    dense: DenseEncoder | None = None,
+    dense: DenseModel | None = None,
     tenant: str | None = None,
     **config: Any,
 ) -> Searcher:
-    """A searcher for an existing collection, with its stored model, BM25 and tuned fusion settings."""
+    """A searcher for an existing collection, with its stored model, BM25 and tuned fusion settings.
+
+    The mode is ``config["mode"]`` when given, else ``settings.search.mode`` when set explicitly, else the
+    mode the collection stores (``legalrag eval --tune`` may store a single mode), else the default.
+    """
     name = collection or settings.collection
     info = require_collection(store, name)
     metadata = dict(info.metadata)
-    mode = config.get("mode") or settings.search.mode
+    stored_mode = (metadata.get("search") or {}).get("mode")
+    if "search" in settings.model_fields_set or not stored_mode:
+        stored_mode = settings.search.mode
+    mode = config.get("mode") or stored_mode
     embeddings = None
     if mode != "sparse":
         encoder = dense or load_dense(settings, model_for(settings, metadata))
         from legalrag.plugin.collection import check_compatible
 
         check_compatible(info, dimension=encoder.dimension, distance=encoder.distance, model=encoder.name)
-        embeddings = LegalEmbeddings.from_encoder(encoder)
-    search_config = SearchConfig.from_metadata(metadata, **config)
+        embeddings = _as_embeddings(encoder)
+    options = settings.collection_options
+    query_options = {"rescore": options.rescore, "oversampling": options.oversampling}
+    search_config = SearchConfig.from_metadata(metadata, **{**query_options, **config, "mode": mode})
     return Searcher(store, name, embeddings, sparse_from_metadata(metadata), config=search_config, tenant=tenant)
+
+
+def _as_embeddings(encoder: DenseModel) -> Embeddings:
+    """The LangChain ``Embeddings`` behind a loaded dense model (no second copy of the model)."""
+    if isinstance(encoder, EmbeddingsEncoder):
+        return encoder.embeddings
+    return LegalEmbeddings.from_encoder(encoder)  # type: ignore[arg-type]
