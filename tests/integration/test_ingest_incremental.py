@@ -159,3 +159,16 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_run(tmp_path: Path) -> Non
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert snapshot(killed_store) == snapshot(clean_store)
+
+
+def test_chunker_has_its_own_tokenizer(minilm_encoder) -> None:  # type: ignore[no-untyped-def]
+    """Regression: the chunker (producer thread) and the encoder (embed thread) shared one fast
+    tokenizer, whose padding/truncation state the encoder changes, and ingest failed at random
+    with "Unable to create tensor ... padding=True"."""
+    from legalrag.ingest.service import make_chunker, tokenizer_info
+    from legalrag.plugin.settings import Settings
+
+    chunker = make_chunker(tokenizer_info(minilm_encoder), Settings())
+    assert chunker.counter._tokenizer is not minilm_encoder.tokenizer  # type: ignore[attr-defined]
+    text = "제1조(목적) 이 법은 개인정보의 처리 및 보호에 관한 사항을 정한다."
+    assert chunker.counter.count(text) == len(minilm_encoder.tokenizer(text, add_special_tokens=False)["input_ids"])
