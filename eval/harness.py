@@ -25,14 +25,10 @@ __all__ = ["RunResult", "corpus_documents", "document_ranking", "run_queries", "
 def corpus_documents(dataset: EvalDataset) -> Iterator[SourceDocument]:
     """The corpus as documents whose ``doc_id`` is the corpus id (so hits map back directly)."""
     for doc_id, doc in dataset.corpus.items():
-        yield SourceDocument(
-            doc_id=doc_id, source=f"{dataset.name}:{doc_id}", text=doc.text, title=doc.title or None
-        )
+        yield SourceDocument(doc_id=doc_id, source=f"{dataset.name}:{doc_id}", text=doc.text, title=doc.title or None)
 
 
-def document_ranking(
-    searcher: Searcher, query: str, depth: int, *, mode: str | None = None
-) -> list[tuple[str, float]]:
+def document_ranking(searcher: Searcher, query: str, depth: int, *, mode: str | None = None) -> list[tuple[str, float]]:
     """The ``depth`` best documents for ``query``, each scored by its best chunk."""
     chunk_depth = max(depth * 2, 10)
     while True:

@@ -248,9 +248,7 @@ def searcher_evaluator(
         base.embeddings = CachedQueryEmbeddings(base.embeddings)
 
     def evaluate(config: SearchConfig) -> Mapping[str, float]:
-        trial = base.with_config(
-            mode=config.mode, fusion=config.fusion, rrf_k=config.rrf_k, weights=config.weights
-        )
+        trial = base.with_config(mode=config.mode, fusion=config.fusion, rrf_k=config.rrf_k, weights=config.weights)
         run = run_queries(trial, dataset.queries, name=describe(config), depth=depth, mode=config.mode)
         return score_run(run, dataset.qrels, metrics, compat).metrics
 

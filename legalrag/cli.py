@@ -187,7 +187,7 @@ def search(
         parsed = _parse_filter(filter)
         store = _store(settings)
         try:
-            searcher = open_searcher(settings, store, tenant=tenant, mode=mode or settings.search.mode)
+            searcher = open_searcher(settings, store, tenant=tenant, mode=mode)
             hits = searcher.search(query, k, filter=parsed, score_threshold=score_threshold, group_by=group_by)
         finally:
             store.close()

@@ -209,11 +209,7 @@ def load_adapter(name: str, *, max_tokens: int | None = None) -> EmbeddingsEncod
     """
     if name == "use:multilingual":
         embeddings = USEEmbeddings()
-        embeddings.embed_query(
-            "warm-up"
-        )  # load now: fail with the install hint, keep load out of query latency
-        return EmbeddingsEncoder(
-            embeddings, name=name, dimension=512, max_seq_length=max_tokens or USE_MAX_TOKENS
-        )
+        embeddings.embed_query("warm-up")  # load now: fail with the install hint, keep load out of query latency
+        return EmbeddingsEncoder(embeddings, name=name, dimension=512, max_seq_length=max_tokens or USE_MAX_TOKENS)
     known = ", ".join(sorted(ADAPTER_MODELS))
     raise ModelLoadError(f"unknown model {name!r}: the use: scheme knows {known}")
