@@ -130,9 +130,13 @@ def eval_command(
                 "stored": True,
                 "eval": _compare_on_eval(summaries, objective),
             }
+        warnings: list[str] = []
         if output is not None:
-            _write_outputs(output, data, results, summaries)
+            warnings = _write_outputs(output, data, results, summaries)
+            for warning in warnings:
+                out.console.print(f"[yellow]TREC run not written[/] ({warning})", highlight=False)
         payload: dict[str, Any] = {
+            "warnings": warnings,
             "dataset": data.name,
             "collection": settings.collection,
             "queries": len(data.queries),
@@ -268,8 +272,12 @@ def _print(console: Any, summaries: dict[str, dict[str, float]], tuning: dict[st
         )
 
 
-def _write_outputs(folder: Path, data: Any, results: dict[str, Any], summaries: dict[str, Any]) -> None:
+def _write_outputs(folder: Path, data: Any, results: dict[str, Any], summaries: dict[str, Any]) -> list[str]:
+    """Write results.json, per-query JSONL and TREC runs and the chart; returns why TREC runs were skipped."""
     from legalrag.eval.report import plot_accuracy_curves, write_json, write_run_jsonl, write_trec_run
+    from legalrag.plugin.errors import InputError
+
+    skipped_trec: list[str] = []
 
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / "results.json", summaries)
@@ -287,5 +295,9 @@ def _write_outputs(folder: Path, data: Any, results: dict[str, Any], summaries: 
             for qid, ranked in result.run.items()
         ]
         write_run_jsonl(folder / f"run-{slug}.jsonl", rows)
-        write_trec_run(folder / f"run-{slug}.trec", result.run, slug)
+        try:
+            write_trec_run(folder / f"run-{slug}.trec", result.run, slug)
+        except InputError as exc:  # ids with spaces: the JSONL run above still has everything
+            skipped_trec.append(f"{slug}: {exc}")
     plot_accuracy_curves(folder / "accuracy.png", summaries, [1, 3, 5, 10])
+    return skipped_trec

@@ -192,11 +192,14 @@ def write_trec_run(path: str | Path, run: ScoredRun, tag: str) -> None:
         InputError: an id or the tag is empty or contains whitespace.
     """
     _check_token(tag, "run tag")
+    # every line is checked before the file is opened: a bad id must not leave half a run behind
+    lines = [
+        f"{_check_token(query_id, 'query id')} Q0 {_check_token(doc_id, 'doc id')} {rank} {score!r} {tag}\n"
+        for query_id, hits in run.items()
+        for rank, (doc_id, score) in enumerate(rank_documents(hits), start=1)
+    ]
     with _prepare(path).open("w", encoding="utf-8") as out:
-        for query_id, hits in run.items():
-            _check_token(query_id, "query id")
-            for rank, (doc_id, score) in enumerate(rank_documents(hits), start=1):
-                out.write(f"{query_id} Q0 {_check_token(doc_id, 'doc id')} {rank} {score!r} {tag}\n")
+        out.writelines(lines)
 
 
 def plot_accuracy_curves(path: str | Path, results: Mapping[str, Mapping[str, float]], ks: Sequence[int]) -> None:

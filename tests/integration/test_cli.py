@@ -169,3 +169,19 @@ def test_console_script_json_and_exit_codes(corpus: Path, store_path: Path) -> N
     assert json.loads(proc.stdout)["added"] == 1
     proc = subprocess.run([str(exe), "search", "x", "--bogus-flag"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
+
+
+def test_eval_output_with_spaces_in_ids_still_writes_results(tmp_path: Path, store_path: Path) -> None:
+    """Regression: `--output` aborted the whole eval when corpus ids held spaces (TREC runs cannot)."""
+    folder = tmp_path / "beir"
+    _write_beir(folder)
+    for name in ("corpus.jsonl", "qrels/test.tsv"):
+        path = folder / name
+        path.write_text(path.read_text(encoding="utf-8").replace("d1", "law one:art 1"), encoding="utf-8")
+    out = tmp_path / "out"
+    code, result = invoke("eval", str(folder), *base(store_path, "spaced"), "--mode", "sparse", "--output", str(out))
+    assert code == 0, result
+    assert result["warnings"] and "whitespace" in result["warnings"][0]
+    assert (out / "results.json").is_file() and (out / "run-sparse.jsonl").is_file()
+    assert (out / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (out / "run-sparse.trec").exists()
