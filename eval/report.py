@@ -67,7 +67,9 @@ def render_table(
     title: str | None = None,
     lower_is_better: Collection[str] | None = None,
 ) -> None:
-    """Print one table: configurations as rows, metrics as columns, the best of each column in bold + ★.
+    """Print one table: configurations as rows, metrics as columns, the best of each metric in bold + ★.
+
+    On a console too narrow for every metric column the table is turned (metrics as rows).
 
     Retrieval metrics are higher-is-better; columns in ``lower_is_better`` (by default those whose name
     contains one of :data:`COST_HINTS`, e.g. ``latency_ms_p50``) are lower-is-better. Ties for best are
@@ -82,21 +84,28 @@ def render_table(
     if lower_is_better is None:
         lower_is_better = {m for m in metrics if any(hint in m.lower() for hint in COST_HINTS)}
     best = _best_values(results, metrics, lower_is_better)
+
+    def cell(metric: str, value: float | None) -> Text:
+        if value is None or math.isnan(value):
+            return Text("–", style="dim")
+        if metric in best and math.isclose(value, best[metric], rel_tol=0.0, abs_tol=1e-12):
+            return Text(f"{value:.4f} {BEST_MARK}", style="bold")
+        return Text(f"{value:.4f}")
+
     table = Table(title=title)
-    table.add_column("configuration", style="cyan", no_wrap=True)
-    for metric in metrics:
-        table.add_column(metric, justify="right")
-    for config, row in results.items():
-        cells: list[Text] = [Text(config)]
+    # ~11 characters a column: when the metrics do not fit across, show them down the side instead
+    if (len(metrics) + 1) * 11 <= console.width:
+        table.add_column("configuration", style="cyan", no_wrap=True)
         for metric in metrics:
-            value = row.get(metric)
-            if value is None or math.isnan(value):
-                cells.append(Text("–", style="dim"))
-            elif metric in best and math.isclose(value, best[metric], rel_tol=0.0, abs_tol=1e-12):
-                cells.append(Text(f"{value:.4f} {BEST_MARK}", style="bold"))
-            else:
-                cells.append(Text(f"{value:.4f}"))
-        table.add_row(*cells)
+            table.add_column(metric, justify="right")
+        for config, row in results.items():
+            table.add_row(Text(config), *(cell(metric, row.get(metric)) for metric in metrics))
+    else:
+        table.add_column("metric", style="cyan", no_wrap=True)
+        for config in results:
+            table.add_column(config, justify="right", no_wrap=True)
+        for metric in metrics:
+            table.add_row(Text(metric), *(cell(metric, row.get(metric)) for row in results.values()))
     console.print(table)
 
 

@@ -143,3 +143,22 @@ def test_plot_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(MissingExtraError, match=r"legalrag\[eval\]"):
         plot_accuracy_curves(tmp_path / "a.png", RESULTS, [1])
+
+
+def test_narrow_console_turns_the_table() -> None:
+    """Regression: 18 metric columns at 80 characters were squeezed to '…' (the demo's eval table)."""
+    import io
+
+    from rich.console import Console
+
+    from legalrag.eval.metrics import DEFAULT_METRICS
+    from legalrag.eval.report import render_table
+
+    results = {"dense": dict.fromkeys(DEFAULT_METRICS, 0.5), "sparse": dict.fromkeys(DEFAULT_METRICS, 0.75)}
+    buffer = io.StringIO()
+    render_table(results, Console(file=buffer, width=80))
+    text = buffer.getvalue()
+    assert "…" not in text
+    for metric in DEFAULT_METRICS:
+        assert metric in text
+    assert text.count("0.7500 ★") == len(DEFAULT_METRICS)
