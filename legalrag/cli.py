@@ -51,6 +51,15 @@ def _settings(**flags: Any) -> Settings:
     return Settings(**given)
 
 
+def _require_paths(paths: list[Path]) -> None:
+    """Refuse missing inputs before anything loads or is written (exit 2)."""
+    from legalrag.plugin.errors import InputError
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise InputError(f"path(s) not found: {', '.join(missing)}")
+
+
 def _store(settings: Settings) -> Any:
     from legalrag.plugin.store import open_store
 
@@ -84,7 +93,6 @@ def ingest(
         from legalrag.ingest.progress import IngestProgress
         from legalrag.ingest.service import make_ingestor
         from legalrag.plugin.components import load_dense
-        from legalrag.plugin.errors import InputError
 
         settings = _settings(
             collection=collection,
@@ -94,9 +102,7 @@ def ingest(
             qdrant_api_key=qdrant_api_key,
             qdrant_path=qdrant_path,
         )
-        missing = [str(p) for p in paths if not p.exists()]
-        if missing:
-            raise InputError(f"path(s) not found: {', '.join(missing)}")
+        _require_paths(paths)
         encoder = load_dense(settings)
         store = _store(settings)
         try:
@@ -252,7 +258,6 @@ def chunk(
         from legalrag.ingest.loaders import iter_documents
         from legalrag.ingest.service import make_chunker
         from legalrag.plugin.components import load_tokenizer
-        from legalrag.plugin.errors import InputError
         from legalrag.plugin.schema import SourceDocument
 
         chunking: dict[str, Any] = {"contextual_header": header}
@@ -261,9 +266,7 @@ def chunk(
         if overlap_tokens is not None:
             chunking["overlap_tokens"] = overlap_tokens
         settings = _settings(model=model, chunking=chunking)
-        missing = [str(p) for p in paths if not p.exists()]
-        if missing:
-            raise InputError(f"path(s) not found: {', '.join(missing)}")
+        _require_paths(paths)
         chunker = make_chunker(load_tokenizer(settings.model, settings), settings)
         chunks: list[dict[str, Any]] = []
         failed: list[dict[str, str]] = []
