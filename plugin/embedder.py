@@ -6,6 +6,7 @@ model's own prompts (e.g. ``"query: "`` for E5, instructions for BGE-style model
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -26,7 +27,14 @@ if TYPE_CHECKING:
 
     from legalrag.plugin.settings import EmbeddingSettings
 
-__all__ = ["DenseEncoder", "resolve_device", "resolve_model_path"]
+__all__ = [
+    "DEFAULT_BATCH_TOKENS",
+    "DenseEncoder",
+    "cpu_has_native_bf16",
+    "resolve_device",
+    "resolve_model_path",
+    "resolve_precision",
+]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +46,36 @@ _DISTANCES: dict[str, Distance] = {
 }
 #: the smallest padded-token budget OOM back-off may shrink a batch to before giving up
 MIN_BATCH_TOKENS = 512
+#: padded-token budget of one batch when none is set. A GPU wants big batches; on a CPU small
+#: ones stay in cache (bench/embed.py, MiniLM at 256-token chunks on 2 cores: 16-sequence batches
+#: ran 1.8x faster than 128-sequence ones, and the attention buffers of big batches cost GBs of RSS)
+DEFAULT_BATCH_TOKENS = {"cuda": 65536, "cpu": 4096}
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX); emulated bf16 is slower than fp32."""
+    import torch
+
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """Turn ``auto`` into what runs fastest without hurting quality on ``device``.
+
+    CUDA: bf16 where supported, else fp16 (weights converted). CPU: bf16 autocast when the CPU
+    has native bf16 (embeddings stay within cosine 0.9999 of fp32 — bench/embed.py prints it),
+    else fp32. Other devices: fp32.
+    """
+    if precision != "auto":
+        return precision
+    if device.startswith("cuda"):
+        import torch
+
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if device == "cpu" and cpu_has_native_bf16():
+        return "bf16"
+    return "fp32"
 
 
 def resolve_device(device: str) -> str:
@@ -116,27 +154,38 @@ def _load_sentence_transformer(name: str, device: str, settings: EmbeddingSettin
     if settings.backend == "torch" and device.startswith("cuda"):
         import torch
 
-        precision = settings.precision
-        if precision == "auto":
-            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        precision = resolve_precision(settings.precision, device)
         if precision != "fp32":
             kwargs["torch_dtype"] = torch.bfloat16 if precision == "bf16" else torch.float16
+    if settings.backend != "torch" and device != "cpu":
+        raise InputError(f"backend {settings.backend!r} runs on the CPU: use --device cpu or --backend torch")
     try:
-        return SentenceTransformer(
+        model = SentenceTransformer(
             path,
             device=device,
             cache_folder=str(settings.cache_folder) if settings.cache_folder else None,
             trust_remote_code=settings.trust_remote_code,
-            backend=settings.backend,
             model_kwargs=kwargs or None,
             local_files_only=path != name,
         )
     except LegalRAGError:
         raise
-    except ImportError as exc:
-        raise ModelLoadError(f"cannot load backend {settings.backend!r}: {exc}; pip install 'legalrag[onnx]'") from exc
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"cannot load model {name!r} from {path}: {exc}") from exc
+    if settings.backend != "torch":
+        from legalrag.plugin.runtime import attach_runtime
+
+        attach_runtime(
+            model,
+            settings.backend,
+            source=path,
+            cache=settings.cache_folder,
+            quantize=settings.quantize,
+            precision=resolve_precision(settings.precision, device),
+        )
+    elif settings.quantize != "none":
+        raise InputError("int8 quantization runs on the onnx backend: add --backend onnx")
+    return model
 
 
 class DenseEncoder:
@@ -149,20 +198,45 @@ class DenseEncoder:
     """
 
     def __init__(
-        self, model: SentenceTransformer, *, name: str, batch_size: int = 32, batch_tokens: int = 65536
+        self,
+        model: SentenceTransformer,
+        *,
+        name: str,
+        batch_size: int = 32,
+        batch_tokens: int | None = None,
+        precision: str = "fp32",
     ) -> None:
+        """``batch_tokens=None`` picks by device (:data:`DEFAULT_BATCH_TOKENS`). ``precision`` other
+        than ``fp32`` on a CPU runs the model under ``torch.autocast`` (on CUDA the weights are
+        converted at load time instead)."""
         self.model = model
         self.name = name
         self.batch_size = batch_size
-        self.batch_tokens = batch_tokens
+        kind = "cuda" if str(model.device).startswith("cuda") else "cpu"
+        self.batch_tokens = batch_tokens if batch_tokens is not None else DEFAULT_BATCH_TOKENS[kind]
+        if precision not in ("fp32", "bf16", "fp16"):
+            raise InputError(f"precision {precision!r} is not one of fp32, bf16, fp16")
+        self.precision = precision
 
     @classmethod
     def load(cls, name: str, device: str = "auto", settings: EmbeddingSettings | None = None) -> DenseEncoder:
         from legalrag.plugin.settings import EmbeddingSettings
 
         settings = settings or EmbeddingSettings()
-        model = _load_sentence_transformer(name, resolve_device(device), settings)
-        return cls(model, name=name, batch_size=settings.batch_size, batch_tokens=settings.batch_tokens)
+        resolved = resolve_device(device)
+        model = _load_sentence_transformer(name, resolved, settings)
+        precision = resolve_precision(settings.precision, resolved) if settings.backend == "torch" else "fp32"
+        return cls(
+            model, name=name, batch_size=settings.batch_size, batch_tokens=settings.batch_tokens, precision=precision
+        )
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """Reduced precision on the CPU (CUDA models already hold converted weights)."""
+        if self.precision == "fp32" or str(self.model.device) != "cpu":
+            return contextlib.nullcontext()
+        import torch
+
+        return torch.autocast("cpu", dtype=torch.bfloat16 if self.precision == "bf16" else torch.float16)
 
     @cached_property
     def dimension(self) -> int:
@@ -192,7 +266,8 @@ class DenseEncoder:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        out = self.model.encode_query(list(texts), batch_size=self.batch_size, show_progress_bar=False)
+        with self._autocast():
+            out = self.model.encode_query(list(texts), batch_size=self.batch_size, show_progress_bar=False)
         return np.asarray(out, dtype=np.float32)
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
@@ -230,7 +305,8 @@ class DenseEncoder:
 
     def _encode_with_backoff(self, texts: list[str]) -> np.ndarray:
         try:
-            out = self.model.encode_document(texts, batch_size=len(texts), show_progress_bar=False)
+            with self._autocast():
+                out = self.model.encode_document(texts, batch_size=len(texts), show_progress_bar=False)
             return np.asarray(out, dtype=np.float32)
         except RuntimeError as exc:  # torch.OutOfMemoryError subclasses RuntimeError
             if "out of memory" not in str(exc).lower():

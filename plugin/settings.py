@@ -53,12 +53,20 @@ class ChunkingSettings(_Strict):
 
 
 class EmbeddingSettings(_Strict):
-    """Encoding knobs. ``batch_tokens`` is the padded-token budget of one batch on a GPU."""
+    """Encoding knobs.
+
+    ``batch_tokens`` is the padded-token budget of one document batch (unset: 65536 on a GPU, 4096
+    on a CPU). ``precision=auto`` is bf16 (else fp16) on CUDA, bf16 autocast on a CPU with native
+    bf16 (AVX512-BF16/AMX), fp32 elsewhere. ``backend`` onnx/openvino runs the transformer on
+    onnxruntime / OpenVINO on the CPU (exported once, see :mod:`legalrag.plugin.runtime`);
+    ``quantize=int8`` (onnx only) quantizes its MatMul weights.
+    """
 
     batch_size: int = Field(default=32, ge=1)
-    batch_tokens: int = Field(default=65536, ge=512)
+    batch_tokens: int | None = Field(default=None, ge=512)
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
     backend: Literal["torch", "onnx", "openvino"] = "torch"
+    quantize: Literal["none", "int8"] = "none"
     cache_folder: Path | None = None
     trust_remote_code: bool = False
 

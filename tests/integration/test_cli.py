@@ -185,3 +185,27 @@ def test_eval_output_with_spaces_in_ids_still_writes_results(tmp_path: Path, sto
     assert (out / "results.json").is_file() and (out / "run-sparse.jsonl").is_file()
     assert (out / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (out / "run-sparse.trec").exists()
+
+
+def test_ingest_on_the_onnx_backend_finds_what_torch_finds(
+    corpus: Path, store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEGALRAG_CACHE", str(tmp_path / "cache"))
+    code, torch_run = invoke("ingest", str(corpus), *base(store_path, "t"), "--precision", "fp32")
+    assert code == 0, torch_run
+    code, onnx_run = invoke("ingest", str(corpus), *base(store_path, "o"), "--backend", "onnx", "--precision", "fp32")
+    assert code == 0, onnx_run
+    assert onnx_run["upserted"] == torch_run["upserted"] > 0
+    assert list((tmp_path / "cache").rglob("model.onnx"))
+    query = "신용카드 분실 도난 책임"
+    _, hits_t = invoke("search", query, *base(store_path, "t"), "--mode", "dense", "-k", "5")
+    _, hits_o = invoke("search", query, *base(store_path, "o"), "--mode", "dense", "-k", "5")
+    assert [h["id"] for h in hits_t["hits"]] == [h["id"] for h in hits_o["hits"]]
+
+
+def test_bad_embedding_flags_exit_2(corpus: Path, store_path: Path) -> None:
+    code, result = invoke("ingest", str(corpus), *base(store_path), "--precision", "int4")
+    assert code == 2 and "precision" in json.dumps(result)
+    code, result = invoke("ingest", str(corpus), *base(store_path), "--quantize", "int8")
+    assert code == 2 and "--backend onnx" in json.dumps(result)
+    assert not store_path.exists() or not any(store_path.iterdir()), "refused before anything was written"

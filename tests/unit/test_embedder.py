@@ -81,3 +81,52 @@ def test_queries_use_the_query_prompt(tiny_bge_m3_path) -> None:
 def test_empty_inputs(minilm_encoder: DenseEncoder) -> None:
     assert minilm_encoder.encode_documents([]).shape == (0, 384)
     assert minilm_encoder.encode_queries([]).shape == (0, 384)
+
+
+def test_cpu_defaults_to_small_batches_and_gpu_to_big_ones(minilm_encoder: DenseEncoder) -> None:
+    from legalrag.plugin.embedder import DEFAULT_BATCH_TOKENS
+
+    assert DenseEncoder(minilm_encoder.model, name="m").batch_tokens == DEFAULT_BATCH_TOKENS["cpu"]
+    assert DEFAULT_BATCH_TOKENS["cpu"] < DEFAULT_BATCH_TOKENS["cuda"]
+    assert DenseEncoder(minilm_encoder.model, name="m", batch_tokens=1024).batch_tokens == 1024
+
+
+def test_auto_precision_follows_the_hardware(monkeypatch: pytest.MonkeyPatch) -> None:
+    import legalrag.plugin.embedder as embedder
+
+    assert embedder.resolve_precision("fp32", "cpu") == "fp32"
+    assert embedder.resolve_precision("bf16", "cpu") == "bf16"
+    monkeypatch.setattr(embedder, "cpu_has_native_bf16", lambda: True)
+    assert embedder.resolve_precision("auto", "cpu") == "bf16"
+    monkeypatch.setattr(embedder, "cpu_has_native_bf16", lambda: False)
+    assert embedder.resolve_precision("auto", "cpu") == "fp32", "emulated bf16 is slower than fp32"
+    assert embedder.resolve_precision("auto", "mps") == "fp32"
+
+
+def test_bad_precision_is_refused(minilm_encoder: DenseEncoder) -> None:
+    from legalrag.plugin.errors import InputError
+
+    with pytest.raises(InputError, match="precision"):
+        DenseEncoder(minilm_encoder.model, name="m", precision="int4")
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_reduced_precision_on_cpu_stays_close_to_fp32(minilm_encoder: DenseEncoder, precision: str) -> None:
+    fp32 = DenseEncoder(minilm_encoder.model, name="m", precision="fp32")
+    low = DenseEncoder(minilm_encoder.model, name="m", precision=precision)
+    a, b = fp32.encode_documents(TEXTS), low.encode_documents(TEXTS)
+    assert b.dtype == np.float32
+    cosines = (a * b).sum(axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cosines.min() > 0.995
+    assert not np.array_equal(a, b), "autocast did not run: the result is bit-identical to fp32"
+    qa, qb = fp32.encode_queries(["개인정보 동의"]), low.encode_queries(["개인정보 동의"])
+    assert float((qa * qb).sum() / np.linalg.norm(qa) / np.linalg.norm(qb)) > 0.995
+
+
+def test_reduced_precision_keeps_the_bge_m3_architecture_normalised(tiny_bge_m3_path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(tiny_bge_m3_path), device="cpu")
+    out = DenseEncoder(model, name="tiny", precision="bf16").encode_documents(["제1조(목적) 이 법은", "Điều 1"])
+    assert out.shape == (2, 1024)
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-3)
