@@ -36,7 +36,10 @@ CollectionOpt = Annotated[
 ModelOpt = Annotated[
     str | None, typer.Option(help="Model: hub name, local folder, or pkg:<module> [env LEGALRAG_MODEL].")
 ]
-DeviceOpt = Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N [env LEGALRAG_DEVICE].")]
+DeviceOpt = Annotated[
+    str | None,
+    typer.Option(help="auto, cpu, cuda, cuda:N, or cuda:0,cuda:1 to spread batches over GPUs [env LEGALRAG_DEVICE]."),
+]
 UrlOpt = Annotated[str | None, typer.Option("--qdrant-url", help="Qdrant server URL [env LEGALRAG_QDRANT_URL].")]
 KeyOpt = Annotated[str | None, typer.Option("--qdrant-api-key", help="Qdrant API key [env LEGALRAG_QDRANT_API_KEY].")]
 PathOpt = Annotated[

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
 import socket
 from collections.abc import Iterator, Sequence
 from functools import cached_property
@@ -34,6 +35,7 @@ __all__ = [
     "resolve_device",
     "resolve_model_path",
     "resolve_precision",
+    "split_devices",
 ]
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,11 @@ def resolve_precision(precision: str, device: str) -> str:
     if device == "cpu" and cpu_has_native_bf16():
         return "bf16"
     return "fp32"
+
+
+def split_devices(device: str) -> list[str]:
+    """``"cuda:0,cuda:1"`` → ``["cuda:0", "cuda:1"]``; a single device → a list of one."""
+    return [part.strip() for part in device.split(",") if part.strip()]
 
 
 def resolve_device(device: str) -> str:
@@ -205,11 +212,14 @@ class DenseEncoder:
         batch_size: int = 32,
         batch_tokens: int | None = None,
         precision: str = "fp32",
+        replicas: Sequence[SentenceTransformer] = (),
     ) -> None:
         """``batch_tokens=None`` picks by device (:data:`DEFAULT_BATCH_TOKENS`). ``precision`` other
         than ``fp32`` on a CPU runs the model under ``torch.autocast`` (on CUDA the weights are
-        converted at load time instead)."""
+        converted at load time instead). ``replicas`` are copies of the model on other devices:
+        document batches are then spread over all of them (multi-GPU)."""
         self.model = model
+        self.replicas = list(replicas)
         self.name = name
         self.batch_size = batch_size
         kind = "cuda" if str(model.device).startswith("cuda") else "cpu"
@@ -223,11 +233,20 @@ class DenseEncoder:
         from legalrag.plugin.settings import EmbeddingSettings
 
         settings = settings or EmbeddingSettings()
-        resolved = resolve_device(device)
-        model = _load_sentence_transformer(name, resolved, settings)
-        precision = resolve_precision(settings.precision, resolved) if settings.backend == "torch" else "fp32"
+        asked = split_devices(device)
+        if len(asked) > 1 and len({d.split(":")[0] for d in asked}) > 1:
+            raise InputError(f"devices {device!r} mix kinds: list only cuda:N devices (or only cpu)")
+        devices = [resolve_device(d) for d in asked]
+        model = _load_sentence_transformer(name, devices[0], settings)
+        replicas = [_load_sentence_transformer(name, d, settings) for d in devices[1:]]
+        precision = resolve_precision(settings.precision, devices[0]) if settings.backend == "torch" else "fp32"
         return cls(
-            model, name=name, batch_size=settings.batch_size, batch_tokens=settings.batch_tokens, precision=precision
+            model,
+            name=name,
+            batch_size=settings.batch_size,
+            batch_tokens=settings.batch_tokens,
+            precision=precision,
+            replicas=replicas,
         )
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
@@ -282,9 +301,34 @@ class DenseEncoder:
         lengths = self._token_lengths(texts)
         order = np.argsort(-lengths, kind="stable")
         result = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for batch in self._budget_batches(order, lengths):
-            result[batch] = self._encode_with_backoff([texts[i] for i in batch])
+        batches = list(self._budget_batches(order, lengths))
+        if self.replicas and len(batches) > 1:
+            self._encode_spread(texts, batches, result)
+            return result
+        for batch in batches:
+            result[batch] = self._encode_with_backoff([texts[i] for i in batch], self.model)
         return result
+
+    def _encode_spread(self, texts: Sequence[str], batches: list[list[int]], result: np.ndarray) -> None:
+        """One thread per device, each taking the next batch when its model is free (torch releases
+        the GIL while a GPU computes, so threads keep every device busy without copying the model
+        into other processes)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        free: queue.SimpleQueue[SentenceTransformer] = queue.SimpleQueue()
+        for model in (self.model, *self.replicas):
+            free.put(model)
+
+        def run(batch: list[int]) -> None:
+            model = free.get()
+            try:
+                result[batch] = self._encode_with_backoff([texts[i] for i in batch], model)
+            finally:
+                free.put(model)
+
+        with ThreadPoolExecutor(max_workers=1 + len(self.replicas), thread_name_prefix="legalrag-embed") as pool:
+            for future in [pool.submit(run, batch) for batch in batches]:
+                future.result()
 
     def _token_lengths(self, texts: Sequence[str]) -> np.ndarray:
         limit = self.max_seq_length
@@ -303,10 +347,10 @@ class DenseEncoder:
         if batch:
             yield batch
 
-    def _encode_with_backoff(self, texts: list[str]) -> np.ndarray:
+    def _encode_with_backoff(self, texts: list[str], model: SentenceTransformer) -> np.ndarray:
         try:
             with self._autocast():
-                out = self.model.encode_document(texts, batch_size=len(texts), show_progress_bar=False)
+                out = model.encode_document(texts, batch_size=len(texts), show_progress_bar=False)
             return np.asarray(out, dtype=np.float32)
         except RuntimeError as exc:  # torch.OutOfMemoryError subclasses RuntimeError
             if "out of memory" not in str(exc).lower():
@@ -320,7 +364,9 @@ class DenseEncoder:
             self.batch_tokens //= 2
             log.warning("CUDA out of memory: batch token budget lowered to %d", self.batch_tokens)
             half = len(texts) // 2
-            return np.concatenate([self._encode_with_backoff(texts[:half]), self._encode_with_backoff(texts[half:])])
+            return np.concatenate(
+                [self._encode_with_backoff(texts[:half], model), self._encode_with_backoff(texts[half:], model)]
+            )
 
 
 def _free_cuda_cache() -> None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from legalrag.plugin.embedder import resolve_device, resolve_model_path
+from legalrag.plugin.embedder import resolve_device, resolve_model_path, split_devices
 from legalrag.plugin.errors import ModelLoadError
 from legalrag.plugin.schema import TEXT_KEY
 from legalrag.plugin.store.base import Hit
@@ -39,7 +39,10 @@ class Reranker:
         path = resolve_model_path(name)
         try:
             model = CrossEncoder(
-                path, device=resolve_device(device), max_length=max_length, local_files_only=path != name
+                path,
+                device=resolve_device(split_devices(device)[0]),
+                max_length=max_length,
+                local_files_only=path != name,
             )
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"cannot load reranker {name!r}: {exc}") from exc

@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+_DEVICE_LIST = re.compile(r"^(cpu|cuda:\d+)(,(cpu|cuda:\d+))+$")
 _COLLECTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 
 
@@ -161,8 +162,11 @@ class Settings(BaseSettings):
     @field_validator("device")
     @classmethod
     def _check_device(cls, value: str) -> str:
-        if not _DEVICE.match(value):
-            raise ValueError(f"device must be auto, cpu, mps, cuda or cuda:N, not {value!r}")
+        value = value.replace(" ", "")
+        if not (_DEVICE.match(value) or _DEVICE_LIST.match(value)):
+            raise ValueError(
+                f"device must be auto, cpu, mps, cuda, cuda:N or a list of devices (cuda:0,cuda:1), not {value!r}"
+            )
         return value
 
     @field_validator("collection")

