@@ -106,6 +106,8 @@ def worker_ours(
         "chunks": stats.chunks,
         "tokens": stats.tokens,
         "seconds": seconds,
+        "pipeline_seconds": stats.seconds,
+        "embed_seconds": stats.embed_seconds,
         "peak_rss_mb": peak_rss_mb(),
         "failed": len(stats.failed),
     }
@@ -194,6 +196,16 @@ def main() -> None:
                 f"| {r['system']} | {r['chunks']} | {r['seconds']:.1f} | {r['chunks_per_s']:.1f} | {ratio} | "
                 f"{r['mb_per_s']:.4f} | {mb_ratio} | {r['peak_rss_mb']:.0f} |"
             )
+        print()
+        print("pipeline overhead = (Ingestor.run seconds - seconds inside the dense encoder) / encoder seconds")
+        for r in results:
+            if r.get("embed_seconds"):
+                overhead = (r["pipeline_seconds"] - r["embed_seconds"]) / r["embed_seconds"]
+                print(
+                    f"  {r['system']}: run {r['pipeline_seconds']:.1f} s, encoder {r['embed_seconds']:.1f} s, "
+                    f"overhead {overhead:.1%} (outside the run: model load, export, optimize "
+                    f"{r['seconds'] - r['pipeline_seconds']:.1f} s)"
+                )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -88,6 +88,8 @@ class IngestStats:
     tokens: int = 0
     failed: list[DocumentFailure] = field(default_factory=list)
     seconds: float = 0.0
+    #: wall time inside the dense encoder; ``seconds - embed_seconds`` is what the pipeline adds
+    embed_seconds: float = 0.0
     interrupted: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -104,6 +106,7 @@ class IngestStats:
             "tokens": self.tokens,
             "failed": [{"source": f.source, "reason": f.reason} for f in self.failed],
             "seconds": round(self.seconds, 3),
+            "embed_seconds": round(self.embed_seconds, 3),
             "interrupted": self.interrupted,
         }
 
@@ -325,7 +328,9 @@ class Ingestor:
             if end < len(prepared.chunks):
                 rest.append((prepared, end))
         texts = [c.embed_text for p, s, e in taken for c in p.chunks[s:e]]
+        began = time.perf_counter()
         dense = self.dense.encode_documents(texts) if texts else []
+        stats.embed_seconds += time.perf_counter() - began
         at = 0
         for prepared, start, end in taken:
             n = end - start

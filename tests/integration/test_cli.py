@@ -41,11 +41,13 @@ def test_ingest_twice_keeps_the_same_points(corpus: Path, store_path: Path) -> N
     assert code == 0, first
     assert first["files"] == 3 and first["added"] == 3 and first["failed"] == []
     assert first["upserted"] == first["chunks"] > 3
-    for key in ("files", "chunks", "upserted", "skipped", "failed", "seconds"):
+    for key in ("files", "chunks", "upserted", "skipped", "failed", "seconds", "embed_seconds"):
         assert key in first
+    assert 0 < first["embed_seconds"] <= first["seconds"]
     code, second = invoke("ingest", str(corpus), *base(store_path))
     assert code == 0
     assert second["upserted"] == 0 and second["unchanged"] == 3 and second["skipped"] == first["chunks"]
+    assert second["embed_seconds"] == 0, "an unchanged corpus embeds nothing"
     code, listing = invoke("collections", "--qdrant-path", str(store_path))
     assert code == 0
     (laws,) = listing["collections"]
