@@ -176,6 +176,9 @@ def attach_runtime(
         ) from exc
     import torch
 
+    hf = _transformer(model)
+    if any(param.numel() == 0 for param in hf.parameters()):
+        raise ModelLoadError("this model already runs on an ONNX runtime (its PyTorch weights were freed)")
     folder = (cache or default_cache()) / "onnx" / _cache_key(model, source, "none")
     path = folder / "model.onnx"
     if not path.exists():
@@ -184,7 +187,6 @@ def attach_runtime(
     if quantize == "int8":
         path = _quantized(path)
     run = _session(runtime, path, precision)
-    hf = _transformer(model)
     names = set(_input_names(hf, model.tokenizer))
 
     def forward(**kwargs: Any) -> dict[str, torch.Tensor]:
@@ -192,4 +194,6 @@ def attach_runtime(
         return {"last_hidden_state": torch.from_numpy(np.ascontiguousarray(run(feeds), dtype=np.float32))}
 
     hf.forward = forward  # sentence-transformers' Transformer module calls model.forward(**features)
+    for param in hf.parameters():  # the runtime holds its own copy: free PyTorch's (GBs for BGE-M3)
+        param.data = torch.empty(0, dtype=param.dtype)
     return path

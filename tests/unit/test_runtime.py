@@ -91,6 +91,14 @@ def test_runtime_errors_tell_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: 
         DenseEncoder.load(MINILM, "cpu", EmbeddingSettings(backend="onnx", cache_folder=tmp_path))
 
 
+def test_attaching_twice_is_refused(tmp_path: Path) -> None:
+    from legalrag.plugin.runtime import attach_runtime
+
+    enc = DenseEncoder.load(MINILM, "cpu", EmbeddingSettings(backend="onnx", cache_folder=tmp_path))
+    with pytest.raises(ModelLoadError, match="already runs"):
+        attach_runtime(enc.model, "openvino", source=resolve_model_path(MINILM), cache=tmp_path)
+
+
 def test_runtime_refuses_a_gpu_device(monkeypatch: pytest.MonkeyPatch) -> None:
     import legalrag.plugin.embedder as embedder
 
