@@ -13,6 +13,7 @@ embeds, and a writer thread upserts, connected by bounded queues (memory stays b
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import queue
@@ -141,10 +142,13 @@ class Ingestor:
         extra_payload: dict[str, Any] | None = None,
         queue_depth: int = 4,
         tenant_key: str = "tenant",
+        defer_indexing: bool = True,
     ) -> None:
         """``extra_payload`` (e.g. ``{"tenant": "acme"}``) is written on every point and scopes
         every incremental check and deletion, so tenants sharing a collection never touch each
-        other's documents."""
+        other's documents. ``defer_indexing``: a run into an empty collection (the initial load)
+        pauses HNSW indexing on a server (``Store.bulk_load``) and restores it at the end, so the
+        index is built once instead of re-built as segments fill."""
         self.store = store
         self.collection = collection
         self.chunker = chunker
@@ -154,6 +158,7 @@ class Ingestor:
         self.batch_size = batch_size
         self.extra_payload = dict(extra_payload or {})
         self.queue_depth = queue_depth
+        self.defer_indexing = defer_indexing
         self._scope: list[models.Condition] = [_match(k, str(v)) for k, v in sorted(self.extra_payload.items())]
         if tenant_key not in self.extra_payload:
             # a run without a tenant owns only the points without one: it must never count, replace
@@ -206,6 +211,19 @@ class Ingestor:
         stop: threading.Event | None = None,
     ) -> IngestStats:
         """Ingest ``items`` (documents, or load failures with ``source``/``reason``)."""
+        from legalrag.plugin.memory import bound_native_caches
+
+        bound_native_caches()  # a long run's RSS must not grow with the corpus (see plugin/memory.py)
+        initial = self.defer_indexing and self.store.count(self.collection) == 0
+        with self.store.bulk_load(self.collection) if initial else contextlib.nullcontext():
+            return self._run(items, on_progress, stop)
+
+    def _run(
+        self,
+        items: Iterable[SourceDocument | Any],
+        on_progress: Callable[[IngestStats], None] | None,
+        stop: threading.Event | None,
+    ) -> IngestStats:
         stats = IngestStats()
         started = time.perf_counter()
         stop = stop or threading.Event()  # set by the caller (Ctrl-C): finish the current batch, then stop

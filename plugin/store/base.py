@@ -6,6 +6,7 @@ the edge adapter translates them to qdrant-edge's own classes.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -168,6 +169,19 @@ class Store(Protocol):
     def optimize(self, name: str) -> None:
         """Build indexes now (after a bulk load), so the first query is not a brute-force scan."""
         ...
+
+    def bulk_load(self, name: str) -> contextlib.AbstractContextManager[None]:
+        """A context manager to wrap a large load into ``name`` in: indexing is deferred until it exits.
+
+        The default does nothing, which suits a store with no background optimizer (it is indexed
+        by :meth:`optimize` after the load); a server store pauses HNSW indexing meanwhile.
+
+        Example:
+            >>> with store.bulk_load("laws"):  # doctest: +SKIP
+            ...     store.upsert("laws", points)
+            >>> store.optimize("laws")  # doctest: +SKIP
+        """
+        return contextlib.nullcontext()
 
     def close(self) -> None: ...
 

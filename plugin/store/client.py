@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from functools import partial
 from typing import Any, TypeVar
 
@@ -26,6 +27,7 @@ from legalrag.plugin.errors import (
     StoreError,
 )
 from legalrag.plugin.settings import validate_collection_name
+from legalrag.plugin.store._bulk import IndexingPause
 from legalrag.plugin.store._client_args import (
     create_arguments,
     index_schema,
@@ -95,6 +97,7 @@ class ClientStore:
         self._where = _where(client)
         #: collection -> (dense vectors, sparse vector names), learnt once per collection
         self._layouts: dict[str, _Layout] = {}
+        self._pause = IndexingPause(client, self._call)
 
     def __repr__(self) -> str:
         return f"ClientStore({self._where!r})"
@@ -284,6 +287,21 @@ class ClientStore:
                 logger.warning("collection %r still optimizing after %.0f s", name, self._optimize_timeout)
                 return
             time.sleep(0.5)
+
+    def bulk_load(self, name: str) -> AbstractContextManager[None]:
+        """Pause HNSW indexing of ``name`` (``indexing_threshold=0``) for a large load, restore it after.
+
+        The original threshold is kept in the collection's metadata while paused, so a load killed
+        mid-way is resumed or undone (:meth:`restore_indexing`) with the original, never 0. Nested and
+        concurrent loads in this process share one pause; the last to leave restores it.
+        """
+        validate_collection_name(name)
+        return self._pause.paused(name)
+
+    def restore_indexing(self, name: str) -> int | None:
+        """Undo a pause a killed :meth:`bulk_load` left: return the restored threshold, or ``None``."""
+        validate_collection_name(name)
+        return self._pause.restore(name)
 
     def create_snapshot(self, name: str) -> SnapshotInfo:
         """Make a server-side snapshot of ``name`` (stored by the server; see :meth:`list_snapshots`)."""

@@ -16,7 +16,7 @@ import logging
 import shutil
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -287,6 +287,11 @@ class EdgeStore:
         with _edge_errors(name, "optimize"):
             opened.shard.optimize()
             opened.shard.flush()
+
+    def bulk_load(self, name: str) -> AbstractContextManager[None]:
+        """A no-op: qdrant-edge has no background optimizer; :meth:`optimize` indexes after the load."""
+        self._get(name)  # a missing collection fails here, as with a server store
+        return nullcontext()
 
     def create_snapshot(self, name: str) -> SnapshotInfo:
         """Archive the collection to ``root/.snapshots/<name>/<timestamp>.tar.gz``, flushed and closed."""
