@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from qdrant_client import models
 
+from legalrag.plugin.memory import release_free_memory
 from legalrag.plugin.schema import Chunk, SourceDocument, SparseVector, point_id
 from legalrag.plugin.store.base import PointRecord, Store
 
@@ -211,9 +212,6 @@ class Ingestor:
         stop: threading.Event | None = None,
     ) -> IngestStats:
         """Ingest ``items`` (documents, or load failures with ``source``/``reason``)."""
-        from legalrag.plugin.memory import bound_native_caches
-
-        bound_native_caches()  # a long run's RSS must not grow with the corpus (see plugin/memory.py)
         initial = self.defer_indexing and self.store.count(self.collection) == 0
         with self.store.bulk_load(self.collection) if initial else contextlib.nullcontext():
             return self._run(items, on_progress, stop)
@@ -349,6 +347,7 @@ class Ingestor:
         began = time.perf_counter()
         dense = self.dense.encode_documents(texts) if texts else []
         stats.embed_seconds += time.perf_counter() - began
+        release_free_memory()  # RSS must not grow with the corpus (see legalrag.plugin.memory)
         at = 0
         for prepared, start, end in taken:
             n = end - start

@@ -237,10 +237,6 @@ class DenseEncoder:
         if len(asked) > 1 and len({d.split(":")[0] for d in asked}) > 1:
             raise InputError(f"devices {device!r} mix kinds: list only cuda:N devices (or only cpu)")
         devices = [resolve_device(d) for d in asked]
-        if "cpu" in devices:
-            from legalrag.plugin.memory import bound_native_caches
-
-            bound_native_caches()  # before the first encode: oneDNN reads its cache size once
         model = _load_sentence_transformer(name, devices[0], settings)
         replicas = [_load_sentence_transformer(name, d, settings) for d in devices[1:]]
         precision = resolve_precision(settings.precision, devices[0]) if settings.backend == "torch" else "fp32"
