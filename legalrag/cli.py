@@ -53,11 +53,10 @@ def _settings(**flags: Any) -> Settings:
 
     Nested sections (``embedding={...}``) merge key by key with the environment's.
     """
-    given = {k: v for k, v in flags.items() if v is not None and v != {}}
-    if isinstance(given.get("embedding"), dict):
-        given["embedding"] = {k: v for k, v in given["embedding"].items() if v is not None} or None
-        if given["embedding"] is None:
-            del given["embedding"]
+    given = {k: v for k, v in flags.items() if v is not None}
+    nested = {k: v for k, v in given.pop("embedding", {}).items() if v is not None}
+    if nested:
+        given["embedding"] = nested
     return Settings(**given)
 
 
