@@ -118,11 +118,27 @@ def _quantized(fp32: Path) -> Path:
     target = fp32.with_name("model.int8.onnx")
     if not target.exists():
         partial = target.with_suffix(".partial")
-        quantize_dynamic(
-            str(fp32), str(partial), op_types_to_quantize=["MatMul"], per_channel=True, weight_type=QuantType.QInt8
-        )
+        chatter = _DropMessage("Please consider to run pre-processing before quantization")
+        logging.getLogger().addFilter(chatter)  # onnxruntime logs it on the root logger, for every model
+        try:
+            quantize_dynamic(
+                str(fp32), str(partial), op_types_to_quantize=["MatMul"], per_channel=True, weight_type=QuantType.QInt8
+            )
+        finally:
+            logging.getLogger().removeFilter(chatter)
         partial.replace(target)
     return target
+
+
+class _DropMessage(logging.Filter):
+    """Drops log records that start with ``prefix`` (advice addressed to onnxruntime's own users)."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefix)
 
 
 def _session(runtime: str, path: Path, precision: str) -> Any:
