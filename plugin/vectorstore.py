@@ -8,21 +8,29 @@ kept in the payload under ``lc_id``, so ``Document.id`` round-trips unchanged.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore
-from langchain_core.vectorstores.utils import maximal_marginal_relevance
 from qdrant_client import models
 
+from legalrag.plugin._vectorstore_convert import (
+    LC_ID_KEY,
+    RELEVANCE,
+    dense_only,
+    mmr,
+    no_extra,
+    point_id,
+    prepare_texts,
+    search_options,
+    to_document,
+)
 from legalrag.plugin.collection import ensure_collection
 from legalrag.plugin.errors import InputError
-from legalrag.plugin.schema import DENSE_VECTOR, ID_NAMESPACE, TEXT_KEY, SparseVector
+from legalrag.plugin.schema import DENSE_VECTOR, TEXT_KEY, SparseVector
 from legalrag.plugin.search import Mode, SearchConfig, Searcher
 from legalrag.plugin.store.base import Distance, Hit, PointRecord, SearchRequest, Store
 
@@ -32,28 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LC_ID_KEY", "LegalVectorStore"]
 
-#: payload key keeping the id a document was added under (``Document.id``)
-LC_ID_KEY = "lc_id"
-_RESERVED = {TEXT_KEY, LC_ID_KEY}
 _Filter = Mapping[str, Any] | models.Filter | None
-
-
-def _point_id(user_id: str, tenant: str | None = None) -> str:
-    """The point id for a caller's id: a UUID as it is, anything else hashed to a uuid5.
-
-    A tenant-bound store hashes non-UUID ids with its tenant, so two tenants both using id "1"
-    get different points; a UUID id is global, and writes check it is not another tenant's.
-    """
-    try:
-        return str(uuid.UUID(str(user_id)))
-    except ValueError:
-        scope = f"{tenant}\x1f" if tenant is not None else ""
-        return str(uuid.uuid5(ID_NAMESPACE, f"lc\x1f{scope}{user_id}"))
-
-
-def _no_extra(kwargs: Mapping[str, Any]) -> None:
-    if kwargs:
-        raise TypeError(f"unexpected arguments: {', '.join(sorted(kwargs))}")
 
 
 class LegalVectorStore(VectorStore):
@@ -155,8 +142,8 @@ class LegalVectorStore(VectorStore):
         **kwargs: Any,
     ) -> list[str]:
         """Embed and upsert ``texts``; an id already present is overwritten. Returns the ids."""
-        _no_extra(kwargs)
-        items, metas, keys = self._prepare(texts, metadatas, ids)
+        no_extra(kwargs)
+        items, metas, keys = prepare_texts(texts, metadatas, ids)
         self._refuse_foreign(self.store.retrieve(self.collection, self._ids(keys)) if self.tenant else [])
         if items:
             dense = self.embedding.embed_documents(items)
@@ -174,31 +161,14 @@ class LegalVectorStore(VectorStore):
         """:meth:`add_texts`, awaiting ``aembed_documents`` and the async store when there is one."""
         if self.astore is None:
             return await super().aadd_texts(texts, metadatas, ids=ids, **kwargs)
-        _no_extra(kwargs)
-        items, metas, keys = self._prepare(texts, metadatas, ids)
+        no_extra(kwargs)
+        items, metas, keys = prepare_texts(texts, metadatas, ids)
         self._refuse_foreign(await self.astore.retrieve(self.collection, self._ids(keys)) if self.tenant else [])
         if items:
             dense = await self.embedding.aembed_documents(items)
             sparse = await run_in_executor(None, self._sparse, items)  # tokenizing is CPU work
             await self.astore.upsert(self.collection, self._points(items, metas, keys, dense, sparse))
         return keys
-
-    def _prepare(
-        self, texts: Iterable[str], metadatas: list[dict[str, Any]] | None, ids: Sequence[str | None] | None
-    ) -> tuple[list[str], list[dict[str, Any]], list[str]]:
-        """Check the inputs and give every text an id (a random UUID where the caller gave none)."""
-        items = list(texts)
-        metas = metadatas or [{} for _ in items]
-        keys = [str(i) if i is not None else str(uuid.uuid4()) for i in (ids or [None] * len(items))]
-        if not (len(metas) == len(keys) == len(items)):
-            raise InputError(
-                f"got {len(items)} texts, {len(metas)} metadatas and {len(keys)} ids: pass one of each per text"
-            )
-        for meta in metas:
-            clash = _RESERVED & set(meta)
-            if clash:
-                raise InputError(f"metadata key(s) {sorted(clash)} are reserved by legalrag: rename them")
-        return items, metas, keys
 
     def _sparse(self, items: list[str]) -> list[SparseVector] | None:
         return self.sparse.encode_documents(items) if self.sparse is not None else None
@@ -214,7 +184,7 @@ class LegalVectorStore(VectorStore):
         extra = {"tenant": self.tenant} if self.tenant else {}
         return [
             PointRecord(
-                id=_point_id(key, self.tenant),
+                id=point_id(key, self.tenant),
                 payload={**meta, **extra, TEXT_KEY: text, LC_ID_KEY: key},
                 dense=vector,
                 sparse=sparse[i] if sparse is not None else None,
@@ -224,7 +194,7 @@ class LegalVectorStore(VectorStore):
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
         """Delete by id (ids not present are ignored)."""
-        _no_extra(kwargs)
+        no_extra(kwargs)
         point_ids = self._delete_ids(ids)
         if point_ids and self.tenant is not None:
             point_ids = [h.id for h in self.store.retrieve(self.collection, point_ids) if self._mine(h)]
@@ -235,7 +205,7 @@ class LegalVectorStore(VectorStore):
     async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
         if self.astore is None:
             return await super().adelete(ids, **kwargs)
-        _no_extra(kwargs)
+        no_extra(kwargs)
         point_ids = self._delete_ids(ids)
         if point_ids and self.tenant is not None:
             point_ids = [h.id for h in await self.astore.retrieve(self.collection, point_ids) if self._mine(h)]
@@ -258,16 +228,16 @@ class LegalVectorStore(VectorStore):
             raise InputError(f"id(s) {', '.join(foreign[:3])} belong to another tenant: use other ids")
 
     def _ids(self, ids: Sequence[str]) -> list[str]:
-        return [_point_id(str(i), self.tenant) for i in ids]
+        return [point_id(str(i), self.tenant) for i in ids]
 
     # -- reading -------------------------------------------------------------------------------
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
-        return self._own([_document(h) for h in self.store.retrieve(self.collection, self._ids(ids))])
+        return self._own([to_document(h) for h in self.store.retrieve(self.collection, self._ids(ids))])
 
     async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         if self.astore is None:
             return await super().aget_by_ids(ids)
-        return self._own([_document(h) for h in await self.astore.retrieve(self.collection, self._ids(ids))])
+        return self._own([to_document(h) for h in await self.astore.retrieve(self.collection, self._ids(ids))])
 
     def _own(self, documents: list[Document]) -> list[Document]:
         """Drop documents of other tenants when the store is bound to one."""
@@ -282,14 +252,14 @@ class LegalVectorStore(VectorStore):
 
         Keyword arguments: ``mode``, ``score_threshold`` (on that score) and ``group_by``.
         """
-        hits = self.searcher.search(query, k, filter=filter, **_search_options(kwargs))
-        return [(_document(h), h.score) for h in hits]
+        hits = self.searcher.search(query, k, filter=filter, **search_options(kwargs))
+        return [(to_document(h), h.score) for h in hits]
 
     async def asimilarity_search_with_score(
         self, query: str, k: int = 4, filter: _Filter = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
-        hits = await self.searcher.asearch(query, k, filter=filter, **_search_options(kwargs))
-        return [(_document(h), h.score) for h in hits]
+        hits = await self.searcher.asearch(query, k, filter=filter, **search_options(kwargs))
+        return [(to_document(h), h.score) for h in hits]
 
     def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
         return [doc for doc, _ in self.similarity_search_with_score(query, k, **kwargs)]
@@ -301,34 +271,34 @@ class LegalVectorStore(VectorStore):
         self, query: str, k: int = 4, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         relevance = self._select_relevance_score_fn()
-        found = self.similarity_search_with_score(query, k, **_dense_only(kwargs))
+        found = self.similarity_search_with_score(query, k, **dense_only(kwargs))
         return [(doc, relevance(score)) for doc, score in found]
 
     async def _asimilarity_search_with_relevance_scores(
         self, query: str, k: int = 4, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         relevance = self._select_relevance_score_fn()
-        found = await self.asimilarity_search_with_score(query, k, **_dense_only(kwargs))
+        found = await self.asimilarity_search_with_score(query, k, **dense_only(kwargs))
         return [(doc, relevance(score)) for doc, score in found]
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
         """Map the dense score Qdrant returns for the collection's distance to [0, 1]."""
-        return _RELEVANCE[self.distance]
+        return RELEVANCE[self.distance]
 
     def similarity_search_by_vector(
         self, embedding: list[float], k: int = 4, filter: _Filter = None, **kwargs: Any
     ) -> list[Document]:
-        _no_extra(kwargs)
-        return [_document(h) for h in self.store.query(self.collection, self._dense(embedding, k, filter))]
+        no_extra(kwargs)
+        return [to_document(h) for h in self.store.query(self.collection, self._dense(embedding, k, filter))]
 
     async def asimilarity_search_by_vector(
         self, embedding: list[float], k: int = 4, filter: _Filter = None, **kwargs: Any
     ) -> list[Document]:
         if self.astore is None:
             return await super().asimilarity_search_by_vector(embedding, k, filter=filter, **kwargs)
-        _no_extra(kwargs)
+        no_extra(kwargs)
         hits = await self.astore.query(self.collection, self._dense(embedding, k, filter))
-        return [_document(h) for h in hits]
+        return [to_document(h) for h in hits]
 
     def max_marginal_relevance_search(
         self,
@@ -352,9 +322,9 @@ class LegalVectorStore(VectorStore):
         filter: _Filter = None,
         **kwargs: Any,
     ) -> list[Document]:
-        _no_extra(kwargs)
+        no_extra(kwargs)
         request = self._dense(embedding, max(fetch_k, k), filter, with_vectors=True)
-        return _mmr(embedding, self.store.query(self.collection, request), k, lambda_mult)
+        return mmr(embedding, self.store.query(self.collection, request), k, lambda_mult)
 
     async def amax_marginal_relevance_search(
         self,
@@ -381,9 +351,9 @@ class LegalVectorStore(VectorStore):
             return await super().amax_marginal_relevance_search_by_vector(
                 embedding, k, fetch_k, lambda_mult, filter=filter, **kwargs
             )
-        _no_extra(kwargs)
+        no_extra(kwargs)
         request = self._dense(embedding, max(fetch_k, k), filter, with_vectors=True)
-        return _mmr(embedding, await self.astore.query(self.collection, request), k, lambda_mult)
+        return mmr(embedding, await self.astore.query(self.collection, request), k, lambda_mult)
 
     def _dense(self, vector: Sequence[float], k: int, filter: _Filter, *, with_vectors: bool = False) -> SearchRequest:
         # the text is only validated, never encoded: the vector is given
@@ -412,63 +382,3 @@ class LegalVectorStore(VectorStore):
         vs = cls(store, collection, embedding, **kwargs)
         vs.add_texts(texts, metadatas, ids=ids)
         return vs
-
-
-def _search_options(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments :meth:`Searcher.search` takes beyond query, k and filter."""
-    options = {key: kwargs.pop(key, None) for key in ("mode", "score_threshold", "group_by")}
-    _no_extra(kwargs)
-    return options
-
-
-def _dense_only(kwargs: dict[str, Any]) -> dict[str, Any]:
-    mode = kwargs.pop("mode", None)
-    if mode not in (None, "dense"):
-        raise InputError(
-            f"relevance scores are dense similarities mapped to [0, 1], so mode={mode!r} cannot give them: "
-            "use similarity_search_with_score for hybrid or sparse scores"
-        )
-    return {**kwargs, "mode": "dense"}
-
-
-def _mmr(query: Sequence[float], hits: list[Hit], k: int, lambda_mult: float) -> list[Document]:
-    if not hits:
-        return []
-    vectors = [h.dense or [] for h in hits]
-    picked = maximal_marginal_relevance(np.array(query), vectors, lambda_mult=lambda_mult, k=k)
-    return [_document(hits[i]) for i in picked]
-
-
-def _clip(score: float) -> float:
-    return min(1.0, max(0.0, score))
-
-
-def _similarity_relevance(similarity: float) -> float:
-    """Cosine similarity in [-1, 1] (dot product of unit vectors: the same) → [0, 1]."""
-    return _clip((1.0 + similarity) / 2.0)
-
-
-def _euclid_relevance(distance: float) -> float:
-    """Euclidean distance of unit vectors (cosine = 1 - d²/2) → the cosine's relevance."""
-    return _clip(1.0 - distance * distance / 4.0)
-
-
-def _manhattan_relevance(distance: float) -> float:
-    return 1.0 / (1.0 + distance)
-
-
-_RELEVANCE: dict[str, Callable[[float], float]] = {
-    "Cosine": _similarity_relevance,
-    "Dot": _similarity_relevance,
-    "Euclid": _euclid_relevance,
-    "Manhattan": _manhattan_relevance,
-}
-
-
-def _document(hit: Hit) -> Document:
-    metadata = {k: v for k, v in hit.payload.items() if k not in _RESERVED}
-    return Document(
-        page_content=str(hit.payload.get(TEXT_KEY, "")),
-        metadata=metadata,
-        id=str(hit.payload.get(LC_ID_KEY, hit.id)),
-    )
