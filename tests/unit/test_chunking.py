@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from legalrag.ingest import chunking
+from legalrag.ingest import _token_counters
 from legalrag.ingest.chunking import Chunker, HFTokenCounter, SimpleTokenCounter, tiktoken_count
 from legalrag.ingest.loaders import iter_documents
 from legalrag.ingest.structure import parse_structure, zh_numeral
@@ -265,19 +265,19 @@ def test_tiktoken_never_downloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     import pytest_socket
 
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
-    chunking._cl100k.cache_clear()
+    _token_counters._cl100k.cache_clear()
     pytest_socket.disable_socket()
     try:
         assert tiktoken_count("hello") is None
         import hashlib
 
-        bogus = tmp_path / hashlib.sha1(chunking._CL100K_URL.encode()).hexdigest()
+        bogus = tmp_path / hashlib.sha1(_token_counters._CL100K_URL.encode()).hexdigest()
         bogus.write_bytes(b"not the encoding")
-        chunking._cl100k.cache_clear()
+        _token_counters._cl100k.cache_clear()
         assert tiktoken_count("hello") is None and bogus.exists()
     finally:
         pytest_socket.enable_socket()
-        chunking._cl100k.cache_clear()
+        _token_counters._cl100k.cache_clear()
 
 
 def test_tiktoken_counts_flow_into_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -285,7 +285,7 @@ def test_tiktoken_counts_flow_into_metadata(monkeypatch: pytest.MonkeyPatch) -> 
         def encode_ordinary_batch(self, texts: list[str]) -> list[list[int]]:
             return [list(range(len(t.split()))) for t in texts]
 
-    monkeypatch.setattr(chunking, "_cl100k", lambda: FakeEncoding())
+    monkeypatch.setattr(_token_counters, "_cl100k", lambda: FakeEncoding())
     assert tiktoken_count("a b c") == 3
     doc = SourceDocument("d", "d", "제1조(목적) 이 법은 목적을 정한다.", title="법")
     (chunk,) = Chunker(SimpleTokenCounter(), max_tokens=64).chunk(doc)

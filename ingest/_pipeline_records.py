@@ -1,0 +1,97 @@
+"""The typed records the ingest pipeline streams and reports, and the protocols of its stages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from legalrag.plugin.schema import Chunk, SourceDocument, SparseVector
+
+__all__ = [
+    "ChunkerLike",
+    "DocumentEncoder",
+    "DocumentFailure",
+    "IngestStats",
+    "PreparedDocument",
+    "SparseDocumentEncoder",
+]
+
+
+class DocumentEncoder(Protocol):
+    """What the pipeline needs from a dense encoder (see :class:`legalrag.plugin.embedder.DenseEncoder`)."""
+
+    def encode_documents(self, texts: Sequence[str]) -> Any: ...
+
+
+class SparseDocumentEncoder(Protocol):
+    """What the pipeline needs from a sparse encoder (see :mod:`legalrag.plugin.sparse`)."""
+
+    def encode_documents(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> list[SparseVector]: ...
+
+
+class ChunkerLike(Protocol):
+    """What the pipeline needs from a chunker (see :class:`legalrag.ingest.chunking.Chunker`)."""
+
+    def chunk(self, doc: SourceDocument) -> list[Chunk]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFailure:
+    """A document (or file) the run could not ingest, and why."""
+
+    source: str
+    reason: str
+
+
+@dataclass(slots=True)
+class PreparedDocument:
+    """A chunked document with its version, point ids and what the collection already holds."""
+
+    doc: SourceDocument
+    version: str
+    chunks: list[Chunk]
+    ids: list[str]
+    status: str  # "added" | "updated" | "unchanged" | "stale_only"
+    sparse: list[SparseVector] | None = None  # computed by the producer for documents to be written
+
+
+@dataclass(slots=True)
+class IngestStats:
+    """Counts reported by ``legalrag ingest`` (documents unless named ``chunks``/``upserted``)."""
+
+    files: int = 0
+    documents: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    chunks: int = 0
+    upserted: int = 0
+    skipped: int = 0
+    tokens: int = 0
+    failed: list[DocumentFailure] = field(default_factory=list)
+    seconds: float = 0.0
+    #: wall time inside the dense encoder; ``seconds - embed_seconds`` is what the pipeline adds
+    embed_seconds: float = 0.0
+    interrupted: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "documents": self.documents,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "chunks": self.chunks,
+            "upserted": self.upserted,
+            "skipped": self.skipped,
+            "tokens": self.tokens,
+            "failed": [{"source": f.source, "reason": f.reason} for f in self.failed],
+            "seconds": round(self.seconds, 3),
+            "embed_seconds": round(self.embed_seconds, 3),
+            "interrupted": self.interrupted,
+        }
