@@ -55,7 +55,6 @@ class PreparedDocument:
     chunks: list[Chunk]
     ids: list[str]
     status: str  # "added" | "updated" | "unchanged" | "stale_only"
-    sparse: list[SparseVector] | None = None  # computed by the producer for documents to be written
 
 
 @dataclass(slots=True)

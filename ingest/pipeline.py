@@ -7,8 +7,9 @@ is embedded or written. Otherwise its chunks are embedded and upserted, and only
 them are stored are the points of older versions deleted — so a crash at any moment leaves
 either the old or the new version complete, and a re-run finishes the job with the same ids.
 
-Stages overlap: a producer thread loads, chunks and computes BM25 vectors, the calling thread
-embeds, and a writer thread upserts, connected by bounded queues (memory stays bounded whatever the corpus size).
+Stages overlap: a producer thread loads and chunks, the calling thread embeds, and a writer thread
+computes BM25 vectors and upserts, connected by bounded queues (memory stays bounded whatever the
+corpus size).
 """
 
 from __future__ import annotations
@@ -210,12 +211,6 @@ class Ingestor:
                 except Exception as exc:
                     stats.failed.append(DocumentFailure(item.source, f"chunking failed: {exc}"))
                     continue
-                if self.sparse is not None and prepared.status in ("added", "updated") and prepared.chunks:
-                    # BM25 here, not in the embed loop, so it overlaps with the dense model's work
-                    texts = [c.embed_text for c in prepared.chunks]
-                    prepared.sparse = self.sparse.encode_documents(
-                        texts, [c.metadata.get("language") for c in prepared.chunks]
-                    )
                 _put(out, prepared, stop)
         except BaseException as exc:
             errors.append(exc)
@@ -285,10 +280,8 @@ class Ingestor:
         at = 0
         for prepared, start, end in taken:
             n = end - start
-            sparse = prepared.sparse[start:end] if prepared.sparse is not None else None
-            points = self._points(prepared, start, dense[at : at + n], sparse)
             stats.tokens += sum(int(c.metadata.get("token_count", 0)) for c in prepared.chunks[start:end])
-            outbox.put(("points", points))
+            outbox.put(("points", (prepared, start, dense[at : at + n])))
             if end == len(prepared.chunks):
                 outbox.put(("finish", prepared))
             at += n
@@ -304,12 +297,25 @@ class Ingestor:
             kind, value = item
             try:
                 if kind == "points":
-                    self.store.upsert(self.collection, value)
-                    stats.upserted += len(value)
+                    prepared, start, dense = value
+                    points = self._points(prepared, start, dense, self._sparse_slice(prepared, start, len(dense)))
+                    self.store.upsert(self.collection, points)
+                    stats.upserted += len(points)
                 else:
                     self._finish(value, stats)
             except BaseException as exc:
                 errors.append(exc)
+
+    def _sparse_slice(self, prepared: PreparedDocument, start: int, n: int) -> list[SparseVector] | None:
+        """BM25 for chunks ``start:start+n``, in the writer thread: the encoder starts on the first
+        batch without waiting for the analyser to load, and chunking, dense and sparse encoding run
+        as three stages side by side."""
+        if self.sparse is None:
+            return None
+        chunks = prepared.chunks[start : start + n]
+        return self.sparse.encode_documents(
+            [c.embed_text for c in chunks], [c.metadata.get("language") for c in chunks]
+        )
 
     def _finish(self, prepared: PreparedDocument, stats: IngestStats) -> None:
         """All chunks of the new version are stored: now drop older versions of the document."""
