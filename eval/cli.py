@@ -74,6 +74,7 @@ def eval_command(
         from legalrag.eval.datasets import load_dataset
         from legalrag.eval.harness import run_queries, score_run
         from legalrag.eval.metrics import DEFAULT_METRICS, parse_metric
+        from legalrag.eval.progress import QueryProgress
         from legalrag.plugin.components import open_searcher
         from legalrag.plugin.errors import InputError
 
@@ -93,7 +94,7 @@ def eval_command(
         modes = mode or (["dense", "sparse", "hybrid"] if tune else [settings.search.mode])
         store = _store(settings)
         try:
-            encoder, ingest_stats = _prepare(settings, store, data, need_dense=tune or modes != ["sparse"])
+            encoder, ingest_stats = _prepare(settings, store, data, out, need_dense=tune or modes != ["sparse"])
             rows: dict[str, Searcher] = {}
             variants = [(m, e) for m in modes for e in (False, True)] if compare_exact else [(m, exact) for m in modes]
             for chosen_mode, is_exact in variants:
@@ -115,9 +116,18 @@ def eval_command(
             if rerank is not None:
                 rows.update(_rerank_rows(rows, rerank, rerank_top_n, settings.device))
             results = {}
-            for name, searcher in rows.items():
-                run = run_queries(searcher, data.queries, name=name, depth=_depth(), mode=searcher.config.mode)
-                results[name] = score_run(run, data.qrels, DEFAULT_METRICS, metrics_compat)
+            with QueryProgress(out.console, enabled=out.interactive) as progress:
+                ticks = {name: progress.row(name, total=len(data.queries)) for name in rows}
+                for name, searcher in rows.items():
+                    run = run_queries(
+                        searcher,
+                        data.queries,
+                        name=name,
+                        depth=_depth(),
+                        mode=searcher.config.mode,
+                        on_query=ticks[name],
+                    )
+                    results[name] = score_run(run, data.qrels, DEFAULT_METRICS, metrics_compat)
         finally:
             store.close()
         summaries = {name: r.summary() for name, r in results.items()}
@@ -172,17 +182,20 @@ def _dev_set(dataset: Path, fmt: str, tune_split: str | None, data: EvalDataset)
 
 
 def _prepare(
-    settings: Settings, store: Store, data: EvalDataset, *, need_dense: bool
+    settings: Settings, store: Store, data: EvalDataset, out: Output, *, need_dense: bool
 ) -> tuple[DenseModel | None, dict[str, Any] | None]:
     """Ingest the corpus into an empty collection; load the dense model when a row needs it."""
     from legalrag.eval.harness import corpus_documents
+    from legalrag.ingest.progress import IngestProgress
     from legalrag.ingest.service import make_ingestor
     from legalrag.plugin.components import load_dense, model_for
 
     info = store.get_collection(settings.collection)
     if info is None or info.points == 0:
         encoder = load_dense(settings)
-        stats = make_ingestor(settings, store, encoder).run(corpus_documents(data)).as_dict()
+        ingestor = make_ingestor(settings, store, encoder)
+        with IngestProgress(out.console, enabled=out.interactive, total=len(data.corpus)) as progress:
+            stats = ingestor.run(corpus_documents(data), on_progress=progress.update).as_dict()
         store.optimize(settings.collection)
         return encoder, stats
     if need_dense:

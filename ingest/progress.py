@@ -13,12 +13,23 @@ __all__ = ["IngestProgress"]
 
 
 class IngestProgress:
-    """Context manager whose ``update(stats)`` redraws at most ten times a second."""
+    """Context manager whose ``update(stats)`` redraws at most ten times a second.
 
-    def __init__(self, console: Console, *, enabled: bool) -> None:
+    ``total``: the number of documents when it is known up front (``legalrag eval`` ingesting a
+    dataset's corpus), so the bar fills; without it the bar pulses.
+
+    Example:
+        >>> from rich.console import Console
+        >>> from legalrag.ingest.pipeline import IngestStats
+        >>> with IngestProgress(Console(), enabled=False) as progress:
+        ...     progress.update(IngestStats(documents=1))
+    """
+
+    def __init__(self, console: Console, *, enabled: bool, total: int | None = None) -> None:
         self.enabled = enabled
         self._started = time.perf_counter()
         self._last = 0.0
+        self._latest: Any = None
         self._progress = Progress(
             SpinnerColumn(),
             TextColumn("[bold]{task.description}"),
@@ -29,7 +40,7 @@ class IngestProgress:
             transient=False,
             disable=not enabled,
         )
-        self._task = self._progress.add_task("ingest", total=None, detail="")
+        self._task = self._progress.add_task("ingest", total=total, detail="")
 
     def __enter__(self) -> IngestProgress:
         if self.enabled:
@@ -39,19 +50,26 @@ class IngestProgress:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self.enabled:
-            self._progress.stop()
+        if not self.enabled:
+            return
+        if self._latest is not None:  # the last update may have fallen inside the redraw throttle
+            self._render(self._latest, time.perf_counter())
+        self._progress.stop()
 
     def update(self, stats: Any) -> None:
         if not self.enabled:
             return
+        self._latest = stats
         now = time.perf_counter()
         if now - self._last < 0.1:
             return
         self._last = now
+        self._render(stats, now)
+
+    def _render(self, stats: Any, now: float) -> None:
         elapsed = max(now - self._started, 1e-9)
         detail = (
             f"{stats.documents} docs · {stats.chunks} chunks · {stats.upserted} upserted · "
             f"{stats.unchanged} unchanged · {stats.tokens / elapsed:,.0f} tok/s · {len(stats.failed)} failed"
         )
-        self._progress.update(self._task, detail=detail)
+        self._progress.update(self._task, completed=stats.documents, detail=detail)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -124,6 +125,27 @@ def test_eval_ingests_only_an_empty_collection(tmp_path: Path, store_path: Path)
     assert first["ingest"]["added"] == 3
     assert second["ingest"] is None
     assert first["metrics"] == second["metrics"]
+
+
+def test_eval_progress_on_a_terminal_only_and_never_with_json(tmp_path: Path, store_path: Path) -> None:
+    """The corpus ingest and one bar of queries per row go to stderr on a terminal; ``--json`` (or no
+    terminal) shows none of it and stdout stays one JSON document."""
+    _write_beir(tmp_path / "beir")
+    args = ["eval", str(tmp_path / "beir"), "--mode", "sparse", "--mode", "dense"]
+    terminal = {"TTY_COMPATIBLE": "1", "TERM": "xterm", "COLUMNS": "200"}
+    shown = runner.invoke(app, [*args, *base(store_path, "shown")], env=terminal, catch_exceptions=False)
+    assert shown.exit_code == 0, shown.stderr
+    err = re.sub(r"\x1b\[[0-?]*[ -/]*[@-~]", "", shown.stderr)
+    assert re.search(r"ingest .*3 docs · \d+ chunks", err), err
+    assert re.search(r"queries: sparse .*2/2", err) and re.search(r"queries: dense .*2/2", err), err
+    quiet = runner.invoke(app, [*args, *base(store_path, "quiet"), "--json"], env=terminal, catch_exceptions=False)
+    assert quiet.exit_code == 0, quiet.stderr
+    assert "queries:" not in quiet.stderr and "docs ·" not in quiet.stderr
+    payload = json.loads(quiet.stdout)  # the whole of stdout: one document, nothing around it
+    assert payload["ingest"]["added"] == 3 and set(payload["results"]) == {"sparse", "dense"}
+    piped = runner.invoke(app, [*args[:-2], *base(store_path, "shown")], env={"TTY_COMPATIBLE": "0"})
+    assert piped.exit_code == 0, piped.stderr
+    assert "queries:" not in piped.stderr and "sparse" in piped.stdout
 
 
 def test_bad_input_exits_2_and_writes_nothing(corpus: Path, store_path: Path) -> None:
