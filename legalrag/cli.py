@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -125,8 +126,7 @@ def ingest(
         )
         _require_paths(paths)
         encoder = load_dense(settings)
-        store = _store(settings)
-        try:
+        with closing(_store(settings)) as store:
             ingestor = make_ingestor(
                 settings, store, encoder, sparse=sparse, recreate=recreate, tenant=tenant, batch_size=batch_size
             )
@@ -142,8 +142,6 @@ def ingest(
             if sync and not stats.interrupted:
                 stats.deleted = ingestor.sync(seen, paths, {f.source for f in stats.failed})
             store.optimize(ingestor.collection)
-        finally:
-            store.close()
         summary = {"collection": ingestor.collection, **stats.as_dict()}
         out.emit(summary, lambda c: _print_ingest(c, summary))
         if stats.interrupted:
@@ -212,12 +210,9 @@ def search(
             qdrant_path=qdrant_path,
         )
         parsed = _parse_filter(filter)
-        store = _store(settings)
-        try:
+        with closing(_store(settings)) as store:
             searcher = open_searcher(settings, store, tenant=tenant, mode=mode)
             hits = searcher.search(query, k, filter=parsed, score_threshold=score_threshold, group_by=group_by)
-        finally:
-            store.close()
         rows = [
             {
                 "id": h.id,

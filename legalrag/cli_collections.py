@@ -6,6 +6,7 @@ laws``) or after it (``legalrag collections inspect laws --json``); after wins.
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,16 +30,11 @@ NameArg = Annotated[str, typer.Argument(help="Collection name.")]
 YesOpt = Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")]
 
 
-def _settings(**flags: Any) -> Any:
-    from legalrag.cli import _settings as settings_from_flags
+def _opened(opts: dict[str, Any]) -> closing[Any]:
+    """The store the connection flags name, closed when the ``with`` block ends."""
+    from legalrag.cli import _settings, _store
 
-    return settings_from_flags(**flags)
-
-
-def _store(settings: Any) -> Any:
-    from legalrag.plugin.store import open_store
-
-    return open_store(settings)
+    return closing(_store(_settings(**opts)))
 
 
 def _options(ctx: typer.Context, as_json: bool, **flags: Any) -> tuple[Output, dict[str, Any]]:
@@ -66,14 +62,10 @@ def collections_list(
     }
     if ctx.invoked_subcommand is not None:
         return
-    out = Output(as_json)
+    out, opts = _options(ctx, as_json)
     with fail_cleanly(out):
-        settings = _settings(qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path)
-        store = _store(settings)
-        try:
+        with _opened(opts) as store:
             rows = [_describe(store, name) for name in sorted(store.list_collections())]
-        finally:
-            store.close()
         out.emit({"collections": rows}, lambda c: _print_collections(c, rows))
 
 
@@ -117,12 +109,9 @@ def collections_inspect(
     with fail_cleanly(out):
         from legalrag.plugin.collection import require_collection
 
-        store = _store(_settings(**opts))
-        try:
+        with _opened(opts) as store:
             info = require_collection(store, name)
             row = {**_describe(store, name), "metadata": dict(info.metadata)}
-        finally:
-            store.close()
         out.emit(row)
 
 
@@ -141,14 +130,11 @@ def collections_drop(
     with fail_cleanly(out):
         from legalrag.plugin.collection import require_collection
 
-        store = _store(_settings(**opts))
-        try:
+        with _opened(opts) as store:
             require_collection(store, name)
             if not yes and not typer.confirm(f"drop collection {name!r}?", err=True):
                 raise typer.Exit(1)
             store.drop_collection(name)
-        finally:
-            store.close()
         out.emit({"dropped": name}, lambda c: c.print(f"dropped {name}"))
 
 
@@ -177,11 +163,8 @@ def snapshot_create(
     """Snapshot a collection (on the server, or under <qdrant-path>/.snapshots/NAME/ when embedded)."""
     out, opts = _options(ctx, as_json, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path)
     with fail_cleanly(out):
-        store = _store(_settings(**opts))
-        try:
+        with _opened(opts) as store:
             row = _snapshot_row(_snapshot_store(store).create_snapshot(name))
-        finally:
-            store.close()
         out.emit(
             {"collection": name, "snapshot": row},
             lambda c: c.print(f"snapshot {row['name']} of {name} ({row['size']} bytes)"),
@@ -200,11 +183,8 @@ def snapshot_list(
     """List a collection's snapshots, oldest first."""
     out, opts = _options(ctx, as_json, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path)
     with fail_cleanly(out):
-        store = _store(_settings(**opts))
-        try:
+        with _opened(opts) as store:
             rows = [_snapshot_row(s) for s in _snapshot_store(store).list_snapshots(name)]
-        finally:
-            store.close()
         out.emit({"collection": name, "snapshots": rows}, lambda c: _print_snapshots(c, name, rows))
 
 
@@ -229,15 +209,12 @@ def snapshot_restore(
     """Replace a collection's points with a snapshot's (recreating the collection if it was dropped)."""
     out, opts = _options(ctx, as_json, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path)
     with fail_cleanly(out):
-        store = _store(_settings(**opts))
-        try:
+        with _opened(opts) as store:
             snapshots = _snapshot_store(store)
             if not yes and not typer.confirm(f"replace collection {name!r} with snapshot {snapshot}?", err=True):
                 raise typer.Exit(1)
             snapshots.restore_snapshot(name, snapshot)
             points = store.count(name)
-        finally:
-            store.close()
         out.emit(
             {"collection": name, "restored": snapshot, "points": points},
             lambda c: c.print(f"restored {name} from {snapshot} ({points} points)"),

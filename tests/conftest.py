@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from legalrag.plugin.embeddings import LegalEmbeddings
+    from legalrag.plugin.sparse import BM25Encoder
+    from legalrag.plugin.store import PointRecord, Store
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -35,3 +42,40 @@ def tiny_bge_m3_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture()
 def store_path(tmp_path: Path) -> Path:
     return tmp_path / "qdrant"
+
+
+# -- the legal corpus of tests/helpers/legal_corpus.py, built once per test module --------------
+@pytest.fixture(scope="module")
+def embeddings(minilm_encoder: Any) -> LegalEmbeddings:
+    from legalrag.plugin.embeddings import LegalEmbeddings
+
+    return LegalEmbeddings.from_encoder(minilm_encoder)
+
+
+@pytest.fixture(scope="module")
+def bm25() -> BM25Encoder:
+    from legalrag.plugin.sparse import BM25Encoder
+
+    return BM25Encoder()
+
+
+@pytest.fixture(scope="module")
+def points(embeddings: LegalEmbeddings, bm25: BM25Encoder) -> list[PointRecord]:
+    """The provisions as points, with MiniLM and BM25 vectors."""
+    from tests.helpers.legal_corpus import build_points
+
+    return build_points(embeddings, bm25)
+
+
+@pytest.fixture(scope="module")
+def client_laws(points: list[PointRecord], bm25: BM25Encoder) -> Iterator[Store]:
+    """The points in collection ``LAWS`` of a qdrant-client local-mode (``:memory:``) store."""
+    from qdrant_client import QdrantClient
+
+    from legalrag.plugin.store import ClientStore
+    from tests.helpers.legal_corpus import LAWS, populate
+
+    store = ClientStore(QdrantClient(":memory:"))
+    populate(store, LAWS, points, bm25)
+    yield store
+    store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from langchain_core.embeddings import Embeddings
+from qdrant_client import AsyncQdrantClient
 
 from legalrag.plugin.collection import ensure_collection
 from legalrag.plugin.schema import DENSE_VECTOR, SPARSE_VECTOR, TEXT_KEY, point_id
@@ -10,7 +11,10 @@ from legalrag.plugin.sparse import BM25Encoder
 from legalrag.plugin.store.aclient import AsyncClientStore
 from legalrag.plugin.store.base import CollectionSpec, PointRecord, Store
 
-__all__ = ["PROVISIONS", "build_points", "copy_schema", "populate"]
+__all__ = ["LAWS", "PROVISIONS", "async_copy", "build_points", "copy_schema", "populate"]
+
+#: the collection tests write the provisions to
+LAWS = "laws"
 
 #: (doc_id, title, article, chunk_index, language, year) of each text below
 _META: list[tuple[str, str, str, int, str, int]] = [
@@ -105,3 +109,14 @@ async def copy_schema(store: Store, astore: AsyncClientStore, name: str) -> None
         metadata=dict(info.metadata),
     )
     await astore.create_collection(name, spec)
+
+
+async def async_copy(store: Store, name: str, points: list[PointRecord]) -> AsyncClientStore:
+    """Collection ``name`` of ``store`` again, in a new async local-mode client holding ``points``.
+
+    Two local-mode clients are two databases (see :func:`copy_schema`), so the copy is filled anew.
+    """
+    astore = AsyncClientStore(AsyncQdrantClient(":memory:"))
+    await copy_schema(store, astore, name)
+    await astore.upsert(name, points)
+    return astore

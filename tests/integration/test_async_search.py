@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -22,46 +22,20 @@ from legalrag.plugin.store import ClientStore, CollectionSpec, PointRecord, Retr
 from legalrag.plugin.store.aclient import AsyncClientStore, AsyncStore, retrying
 from legalrag.plugin.store.retry import RetriesExhausted
 from legalrag.plugin.vectorstore import LegalVectorStore
-from tests.helpers.legal_corpus import build_points, copy_schema, populate
+from tests.helpers.legal_corpus import LAWS, async_copy, copy_schema
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Local mode performs exact:UserWarning"),
     pytest.mark.filterwarnings("ignore:Payload indexes have no effect:UserWarning"),
 ]
 
-LAWS = "laws"
 QUERIES = ["consent to the processing of personal data", "개인정보 제3자 제공", "分离 个人信息 同意"]
 
 
-@pytest.fixture(scope="module")
-def embeddings(minilm_encoder: Any) -> LegalEmbeddings:
-    return LegalEmbeddings.from_encoder(minilm_encoder)
-
-
-@pytest.fixture(scope="module")
-def bm25() -> BM25Encoder:
-    return BM25Encoder()
-
-
-@pytest.fixture(scope="module")
-def points(embeddings: LegalEmbeddings, bm25: BM25Encoder) -> list[PointRecord]:
-    return build_points(embeddings, bm25)
-
-
-@pytest.fixture(scope="module")
-def laws(points: list[PointRecord], bm25: BM25Encoder) -> Iterator[Store]:
-    store = ClientStore(QdrantClient(":memory:"))
-    populate(store, LAWS, points, bm25)
-    yield store
-    store.close()
-
-
 @pytest_asyncio.fixture()
-async def alaws(laws: Store, points: list[PointRecord]) -> AsyncIterator[AsyncClientStore]:
+async def alaws(client_laws: Store, points: list[PointRecord]) -> AsyncIterator[AsyncClientStore]:
     """The same collection in an async local-mode client (a second database: filled the same way)."""
-    astore = AsyncClientStore(AsyncQdrantClient(":memory:"))
-    await copy_schema(laws, astore, LAWS)
-    await astore.upsert(LAWS, points)
+    astore = await async_copy(client_laws, LAWS, points)
     yield astore
     await astore.close()
 
@@ -73,18 +47,18 @@ def _ranked(hits: list[Any]) -> list[tuple[str, float]]:
 # -- AsyncClientStore ----------------------------------------------------------------------------
 @pytest.mark.asyncio
 async def test_async_store_reads_what_the_sync_store_reads(
-    laws: Store, alaws: AsyncClientStore, points: list[PointRecord]
+    client_laws: Store, alaws: AsyncClientStore, points: list[PointRecord]
 ) -> None:
     assert isinstance(alaws, AsyncStore)
-    info, ainfo = laws.get_collection(LAWS), await alaws.get_collection(LAWS)
+    info, ainfo = client_laws.get_collection(LAWS), await alaws.get_collection(LAWS)
     assert info == ainfo
     assert await alaws.get_collection("missing") is None
     gdpr = models.Filter(must=[models.FieldCondition(key="doc_id", match=models.MatchValue(value="gdpr"))])
-    assert await alaws.count(LAWS, gdpr) == laws.count(LAWS, gdpr) == 4
+    assert await alaws.count(LAWS, gdpr) == client_laws.count(LAWS, gdpr) == 4
     ids = [points[3].id, "00000000-0000-0000-0000-000000000000", points[0].id]
-    assert await alaws.retrieve(LAWS, ids, with_vectors=True) == laws.retrieve(LAWS, ids, with_vectors=True)
+    assert await alaws.retrieve(LAWS, ids, with_vectors=True) == client_laws.retrieve(LAWS, ids, with_vectors=True)
     request = SearchRequest(limit=5, dense=points[5].dense, sparse=points[5].sparse, filter=gdpr)
-    assert _ranked(await alaws.query(LAWS, request)) == _ranked(laws.query(LAWS, request))
+    assert _ranked(await alaws.query(LAWS, request)) == _ranked(client_laws.query(LAWS, request))
 
 
 @pytest.mark.asyncio
@@ -159,13 +133,13 @@ async def test_unreachable_server_is_a_store_error_naming_it() -> None:
     ],
 )
 async def test_asearch_equals_search(
-    laws: Store,
+    client_laws: Store,
     alaws: AsyncClientStore,
     embeddings: LegalEmbeddings,
     bm25: BM25Encoder,
     arguments: dict[str, Any],
 ) -> None:
-    searcher = Searcher(laws, LAWS, embeddings, bm25, astore=alaws)
+    searcher = Searcher(client_laws, LAWS, embeddings, bm25, astore=alaws)
     for query in QUERIES:
         expected = searcher.search(query, 5, **arguments)
         assert expected
@@ -174,17 +148,17 @@ async def test_asearch_equals_search(
 
 @pytest.mark.asyncio
 async def test_asearch_without_an_async_store_runs_the_sync_search(
-    laws: Store, embeddings: LegalEmbeddings, bm25: BM25Encoder
+    client_laws: Store, embeddings: LegalEmbeddings, bm25: BM25Encoder
 ) -> None:
-    searcher = Searcher(laws, LAWS, embeddings, bm25)
+    searcher = Searcher(client_laws, LAWS, embeddings, bm25)
     assert _ranked(await searcher.asearch(QUERIES[0], 4)) == _ranked(searcher.search(QUERIES[0], 4))
 
 
 @pytest.mark.asyncio
 async def test_asearch_checks_input_before_encoding(
-    laws: Store, alaws: AsyncClientStore, embeddings: LegalEmbeddings, bm25: BM25Encoder
+    client_laws: Store, alaws: AsyncClientStore, embeddings: LegalEmbeddings, bm25: BM25Encoder
 ) -> None:
-    searcher = Searcher(laws, LAWS, embeddings, bm25, astore=alaws)
+    searcher = Searcher(client_laws, LAWS, embeddings, bm25, astore=alaws)
     with pytest.raises(InputError, match="query is empty"):
         await searcher.asearch("   ")
     with pytest.raises(InputError, match="k must be"):
@@ -193,22 +167,22 @@ async def test_asearch_checks_input_before_encoding(
 
 @pytest.mark.asyncio
 async def test_ainvoke_uses_only_the_async_store(
-    alaws: AsyncClientStore, laws: Store, embeddings: LegalEmbeddings, bm25: BM25Encoder
+    alaws: AsyncClientStore, client_laws: Store, embeddings: LegalEmbeddings, bm25: BM25Encoder
 ) -> None:
     empty = ClientStore(QdrantClient(":memory:"))  # no collection at all: a sync call would fail
     retriever = LegalRetriever(searcher=Searcher(empty, LAWS, embeddings, bm25, astore=alaws), k=3)
     with pytest.raises(CollectionNotFoundError):
         retriever.invoke(QUERIES[0])
     docs = await retriever.ainvoke(QUERIES[0], filter={"doc_id": "gdpr"})
-    reference = LegalRetriever(searcher=Searcher(laws, LAWS, embeddings, bm25), k=3)
+    reference = LegalRetriever(searcher=Searcher(client_laws, LAWS, embeddings, bm25), k=3)
     assert docs == reference.invoke(QUERIES[0], filter={"doc_id": "gdpr"})
 
 
 @pytest.mark.asyncio
 async def test_concurrent_ainvokes_both_complete(
-    laws: Store, alaws: AsyncClientStore, embeddings: LegalEmbeddings, bm25: BM25Encoder
+    client_laws: Store, alaws: AsyncClientStore, embeddings: LegalEmbeddings, bm25: BM25Encoder
 ) -> None:
-    retriever = LegalRetriever(searcher=Searcher(laws, LAWS, embeddings, bm25, astore=alaws), k=3)
+    retriever = LegalRetriever(searcher=Searcher(client_laws, LAWS, embeddings, bm25, astore=alaws), k=3)
     first, second = await asyncio.wait_for(
         asyncio.gather(retriever.ainvoke(QUERIES[0]), retriever.ainvoke(QUERIES[1], k=2)), timeout=60
     )

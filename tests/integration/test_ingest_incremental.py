@@ -16,26 +16,14 @@ from typer.testing import CliRunner
 
 from legalrag.cli import app
 from legalrag.plugin.store import EdgeStore
-from tests.conftest import EXAMPLES, MINILM
+from tests.conftest import EXAMPLES
+from tests.helpers.cli_args import cli_args
 
 runner = CliRunner()
 
 
 def ingest(corpus: Path, store: Path, *extra: str, collection: str = "laws") -> tuple[int, dict]:
-    args = [
-        "ingest",
-        str(corpus),
-        "--collection",
-        collection,
-        "--model",
-        MINILM,
-        "--device",
-        "cpu",
-        "--qdrant-path",
-        str(store),
-        "--json",
-        *extra,
-    ]
+    args = cli_args("ingest", str(corpus), *extra, store=store, collection=collection)
     result = runner.invoke(app, args, catch_exceptions=False)
     return result.exit_code, json.loads(result.stdout)
 
@@ -130,22 +118,7 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_run(tmp_path: Path) -> Non
     code, clean = ingest(corpus, clean_store, "--batch-size", "16")
     assert code == 0 and clean["failed"] == []
     exe = Path(sys.executable).with_name("legalrag")
-    cmd = [
-        str(exe),
-        "ingest",
-        str(corpus),
-        "--collection",
-        "laws",
-        "--model",
-        MINILM,
-        "--device",
-        "cpu",
-        "--qdrant-path",
-        str(killed_store),
-        "--batch-size",
-        "16",
-        "--json",
-    ]
+    cmd = [str(exe), *cli_args("ingest", str(corpus), "--batch-size", "16", store=killed_store)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     killed_mid_run = False
     for delay in (3.0, 4.5):  # model load takes ~2 s; the kills land while batches are being written

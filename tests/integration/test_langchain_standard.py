@@ -35,7 +35,7 @@ from legalrag.plugin.store import ClientStore, EdgeStore, PointRecord, Store
 from legalrag.plugin.store.aclient import AsyncClientStore
 from legalrag.plugin.vectorstore import LegalVectorStore
 from tests.conftest import MINILM
-from tests.helpers.legal_corpus import build_points, copy_schema, populate
+from tests.helpers.legal_corpus import LAWS, async_copy, copy_schema, populate
 
 pytestmark = [
     pytest.mark.asyncio,
@@ -45,7 +45,6 @@ pytestmark = [
 ]
 
 COLLECTION = "standard"
-LAWS = "laws"
 
 
 # -- embeddings ----------------------------------------------------------------------------------
@@ -110,35 +109,12 @@ class TestVectorStoreAsyncClient(VectorStoreIntegrationTests):
 
 # -- retriever -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def embeddings(minilm_encoder: Any) -> LegalEmbeddings:
-    return LegalEmbeddings.from_encoder(minilm_encoder)
-
-
-@pytest.fixture(scope="module")
-def bm25() -> BM25Encoder:
-    return BM25Encoder()
-
-
-@pytest.fixture(scope="module")
-def points(embeddings: LegalEmbeddings, bm25: BM25Encoder) -> list[PointRecord]:
-    return build_points(embeddings, bm25)
-
-
-@pytest.fixture(scope="module")
 def edge_laws(
     tmp_path_factory: pytest.TempPathFactory, points: list[PointRecord], bm25: BM25Encoder
 ) -> Iterator[Store]:
     with EdgeStore(tmp_path_factory.mktemp("laws")) as store:
         populate(store, LAWS, points, bm25)
         yield store
-
-
-@pytest.fixture(scope="module")
-def client_laws(points: list[PointRecord], bm25: BM25Encoder) -> Iterator[Store]:
-    store = ClientStore(QdrantClient(":memory:"))
-    populate(store, LAWS, points, bm25)
-    yield store
-    store.close()
 
 
 class _RetrieverSuite(RetrieversIntegrationTests):
@@ -174,9 +150,7 @@ class TestRetrieverAsyncClient(_RetrieverSuite):
     async def _searcher(
         self, client_laws: Store, points: list[PointRecord], embeddings: LegalEmbeddings, bm25: BM25Encoder
     ) -> AsyncIterator[None]:
-        astore = AsyncClientStore(AsyncQdrantClient(":memory:"))
-        await copy_schema(client_laws, astore, LAWS)
-        await astore.upsert(LAWS, points)
+        astore = await async_copy(client_laws, LAWS, points)
         self.searcher = Searcher(client_laws, LAWS, embeddings, bm25, astore=astore)
         yield
         await astore.close()

@@ -21,14 +21,13 @@ from legalrag.plugin.search import Searcher
 from legalrag.plugin.sparse import BM25Encoder
 from legalrag.plugin.store import ClientStore, EdgeStore, PointRecord, Store
 from legalrag.plugin.vectorstore import LegalVectorStore
-from tests.helpers.legal_corpus import PROVISIONS, build_points, populate
+from tests.helpers.legal_corpus import LAWS, PROVISIONS, populate
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Local mode performs exact:UserWarning"),
     pytest.mark.filterwarnings("ignore:Payload indexes have no effect:UserWarning"),
 ]
 
-LAWS = "laws"
 QUESTION = "consent to the processing of personal data"
 PAYLOAD_KEYS = {"doc_id", "title", "article", "chunk_index", "language", "year"}
 
@@ -40,21 +39,6 @@ def format_docs(docs: list[Document]) -> str:
 def paragraphs(context: str) -> set[str]:
     """The formatted documents as a set: hybrid (RRF) ties may come back in either order."""
     return set(context.split("\n\n"))
-
-
-@pytest.fixture(scope="module")
-def embeddings(minilm_encoder: Any) -> LegalEmbeddings:
-    return LegalEmbeddings.from_encoder(minilm_encoder)
-
-
-@pytest.fixture(scope="module")
-def bm25() -> BM25Encoder:
-    return BM25Encoder()
-
-
-@pytest.fixture(scope="module")
-def points(embeddings: LegalEmbeddings, bm25: BM25Encoder) -> list[PointRecord]:
-    return build_points(embeddings, bm25)
 
 
 @pytest.fixture(scope="module", params=["edge", "client"])

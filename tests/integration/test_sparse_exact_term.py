@@ -9,30 +9,15 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from legalrag.cli import app
-from tests.conftest import EXAMPLES, MINILM
+from tests.conftest import EXAMPLES
+from tests.helpers.cli_args import cli_args
 
 # cited once in the whole example corpus, inside 여신전문금융업법 제14조
 RARE_TERM = "전자문서 및 전자거래 기본법"
 
 
 def _search(store: Path, mode: str) -> list[dict]:
-    args = [
-        "search",
-        RARE_TERM,
-        "--collection",
-        "laws",
-        "--model",
-        MINILM,
-        "--device",
-        "cpu",
-        "--qdrant-path",
-        str(store),
-        "--mode",
-        mode,
-        "-k",
-        "3",
-        "--json",
-    ]
+    args = cli_args("search", RARE_TERM, "--mode", mode, "-k", "3", store=store)
     result = CliRunner().invoke(app, args, catch_exceptions=False)
     assert result.exit_code == 0, result.stdout
     return json.loads(result.stdout)["hits"]
@@ -42,19 +27,7 @@ def test_sparse_finds_the_rare_statute_name_dense_misses(tmp_path: Path) -> None
     corpus = tmp_path / "corpus"
     shutil.copytree(EXAMPLES / "corpus", corpus)
     store = tmp_path / "store"
-    ingest = [
-        "ingest",
-        str(corpus),
-        "--collection",
-        "laws",
-        "--model",
-        MINILM,
-        "--device",
-        "cpu",
-        "--qdrant-path",
-        str(store),
-        "--json",
-    ]
+    ingest = cli_args("ingest", str(corpus), store=store)
     assert CliRunner().invoke(app, ingest, catch_exceptions=False).exit_code == 0
     holders = {h["id"] for h in _search(store, "sparse") if RARE_TERM in h["text"]}
     sparse_top = _search(store, "sparse")[0]
