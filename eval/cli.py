@@ -103,7 +103,7 @@ def eval_command(
                 rows[name] = searcher.with_config(**_untuned(settings)) if tune else searcher
             tuned: TuneResult | None = None
             if dev is not None:
-                tuned = _tune(settings, store, encoder, dev, objective, metrics_compat, exact=exact)
+                tuned = _tune(settings, store, encoder, dev, objective, metrics_compat, exact=exact, out=out)
                 rows["tuned"] = open_searcher(
                     settings, store, dense=encoder, mode=tuned.chosen.config.mode, exact=exact
                 )
@@ -217,16 +217,21 @@ def _tune(
     compat: str,
     *,
     exact: bool,
+    out: Output,
 ) -> TuneResult:
-    """Run the grid on ``dev`` and store the choice with the collection."""
+    """Run the grid on ``dev`` (a progress bar on a terminal) and store the choice with the collection."""
     from legalrag.eval.metrics import DEFAULT_METRICS
-    from legalrag.eval.tune import searcher_evaluator, store_tuned, tune
+    from legalrag.eval.progress import QueryProgress
+    from legalrag.eval.tune import SINGLE_MODES, fusion_grid, searcher_evaluator, store_tuned, tune
     from legalrag.plugin.components import open_searcher
 
     metrics = list(dict.fromkeys([*DEFAULT_METRICS, objective]))
     base = open_searcher(settings, store, dense=encoder, mode="hybrid", exact=exact)
-    evaluate = searcher_evaluator(base, dev, metrics=metrics, depth=_depth(), compat=compat)
-    result = tune(evaluate, objective=objective)
+    settings_tried = len(SINGLE_MODES) + len(fusion_grid())
+    with QueryProgress(out.console, enabled=out.interactive) as progress:
+        tick = progress.row(f"tuning, {settings_tried} settings", total=settings_tried * len(dev.queries))
+        evaluate = searcher_evaluator(base, dev, metrics=metrics, depth=_depth(), compat=compat, on_query=tick)
+        result = tune(evaluate, objective=objective)
     store_tuned(store, settings.collection, result.chosen.config)
     return result
 

@@ -237,11 +237,13 @@ def searcher_evaluator(
     metrics: Sequence[str],
     depth: int,
     compat: str = "st",
+    on_query: Callable[[], None] | None = None,
 ) -> Evaluate:
     """An :data:`Evaluate` that runs ``dataset``'s queries through ``searcher`` with each configuration.
 
     Only the fusion fields (``mode``, ``fusion``, ``rrf_k``, ``weights``) of the configuration are
     applied; depth, exactness and quantization settings stay the searcher's. Query vectors are cached.
+    ``on_query`` is called after every query of every configuration (progress).
     """
     base = searcher.with_config()
     if base.embeddings is not None:
@@ -249,7 +251,9 @@ def searcher_evaluator(
 
     def evaluate(config: SearchConfig) -> Mapping[str, float]:
         trial = base.with_config(mode=config.mode, fusion=config.fusion, rrf_k=config.rrf_k, weights=config.weights)
-        run = run_queries(trial, dataset.queries, name=describe(config), depth=depth, mode=config.mode)
+        run = run_queries(
+            trial, dataset.queries, name=describe(config), depth=depth, mode=config.mode, on_query=on_query
+        )
         return score_run(run, dataset.qrels, metrics, compat).metrics
 
     return evaluate

@@ -4,6 +4,7 @@ over any LangChain ``Embeddings`` through ingest and search."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,16 @@ def test_use_multilingual_is_selectable_by_name() -> None:
     assert float(vectors[0] @ vectors[1]) > 0.5  # same meaning across languages
     with pytest.raises(ModelLoadError, match="use:multilingual"):
         load_dense(Settings(model="use:nope"))
+
+
+def test_tune_shows_its_progress_on_a_terminal(tmp_path: Path, store_path: Path) -> None:
+    from legalrag.eval.tune import SINGLE_MODES, fusion_grid
+
+    dataset = write_beir(tmp_path / "beir", dev=False, only=("q3", "q4"))
+    terminal = {"TTY_COMPATIBLE": "1", "TERM": "xterm", "COLUMNS": "200"}
+    result = runner.invoke(app, [*args(dataset, store_path, "shown"), "--tune", "--mode", "sparse"], env=terminal)
+    assert result.exit_code == 0, result.stderr
+    err = re.sub(r"\x1b\[[0-?]*[ -/]*[@-~]", "", result.stderr)
+    tried = len(SINGLE_MODES) + len(fusion_grid())
+    # every query of every setting tried advances the bar: 2 dev queries × the whole grid
+    assert re.search(rf"queries: tuning, {tried} settings .*{2 * tried}/{2 * tried}", err), err
