@@ -227,11 +227,12 @@ def _tune(
 
     metrics = list(dict.fromkeys([*DEFAULT_METRICS, objective]))
     base = open_searcher(settings, store, dense=encoder, mode="hybrid", exact=exact)
-    settings_tried = len(SINGLE_MODES) + len(fusion_grid())
+    grid = fusion_grid()
+    settings_tried = len(SINGLE_MODES) + len(grid)
     with QueryProgress(out.console, enabled=out.interactive) as progress:
         tick = progress.row(f"tuning, {settings_tried} settings", total=settings_tried * len(dev.queries))
         evaluate = searcher_evaluator(base, dev, metrics=metrics, depth=_depth(), compat=compat, on_query=tick)
-        result = tune(evaluate, objective=objective)
+        result = tune(evaluate, objective=objective, grid=grid, singles=SINGLE_MODES)
     store_tuned(store, settings.collection, result.chosen.config)
     return result
 

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import TracebackType
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
-    Progress,
     SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+from legalrag.ingest.progress import TerminalProgress
 
 __all__ = ["QueryProgress"]
 
@@ -24,7 +24,7 @@ def _nothing() -> None:
     return None
 
 
-class QueryProgress:
+class QueryProgress(TerminalProgress):
     """Context manager whose ``row(name, total)`` adds a bar and returns its per-query callback.
 
     Example:
@@ -35,29 +35,16 @@ class QueryProgress:
     """
 
     def __init__(self, console: Console, *, enabled: bool) -> None:
-        self.enabled = enabled
-        self._progress = Progress(
+        super().__init__(
+            console,
             SpinnerColumn(),
             TextColumn("[bold]{task.description}"),
             BarColumn(bar_width=None),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
-            console=console,
-            transient=False,
-            disable=not enabled,
+            enabled=enabled,
         )
-
-    def __enter__(self) -> QueryProgress:
-        if self.enabled:
-            self._progress.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self.enabled:
-            self._progress.stop()
 
     def row(self, name: str, total: int) -> Callable[[], None]:
         """Add the bar ``queries: <name>`` of ``total`` queries; call the result once per query run."""

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from qdrant_client import models
 
 from legalrag.ingest._pipeline_records import (
@@ -132,7 +133,7 @@ class Ingestor:
                 PointRecord(
                     id=prepared.ids[start + offset],
                     payload=payload,
-                    dense=[float(x) for x in dense[offset]],
+                    dense=np.asarray(dense[offset]).tolist(),  # one C call, not a Python float() per value
                     sparse=sparse[offset] if sparse is not None else None,
                 )
             )

@@ -4,15 +4,44 @@ from __future__ import annotations
 
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-__all__ = ["IngestProgress"]
+__all__ = ["IngestProgress", "TerminalProgress"]
+
+_P = TypeVar("_P", bound="TerminalProgress")
 
 
-class IngestProgress:
+class TerminalProgress:
+    """A rich ``Progress`` with these columns, drawn only when ``enabled`` (a terminal, no ``--json``).
+
+    Subclasses add tasks to ``self._progress`` and may override :meth:`_before_stop` to draw a last
+    frame.
+    """
+
+    def __init__(self, console: Console, *columns: ProgressColumn, enabled: bool) -> None:
+        self.enabled = enabled
+        self._progress = Progress(*columns, console=console, transient=False, disable=not enabled)
+
+    def __enter__(self: _P) -> _P:
+        if self.enabled:
+            self._progress.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.enabled:
+            self._before_stop()
+            self._progress.stop()
+
+    def _before_stop(self) -> None:
+        return None
+
+
+class IngestProgress(TerminalProgress):
     """Context manager whose ``update(stats)`` redraws at most ten times a second.
 
     ``total``: the number of documents when it is known up front (``legalrag eval`` ingesting a
@@ -26,35 +55,23 @@ class IngestProgress:
     """
 
     def __init__(self, console: Console, *, enabled: bool, total: int | None = None) -> None:
-        self.enabled = enabled
-        self._started = time.perf_counter()
-        self._last = 0.0
-        self._latest: Any = None
-        self._progress = Progress(
+        super().__init__(
+            console,
             SpinnerColumn(),
             TextColumn("[bold]{task.description}"),
             BarColumn(bar_width=None),
             TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(),
-            console=console,
-            transient=False,
-            disable=not enabled,
+            enabled=enabled,
         )
+        self._started = time.perf_counter()
+        self._last = 0.0
+        self._latest: Any = None
         self._task = self._progress.add_task("ingest", total=total, detail="")
 
-    def __enter__(self) -> IngestProgress:
-        if self.enabled:
-            self._progress.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if not self.enabled:
-            return
+    def _before_stop(self) -> None:
         if self._latest is not None:  # the last update may have fallen inside the redraw throttle
             self._render(self._latest, time.perf_counter())
-        self._progress.stop()
 
     def update(self, stats: Any) -> None:
         if not self.enabled:
