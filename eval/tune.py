@@ -24,18 +24,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.embeddings import Embeddings
-
 from legalrag.eval.datasets import EvalDataset
 from legalrag.eval.harness import run_queries, score_run
 from legalrag.eval.metrics import parse_metric
+from legalrag.plugin.dense import CachedQueries
 from legalrag.plugin.search import SearchConfig, Searcher
 from legalrag.plugin.store.base import Store
 
 __all__ = [
     "DEFAULT_RRF_KS",
     "DEFAULT_WEIGHTS",
-    "CachedQueryEmbeddings",
+    "CachedQueryEmbeddings",  # noqa: F822 - deprecated, served by __getattr__
     "Evaluate",
     "Trial",
     "TuneResult",
@@ -207,29 +206,6 @@ def store_tuned(store: Store, collection: str, config: SearchConfig) -> None:
     store.set_metadata(collection, {"search": config.as_metadata()})
 
 
-class CachedQueryEmbeddings(Embeddings):
-    """Memoise ``embed_query`` so a grid of fusions embeds each dev query once (documents pass through).
-
-    Example:
-        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
-        >>> cached = CachedQueryEmbeddings(DeterministicFakeEmbedding(size=4))
-        >>> cached.embed_query("q") == cached.embed_query("q")
-        True
-    """
-
-    def __init__(self, inner: Embeddings) -> None:
-        self.inner = inner
-        self._cache: dict[str, list[float]] = {}
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.inner.embed_documents(texts)
-
-    def embed_query(self, text: str) -> list[float]:
-        if text not in self._cache:
-            self._cache[text] = self.inner.embed_query(text)
-        return self._cache[text]
-
-
 def searcher_evaluator(
     searcher: Searcher,
     dataset: EvalDataset,
@@ -246,8 +222,8 @@ def searcher_evaluator(
     ``on_query`` is called after every query of every configuration (progress).
     """
     base = searcher.with_config()
-    if base.embeddings is not None:
-        base.embeddings = CachedQueryEmbeddings(base.embeddings)
+    if base.dense is not None:
+        base.dense = CachedQueries(base.dense)
 
     def evaluate(config: SearchConfig) -> Mapping[str, float]:
         trial = base.with_config(mode=config.mode, fusion=config.fusion, rrf_k=config.rrf_k, weights=config.weights)
@@ -257,3 +233,38 @@ def searcher_evaluator(
         return score_run(run, dataset.qrels, metrics, compat).metrics
 
     return evaluate
+
+
+def __getattr__(name: str) -> Any:
+    # deprecated: tuning caches query vectors with legalrag.plugin.dense.CachedQueries now
+    if name == "CachedQueryEmbeddings":
+        import warnings
+
+        warnings.warn(
+            "CachedQueryEmbeddings is deprecated: use legalrag.plugin.dense.CachedQueries",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return _cached_query_embeddings()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _cached_query_embeddings() -> type:
+    from langchain_core.embeddings import Embeddings
+
+    class CachedQueryEmbeddings(Embeddings):
+        """Memoise ``embed_query`` of a LangChain ``Embeddings`` (documents pass through)."""
+
+        def __init__(self, inner: Embeddings) -> None:
+            self.inner = inner
+            self._cache: dict[str, list[float]] = {}
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return self.inner.embed_documents(texts)
+
+        def embed_query(self, text: str) -> list[float]:
+            if text not in self._cache:
+                self._cache[text] = self.inner.embed_query(text)
+            return self._cache[text]
+
+    return CachedQueryEmbeddings

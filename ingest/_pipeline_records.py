@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from legalrag.plugin.schema import Chunk, SourceDocument, SparseVector
 
@@ -12,10 +12,15 @@ __all__ = [
     "ChunkerLike",
     "DocumentEncoder",
     "DocumentFailure",
+    "DocumentStatus",
     "IngestStats",
     "PreparedDocument",
     "SparseDocumentEncoder",
 ]
+
+#: what a run does with a document: write it whole (``added``/``updated``), nothing (``unchanged``),
+#: or only retire older versions when the current one is already complete (``stale_only``)
+DocumentStatus = Literal["added", "updated", "unchanged", "stale_only"]
 
 
 class DocumentEncoder(Protocol):
@@ -40,7 +45,11 @@ class ChunkerLike(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class DocumentFailure:
-    """A document (or file) the run could not ingest, and why."""
+    """A document (or file) the run could not load or ingest, and why (``source`` is the file path).
+
+    The loaders yield it for a file they cannot read (``legalrag.ingest.loaders.LoadFailure`` is the
+    same class), and the pipeline reports it in :attr:`IngestStats.failed`.
+    """
 
     source: str
     reason: str
@@ -54,12 +63,16 @@ class PreparedDocument:
     version: str
     chunks: list[Chunk]
     ids: list[str]
-    status: str  # "added" | "updated" | "unchanged" | "stale_only"
+    status: DocumentStatus
 
 
 @dataclass(slots=True)
 class IngestStats:
-    """Counts reported by ``legalrag ingest`` (documents unless named ``chunks``/``upserted``)."""
+    """Counts reported by ``legalrag ingest`` (documents unless named ``chunks``/``upserted``).
+
+    One thread owns it during a run (the one that called :meth:`Ingestor.run`); the other stages
+    send it what happened as messages.
+    """
 
     files: int = 0
     documents: int = 0

@@ -21,7 +21,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from legalrag.ingest._token_counters import (
+from legalrag.ingest.structure import Block, clause_label, parse_structure
+from legalrag.plugin.errors import IngestError, InputError
+from legalrag.plugin.language import detect_language
+from legalrag.plugin.schema import Chunk, SourceDocument, content_hash
+from legalrag.plugin.token_counters import (
     BatchTokenCounter,
     HFTokenCounter,
     SimpleTokenCounter,
@@ -29,10 +33,6 @@ from legalrag.ingest._token_counters import (
     tiktoken_count,
     tiktoken_counts,
 )
-from legalrag.ingest.structure import Block, clause_label, parse_structure
-from legalrag.plugin.errors import IngestError, InputError
-from legalrag.plugin.language import detect_language
-from legalrag.plugin.schema import Chunk, SourceDocument, content_hash
 
 __all__ = [
     "BatchTokenCounter",

@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from legalrag.ingest._pipeline_records import DocumentFailure
 from legalrag.ingest.encodings import decode_bytes
 from legalrag.plugin.errors import MissingExtraError
 from legalrag.plugin.language import SUPPORTED_LANGUAGES, detect_language
@@ -49,12 +50,8 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 _INLINE_SPACE = re.compile(r"[ \t\r\f\v\u00a0]+")
 
 
-@dataclass(frozen=True, slots=True)
-class LoadFailure:
-    """A file or record that could not be loaded, and why (``source`` is the file path)."""
-
-    source: str
-    reason: str
+#: a file or record that could not be loaded, and why: the pipeline's one failure type
+LoadFailure = DocumentFailure
 
 
 class JsonFields(BaseModel):

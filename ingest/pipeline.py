@@ -21,6 +21,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,22 +32,65 @@ from legalrag.ingest._pipeline_records import (
     ChunkerLike,
     DocumentEncoder,
     DocumentFailure,
+    DocumentStatus,
     IngestStats,
     PreparedDocument,
     SparseDocumentEncoder,
 )
 from legalrag.plugin.memory import release_free_memory
-from legalrag.plugin.schema import SourceDocument, SparseVector, point_id
+from legalrag.plugin.schema import DOC_ID_KEY, TENANT_KEY, VERSION_KEY, SourceDocument, SparseVector, point_id
 from legalrag.plugin.store.base import PointRecord, Store
 
 __all__ = [
     "DocumentFailure",
+    "DocumentStatus",
     "IngestStats",
     "Ingestor",
     "PreparedDocument",
 ]
 
-_DONE = object()
+
+# -- messages between the stages -------------------------------------------------------------------
+class _Done:
+    """End of a stream (the producer is out of documents, or the run is over)."""
+
+
+_DONE = _Done()
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """producer → owner: a file or document that could not be loaded or chunked."""
+
+    failure: DocumentFailure
+
+
+@dataclass(frozen=True, slots=True)
+class _Points:
+    """owner → writer: chunks ``start:start+len(dense)`` of a document, with their dense vectors."""
+
+    prepared: PreparedDocument
+    start: int
+    dense: Any
+
+
+@dataclass(frozen=True, slots=True)
+class _Finish:
+    """owner → writer: every chunk of the document's new version is queued: retire the old ones."""
+
+    prepared: PreparedDocument
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """writer → owner: ``points`` points stored; ``finished`` when a document's old versions are gone."""
+
+    points: int = 0
+    finished: DocumentStatus | None = None
+
+
+_Inbound = PreparedDocument | _Failed | _Done
+_Outbound = _Points | _Finish | _Done
 
 
 def _match(key: str, value: str) -> models.FieldCondition:
@@ -78,7 +122,7 @@ class Ingestor:
         batch_size: int = 256,
         extra_payload: dict[str, Any] | None = None,
         queue_depth: int = 4,
-        tenant_key: str = "tenant",
+        tenant_key: str = TENANT_KEY,
         defer_indexing: bool = True,
     ) -> None:
         """``extra_payload`` (e.g. ``{"tenant": "acme"}``) is written on every point and scopes
@@ -103,7 +147,7 @@ class Ingestor:
             self._scope.append(models.IsEmptyCondition(is_empty=models.PayloadField(key=tenant_key)))
 
     def _doc_filter(self, doc_id: str, **extra: str) -> list[models.Condition]:
-        return [*self._scope, _match("doc_id", doc_id), *(_match(k, v) for k, v in extra.items())]
+        return [*self._scope, _match(DOC_ID_KEY, doc_id), *(_match(k, v) for k, v in extra.items())]
 
     # -- preparation ---------------------------------------------------------------------------
     def prepare(self, doc: SourceDocument) -> PreparedDocument:
@@ -113,11 +157,11 @@ class Ingestor:
         ids = [point_id(doc.doc_id, version, i) for i in range(len(chunks))]
         held = self.store.count(self.collection, models.Filter(must=self._doc_filter(doc.doc_id)))
         if held == 0:
-            status = "added"
+            status: DocumentStatus = "added"
         else:
             current = self.store.count(
                 self.collection,
-                models.Filter(must=self._doc_filter(doc.doc_id, version=version)),
+                models.Filter(must=self._doc_filter(doc.doc_id, **{VERSION_KEY: version})),
             )
             complete = current == len(chunks)
             status = "updated" if not complete else ("unchanged" if held == current else "stale_only")
@@ -128,7 +172,7 @@ class Ingestor:
     ) -> list[PointRecord]:
         points = []
         for offset, chunk in enumerate(prepared.chunks[start : start + len(dense)]):
-            payload = {**chunk.payload(), **self.extra_payload, "version": prepared.version}
+            payload = {**chunk.payload(), **self.extra_payload, VERSION_KEY: prepared.version}
             points.append(
                 PointRecord(
                     id=prepared.ids[start + offset],
@@ -142,37 +186,43 @@ class Ingestor:
     # -- the run -------------------------------------------------------------------------------
     def run(
         self,
-        items: Iterable[SourceDocument | Any],
+        items: Iterable[SourceDocument | DocumentFailure],
         *,
         on_progress: Callable[[IngestStats], None] | None = None,
         stop: threading.Event | None = None,
     ) -> IngestStats:
-        """Ingest ``items`` (documents, or load failures with ``source``/``reason``)."""
+        """Ingest ``items``: documents, or load failures (reported in ``failed``, the rest goes on).
+
+        ``stop`` (set by a Ctrl-C handler) ends the run after the current batch; ``on_progress`` is
+        called from this thread with the running counts.
+        """
         initial = self.defer_indexing and self.store.count(self.collection) == 0
         with self.store.bulk_load(self.collection) if initial else contextlib.nullcontext():
             return self._run(items, on_progress, stop)
 
     def _run(
         self,
-        items: Iterable[SourceDocument | Any],
+        items: Iterable[SourceDocument | DocumentFailure],
         on_progress: Callable[[IngestStats], None] | None,
         stop: threading.Event | None,
     ) -> IngestStats:
-        stats = IngestStats()
+        stats = IngestStats()  # owned by this thread; the others send messages
         started = time.perf_counter()
         stop = stop or threading.Event()  # set by the caller (Ctrl-C): finish the current batch, then stop
         halt = threading.Event()  # set by us when the run is over, to release the producer
-        prepared_q: queue.Queue[Any] = queue.Queue(maxsize=self.queue_depth * 4)
-        write_q: queue.Queue[Any] = queue.Queue(maxsize=self.queue_depth)
+        prepared_q: queue.Queue[_Inbound] = queue.Queue(maxsize=self.queue_depth * 4)
+        write_q: queue.Queue[_Outbound] = queue.Queue(maxsize=self.queue_depth)
+        written_q: queue.SimpleQueue[_Written] = queue.SimpleQueue()
         errors: list[BaseException] = []
         producer = threading.Thread(
-            target=self._produce, args=(items, prepared_q, stats, _Either(stop, halt), errors), daemon=True
+            target=self._produce, args=(items, prepared_q, _Either(stop, halt), errors), daemon=True
         )
-        writer = threading.Thread(target=self._write, args=(write_q, stats, errors), daemon=True)
+        writer = threading.Thread(target=self._write, args=(write_q, written_q, errors), daemon=True)
         producer.start()
         writer.start()
+        sources: set[str] = set()
         try:
-            self._embed_loop(prepared_q, write_q, stats, stop, errors, on_progress)
+            self._embed_loop(prepared_q, write_q, written_q, stats, sources, stop, errors, on_progress)
         except KeyboardInterrupt:
             stop.set()
         finally:
@@ -182,6 +232,7 @@ class Ingestor:
             write_q.put(_DONE)
             writer.join()
             producer.join(timeout=5)
+        _collect(written_q, stats)
         stats.seconds = time.perf_counter() - started
         if errors:
             raise errors[0]
@@ -189,28 +240,23 @@ class Ingestor:
 
     def _produce(
         self,
-        items: Iterable[Any],
-        out: queue.Queue[Any],
-        stats: IngestStats,
+        items: Iterable[SourceDocument | DocumentFailure],
+        out: queue.Queue[_Inbound],
         stop: threading.Event | _Either,
         errors: list[BaseException],
     ) -> None:
-        sources: set[str] = set()
         try:
             for item in items:
                 if stop.is_set():
                     break
-                source = str(getattr(item, "source", ""))
-                if source not in sources:
-                    sources.add(source)
-                    stats.files += 1
                 if not isinstance(item, SourceDocument):
-                    stats.failed.append(DocumentFailure(source, str(getattr(item, "reason", item))))
+                    reason = str(getattr(item, "reason", item))
+                    _put(out, _Failed(DocumentFailure(str(getattr(item, "source", "")), reason)), stop)
                     continue
                 try:
                     prepared = self.prepare(item)
                 except Exception as exc:
-                    stats.failed.append(DocumentFailure(item.source, f"chunking failed: {exc}"))
+                    _put(out, _Failed(DocumentFailure(item.source, f"chunking failed: {exc}")), stop)
                     continue
                 _put(out, prepared, stop)
         except BaseException as exc:
@@ -220,9 +266,11 @@ class Ingestor:
 
     def _embed_loop(
         self,
-        inbox: queue.Queue[Any],
-        outbox: queue.Queue[Any],
+        inbox: queue.Queue[_Inbound],
+        outbox: queue.Queue[_Outbound],
+        written: queue.SimpleQueue[_Written],
         stats: IngestStats,
+        sources: set[str],
         stop: threading.Event,
         errors: list[BaseException],
         on_progress: Callable[[IngestStats], None] | None,
@@ -231,21 +279,28 @@ class Ingestor:
         size = 0
         while not errors:
             item = inbox.get()
-            if item is _DONE:
+            if isinstance(item, _Done):
                 break
-            prepared: PreparedDocument = item
+            _collect(written, stats)
+            source = item.failure.source if isinstance(item, _Failed) else item.doc.source
+            if source not in sources:
+                sources.add(source)
+                stats.files += 1
+            if isinstance(item, _Failed):
+                stats.failed.append(item.failure)
+                continue
             stats.documents += 1
-            stats.chunks += len(prepared.chunks)
-            if prepared.status in ("unchanged", "stale_only"):
-                stats.skipped += len(prepared.chunks)
-                if prepared.status == "unchanged":
+            stats.chunks += len(item.chunks)
+            if item.status in ("unchanged", "stale_only"):
+                stats.skipped += len(item.chunks)
+                if item.status == "unchanged":
                     stats.unchanged += 1
                 else:
                     stats.updated += 1
-                    outbox.put(("finish", prepared))
+                    outbox.put(_Finish(item))
                 continue
-            pending.append((prepared, 0))
-            size += len(prepared.chunks)
+            pending.append((item, 0))
+            size += len(item.chunks)
             while size >= self.batch_size:
                 pending, size = self._flush(pending, outbox, stats, self.batch_size)
             if on_progress is not None:
@@ -254,11 +309,16 @@ class Ingestor:
                 break
         while pending and not errors:
             pending, size = self._flush(pending, outbox, stats, self.batch_size)
+        _collect(written, stats)
         if on_progress is not None:
             on_progress(stats)
 
     def _flush(
-        self, pending: list[tuple[PreparedDocument, int]], outbox: queue.Queue[Any], stats: IngestStats, limit: int
+        self,
+        pending: list[tuple[PreparedDocument, int]],
+        outbox: queue.Queue[_Outbound],
+        stats: IngestStats,
+        limit: int,
     ) -> tuple[list[tuple[PreparedDocument, int]], int]:
         """Embed up to ``limit`` pending chunks (across documents) and hand them to the writer."""
         taken: list[tuple[PreparedDocument, int, int]] = []
@@ -282,28 +342,30 @@ class Ingestor:
         for prepared, start, end in taken:
             n = end - start
             stats.tokens += sum(int(c.metadata.get("token_count", 0)) for c in prepared.chunks[start:end])
-            outbox.put(("points", (prepared, start, dense[at : at + n])))
+            outbox.put(_Points(prepared, start, dense[at : at + n]))
             if end == len(prepared.chunks):
-                outbox.put(("finish", prepared))
+                outbox.put(_Finish(prepared))
             at += n
         return rest, sum(len(p.chunks) - s for p, s in rest)
 
-    def _write(self, inbox: queue.Queue[Any], stats: IngestStats, errors: list[BaseException]) -> None:
+    def _write(
+        self, inbox: queue.Queue[_Outbound], done: queue.SimpleQueue[_Written], errors: list[BaseException]
+    ) -> None:
         while True:
             item = inbox.get()
-            if item is _DONE:
+            if isinstance(item, _Done):
                 return
             if errors:
                 continue
-            kind, value = item
             try:
-                if kind == "points":
-                    prepared, start, dense = value
-                    points = self._points(prepared, start, dense, self._sparse_slice(prepared, start, len(dense)))
+                if isinstance(item, _Points):
+                    sparse = self._sparse_slice(item.prepared, item.start, len(item.dense))
+                    points = self._points(item.prepared, item.start, item.dense, sparse)
                     self.store.upsert(self.collection, points)
-                    stats.upserted += len(points)
+                    done.put(_Written(points=len(points)))
                 else:
-                    self._finish(value, stats)
+                    self._finish(item.prepared)
+                    done.put(_Written(finished=item.prepared.status))
             except BaseException as exc:
                 errors.append(exc)
 
@@ -318,19 +380,15 @@ class Ingestor:
             [c.embed_text for c in chunks], [c.metadata.get("language") for c in chunks]
         )
 
-    def _finish(self, prepared: PreparedDocument, stats: IngestStats) -> None:
+    def _finish(self, prepared: PreparedDocument) -> None:
         """All chunks of the new version are stored: now drop older versions of the document."""
         self.store.delete(
             self.collection,
             models.Filter(
                 must=self._doc_filter(prepared.doc.doc_id),
-                must_not=[_match("version", prepared.version)],
+                must_not=[_match(VERSION_KEY, prepared.version)],
             ),
         )
-        if prepared.status == "added":
-            stats.added += 1
-        elif prepared.status == "updated":
-            stats.updated += 1
 
     # -- sync ----------------------------------------------------------------------------------
     def sync(self, seen_doc_ids: set[str], roots: Sequence[str | Path], failed_sources: set[str]) -> int:
@@ -344,7 +402,7 @@ class Ingestor:
         gone: set[str] = set()
         scope = models.Filter(must=list(self._scope))
         for hit in self.store.scroll(self.collection, scope):
-            doc_id = str(hit.payload.get("doc_id"))
+            doc_id = str(hit.payload.get(DOC_ID_KEY))
             if doc_id in seen_doc_ids or doc_id in gone:
                 continue
             source = Path(str(hit.payload.get("source", ""))).resolve()
@@ -365,6 +423,20 @@ class _Either:
 
     def is_set(self) -> bool:
         return self._a.is_set() or self._b.is_set()
+
+
+def _collect(written: queue.SimpleQueue[_Written], stats: IngestStats) -> None:
+    """Count what the writer reports (in the thread that owns ``stats``)."""
+    while True:
+        try:
+            event = written.get_nowait()
+        except queue.Empty:
+            return
+        stats.upserted += event.points
+        if event.finished == "added":
+            stats.added += 1
+        elif event.finished == "updated":
+            stats.updated += 1
 
 
 def _put(q: queue.Queue[Any], item: Any, stop: threading.Event | _Either | None) -> None:

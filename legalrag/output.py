@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,12 +21,31 @@ from rich.console import Console
 from legalrag.plugin.errors import LegalRAGError
 from legalrag.plugin.redact import RedactingFilter, redact
 
-__all__ = ["Output", "configure_logging", "fail_cleanly"]
+__all__ = ["Output", "configure_logging", "fail_cleanly", "safe"]
 
 #: loggers that write wire-level details (hpack logs HTTP/2 header values, the API key among them)
 _WIRE_LOGGERS = ("hpack", "h2", "httpcore", "grpc")
 
 T = TypeVar("T")
+
+#: C0 and C1 control characters (ESC among them) except tab and newline, and DEL
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe(value: Any) -> str:
+    """Untrusted text (file names, document text, server messages) fit for a rich console line.
+
+    Rich markup is escaped (``[bold]`` shows as itself and ``[/bold]`` cannot crash the print) and
+    control characters are replaced by U+FFFD, so no escape sequence from a document or a file
+    name reaches the terminal (clearing it, retitling it or recolouring what follows).
+
+    Example:
+        >>> safe("[bold]x.txt"), safe("a\x1b[2Jb")
+        ('\\\\[bold]x.txt', 'a\ufffd[2Jb')
+    """
+    from rich.markup import escape
+
+    return escape(_CONTROL.sub("\ufffd", str(value)))
 
 
 class Output:

@@ -8,16 +8,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from legalrag.plugin.collection import require_collection
-from legalrag.plugin.dense_adapters import DenseModel, EmbeddingsEncoder, is_adapter_model, load_adapter
-from legalrag.plugin.embedder import DenseEncoder, resolve_model_path
-from legalrag.plugin.embeddings import LegalEmbeddings
+from legalrag.plugin.dense import DenseModel
+from legalrag.plugin.dense_adapters import is_adapter_model, load_adapter
+from legalrag.plugin.embedder import resolve_model_path
+from legalrag.plugin.models import load_dense_model
 from legalrag.plugin.search import SearchConfig, Searcher
 from legalrag.plugin.settings import Settings
 from legalrag.plugin.store.base import Store
 
 if TYPE_CHECKING:
-    from langchain_core.embeddings import Embeddings
-
     from legalrag.plugin.sparse import BM25Encoder
 
 __all__ = ["TokenizerInfo", "load_dense", "load_tokenizer", "model_for", "open_searcher", "sparse_from_metadata"]
@@ -45,10 +44,9 @@ def model_for(settings: Settings, metadata: dict[str, Any] | None = None) -> str
 
 def load_dense(settings: Settings, model: str | None = None) -> DenseModel:
     """The dense model named by ``model`` (or the settings): sentence-transformers, or ``use:...``."""
-    name = model or settings.model
-    if is_adapter_model(name):
-        return load_adapter(name, max_tokens=settings.chunking.max_tokens)
-    return DenseEncoder.load(name, settings.device, settings.embedding)
+    return load_dense_model(
+        model or settings.model, settings.device, settings.embedding, max_tokens=settings.chunking.max_tokens
+    )
 
 
 def load_tokenizer(model: str, settings: Settings) -> TokenizerInfo:
@@ -114,21 +112,13 @@ def open_searcher(
     if "search" in settings.model_fields_set or not stored_mode:
         stored_mode = settings.search.mode
     mode = config.get("mode") or stored_mode
-    embeddings = None
+    encoder = None
     if mode != "sparse":
         encoder = dense or load_dense(settings, model_for(settings, metadata))
         from legalrag.plugin.collection import check_compatible
 
         check_compatible(info, dimension=encoder.dimension, distance=encoder.distance, model=encoder.name)
-        embeddings = _as_embeddings(encoder)
     options = settings.collection_options
     query_options = {"rescore": options.rescore, "oversampling": options.oversampling}
     search_config = SearchConfig.from_metadata(metadata, **{**query_options, **config, "mode": mode})
-    return Searcher(store, name, embeddings, sparse_from_metadata(metadata), config=search_config, tenant=tenant)
-
-
-def _as_embeddings(encoder: DenseModel) -> Embeddings:
-    """The LangChain ``Embeddings`` behind a loaded dense model (no second copy of the model)."""
-    if isinstance(encoder, EmbeddingsEncoder):
-        return encoder.embeddings
-    return LegalEmbeddings.from_encoder(encoder)  # type: ignore[arg-type]
+    return Searcher(store, name, encoder, sparse_from_metadata(metadata), config=search_config, tenant=tenant)

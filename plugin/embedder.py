@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from legalrag.plugin.errors import InputError, LegalRAGError, ModelLoadError
-from legalrag.plugin.store.base import Distance
+from legalrag.plugin.schema import Distance
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

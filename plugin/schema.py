@@ -10,22 +10,35 @@ import hashlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "DENSE_VECTOR",
+    "DOC_ID_KEY",
     "ID_NAMESPACE",
     "SPARSE_VECTOR",
+    "TENANT_KEY",
     "TEXT_KEY",
+    "VERSION_KEY",
     "Chunk",
+    "Distance",
     "SourceDocument",
     "SparseVector",
     "content_hash",
     "point_id",
 ]
 
+#: Qdrant distances a dense vector can use; a model's similarity function picks one
+Distance = Literal["Cosine", "Dot", "Euclid", "Manhattan"]
+
 #: payload key holding the raw chunk text
 TEXT_KEY = "text"
+#: payload key of the document a chunk belongs to (the unit of incremental ingest and of eval)
+DOC_ID_KEY = "doc_id"
+#: payload key of the document version a chunk was written with (see ``legalrag.ingest.pipeline``)
+VERSION_KEY = "version"
+#: payload key binding a point to one tenant (``--tenant``); a point without it belongs to no tenant
+TENANT_KEY = "tenant"
 #: names of the two vectors every legalrag collection may hold
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "sparse"

@@ -16,12 +16,14 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
-from langchain_core.embeddings import Embeddings
 from langchain_core.runnables.config import run_in_executor
 from qdrant_client import models
 
+from legalrag.plugin.dense import DenseModel
 from legalrag.plugin.errors import InputError
 from legalrag.plugin.filters import and_filters, to_qdrant_filter
+from legalrag.plugin.models import as_dense_model
+from legalrag.plugin.schema import TENANT_KEY
 from legalrag.plugin.store.base import Hit, SearchRequest, Store
 
 if TYPE_CHECKING:
@@ -75,8 +77,11 @@ class Searcher:
     """Search one collection; ``astore`` (the same collection through an async client) makes
     :meth:`asearch` truly async.
 
+    ``dense`` is a :class:`~legalrag.plugin.dense.DenseModel` (a LangChain ``Embeddings`` is
+    adapted to one); ``None`` allows sparse search only.
+
     Example:
-        >>> searcher = Searcher(store, "laws", embeddings, bm25)  # doctest: +SKIP
+        >>> searcher = Searcher(store, "laws", encoder, bm25)  # doctest: +SKIP
         >>> hits = searcher.search("개인정보 수집 동의", k=5, filter={"title": "개인정보 보호법"})  # doctest: +SKIP
     """
 
@@ -84,39 +89,52 @@ class Searcher:
         self,
         store: Store,
         collection: str,
-        embeddings: Embeddings | None,
+        dense: DenseModel | Any | None,
         sparse: BM25Encoder | None = None,
         *,
         config: SearchConfig | None = None,
         reranker: Reranker | None = None,
         tenant: str | None = None,
-        tenant_key: str = "tenant",
+        tenant_key: str = TENANT_KEY,
         astore: AsyncStore | None = None,
     ) -> None:
         self.store = store
         self.astore = astore
         self.collection = collection
-        self.embeddings = embeddings
+        self.dense: DenseModel | None = as_dense_model(dense) if dense is not None else None
         self.sparse = sparse
         self.config = config or SearchConfig()
         self.reranker = reranker
         self.tenant = tenant
         self.tenant_key = tenant_key
 
-    def _mode(self, mode: str | None) -> Mode:
+    def resolve_mode(self, mode: str | None = None) -> Mode:
+        """The mode a search with ``mode`` (``None``: the configured one) runs in.
+
+        Raises:
+            InputError: the mode is unknown, or needs a part this searcher lacks.
+        """
         chosen = mode or self.config.mode
         if chosen not in MODES:
             raise InputError(f"unknown search mode {chosen!r}: use dense, sparse or hybrid")
         if chosen in ("sparse", "hybrid") and self.sparse is None:
-            if mode is None and self.embeddings is not None:
+            if mode is None and self.dense is not None:
                 return "dense"  # collection without sparse vectors: default quietly to dense
             raise InputError(
                 f"mode {chosen!r} needs sparse vectors, but collection {self.collection!r} has none: "
-                "use --mode dense or re-ingest with sparse vectors"
+                "search with mode='dense', or re-ingest the collection with sparse vectors"
             )
-        if chosen in ("dense", "hybrid") and self.embeddings is None:
-            raise InputError(f"mode {chosen!r} needs a dense embedding model")
+        if chosen in ("dense", "hybrid") and self.dense is None:
+            raise InputError(
+                f"mode {chosen!r} needs a dense model, but this searcher has none: pass dense= "
+                "(open_searcher loads the collection's own model), or search with mode='sparse'"
+            )
         return chosen  # type: ignore[return-value]
+
+    @property
+    def embeddings(self) -> DenseModel | None:
+        """The dense model (the older name of :attr:`dense`)."""
+        return self.dense
 
     def filter_for(self, filter: Mapping[str, Any] | models.Filter | None) -> models.Filter | None:
         """The caller's filter, always ANDed with the tenant condition when bound to a tenant."""
@@ -141,11 +159,11 @@ class Searcher:
     ) -> SearchRequest:
         """Build the store request for ``query`` (encoding it as the mode needs)."""
         _check_query(query, k)
-        chosen = self._mode(mode)
+        chosen = self.resolve_mode(mode)
         dense = None
         sparse = None
         if chosen in ("dense", "hybrid"):
-            dense = dense_vector if dense_vector is not None else self.embeddings.embed_query(query)  # type: ignore[union-attr]
+            dense = dense_vector if dense_vector is not None else self.encode_query(query)
         if chosen in ("sparse", "hybrid"):
             sparse = self.sparse.encode_query(query)  # type: ignore[union-attr]
         cfg = self.config
@@ -197,7 +215,7 @@ class Searcher:
     ) -> list[Hit]:
         """:meth:`search` for an event loop: same arguments, same hits.
 
-        With ``astore`` the query is encoded by ``embeddings.aembed_query`` and the store awaited;
+        With ``astore`` the query is encoded by :meth:`aencode_query` and the store awaited;
         without one, :meth:`search` runs in a worker thread.
         """
         if self.astore is None:
@@ -214,8 +232,8 @@ class Searcher:
         _check_query(query, k)  # before encoding: a bad query fails without a model call
         depth = self._depth(k, group_by)
         dense_vector = None
-        if self._mode(mode) in ("dense", "hybrid"):
-            dense_vector = await self.embeddings.aembed_query(query)  # type: ignore[union-attr]
+        if self.resolve_mode(mode) in ("dense", "hybrid"):
+            dense_vector = await self.aencode_query(query)
         request = self.request(
             query, depth, mode=mode, filter=filter, score_threshold=score_threshold, dense_vector=dense_vector
         )
@@ -223,6 +241,18 @@ class Searcher:
         if self.reranker is not None and _matchable(request):
             hits = await run_in_executor(None, self.reranker.rerank, query, hits)
         return _finish(request, hits, k, group_by)
+
+    def encode_query(self, query: str) -> list[float]:
+        """The query's dense vector (the model's query prompt applied)."""
+        return self.dense.encode_queries([query])[0].tolist()  # type: ignore[union-attr,no-any-return]
+
+    async def aencode_query(self, query: str) -> list[float]:
+        """:meth:`encode_query` for an event loop: awaited when the model is async (an embeddings API),
+        else in a worker thread."""
+        native = getattr(self.dense, "aencode_queries", None)
+        if native is not None:
+            return (await native([query]))[0].tolist()  # type: ignore[no-any-return]
+        return await run_in_executor(None, self.encode_query, query)
 
     def _depth(self, k: int, group_by: str | None) -> int:
         """How many hits to fetch for ``k`` results: more when grouping or reranking drops some."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import ssl
+from collections.abc import Iterator
 from typing import Any
 
 from qdrant_client import QdrantClient
@@ -47,6 +49,7 @@ __all__ = [
     "VectorInfo",
     "open_store",
     "qdrant_client_for",
+    "store_from",
 ]
 
 
@@ -69,6 +72,24 @@ def open_store(settings: Settings) -> Store:
     if not settings.qdrant_url:
         return EdgeStore(settings.qdrant_path)
     return ClientStore(qdrant_client_for(settings), retry=RetryPolicy(budget=settings.qdrant_retry_seconds))
+
+
+@contextlib.contextmanager
+def store_from(settings: Settings, store: Store | None = None) -> Iterator[Store]:
+    """``store`` as it is (the caller closes it), or the store ``settings`` names, closed on the way out.
+
+    Example:
+        >>> with store_from(Settings(qdrant_path="/tmp/legalrag-demo")) as store:  # doctest: +SKIP
+        ...     store.list_collections()
+    """
+    if store is not None:
+        yield store
+        return
+    opened = open_store(settings)
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 def qdrant_client_for(settings: Settings) -> QdrantClient:

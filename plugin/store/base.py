@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from qdrant_client import models
 
-from legalrag.plugin.schema import SparseVector
+from legalrag.plugin.schema import Distance, SparseVector
 
 __all__ = [
     "CollectionInfo",
@@ -30,7 +30,6 @@ __all__ = [
     "VectorInfo",
 ]
 
-Distance = Literal["Cosine", "Dot", "Euclid", "Manhattan"]
 PayloadSchema = Literal["keyword", "integer", "float", "bool", "datetime", "text", "uuid"]
 Quantization = Literal["none", "scalar", "binary"]
 

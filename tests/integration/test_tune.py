@@ -170,7 +170,7 @@ def test_any_langchain_embeddings_ingest_and_search(store_path: Path) -> None:
         assert info is not None and info.vectors["dense"].size == 16
         assert info.metadata["model"] == "fake-16" and info.metadata["chunking"]["max_tokens"] == 32
         searcher = open_searcher(settings, store, dense=encoder, mode="hybrid")
-        assert searcher.embeddings is encoder.embeddings
+        assert searcher.dense is encoder  # the loaded model itself: no adapter, no second copy
         hits = searcher.search("카드 분실 도난 책임", 3)
         assert hits and hits[0].payload["doc_id"] == "d4"  # BM25 carries the random dense side
         again = make_ingestor(settings, store, encoder).run(iter(docs))

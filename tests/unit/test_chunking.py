@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from legalrag.ingest import _token_counters
 from legalrag.ingest.chunking import Chunker, HFTokenCounter, SimpleTokenCounter, tiktoken_count
 from legalrag.ingest.loaders import iter_documents
 from legalrag.ingest.structure import parse_structure, zh_numeral
+from legalrag.plugin import token_counters as _token_counters
 from legalrag.plugin.errors import InputError
 from legalrag.plugin.schema import Chunk, SourceDocument, content_hash
 

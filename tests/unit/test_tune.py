@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from legalrag.eval.tune import (
-    CachedQueryEmbeddings,
     describe,
     fusion_grid,
     store_tuned,
@@ -113,8 +112,37 @@ def test_the_winner_is_stored_where_search_config_reads_it() -> None:
     assert SearchConfig.from_metadata(store.metadata["laws"]).mode == "sparse"
 
 
-def test_cached_query_embeddings_embed_each_query_once() -> None:
+def test_cached_queries_encode_each_query_once() -> None:
+    import numpy as np
+
+    from legalrag.plugin.dense import CachedQueries, DenseModel
+
+    class Counting:
+        name, dimension, distance, max_seq_length, tokenizer = "counting", 4, "Cosine", 16, None
+        calls = 0
+
+        def encode_documents(self, texts: Any) -> np.ndarray:
+            return np.array([[len(t), 1, 2, 3] for t in texts], dtype=np.float32)
+
+        def encode_queries(self, texts: Any) -> np.ndarray:
+            self.calls += len(texts)
+            return np.array([[len(t), 0, 0, 1] for t in texts], dtype=np.float32)
+
+    inner = Counting()
+    cached = CachedQueries(inner)
+    assert isinstance(cached, DenseModel)
+    first, again = cached.encode_queries(["a", "bb"]), cached.encode_queries(["bb", "a", "a"])
+    assert first.tolist() == inner.encode_queries(["a", "bb"]).tolist()
+    assert again.tolist() == [first[1].tolist(), first[0].tolist(), first[0].tolist()]
+    assert inner.calls == 2 + 2  # the cached pair once, plus the direct reference call
+    assert cached.encode_documents(["a"]).tolist() == inner.encode_documents(["a"]).tolist()
+    assert cached.encode_queries([]).shape == (0, 4)
+
+
+def test_cached_query_embeddings_is_a_deprecated_alias() -> None:
     from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    import legalrag.eval.tune as tune_module
 
     class Counting(DeterministicFakeEmbedding):
         calls: int = 0
@@ -123,8 +151,10 @@ def test_cached_query_embeddings_embed_each_query_once() -> None:
             self.calls += 1
             return super().embed_query(text)
 
+    with pytest.warns(DeprecationWarning, match="CachedQueries"):
+        cached_type = tune_module.CachedQueryEmbeddings
     inner = Counting(size=4)
-    cached = CachedQueryEmbeddings(inner)
+    cached = cached_type(inner)
     assert cached.embed_query("a") == cached.embed_query("a") == inner.embed_query("a")
     assert inner.calls == 2
     assert cached.embed_documents(["a"]) == inner.embed_documents(["a"])

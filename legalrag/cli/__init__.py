@@ -1,0 +1,38 @@
+"""The ``legalrag`` command line: ingest, search, chunk, eval, collections.
+
+Every command takes ``--json`` and then prints one JSON document on stdout and nothing else
+there. Exit codes: 0 success, 2 bad usage or bad input (nothing written), 1 runtime failure.
+
+Each command module only parses flags, calls the library and prints: ``ingest`` calls
+:func:`legalrag.ingest.ingest_paths`, ``eval`` :func:`legalrag.eval.evaluate_collection`,
+``chunk`` :func:`legalrag.ingest.chunk_paths`, ``search`` :func:`legalrag.plugin.open_searcher`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from legalrag.cli.chunk import chunk
+from legalrag.cli.collections import collections_app
+from legalrag.cli.eval import eval_command
+from legalrag.cli.ingest import ingest
+from legalrag.cli.search import search
+
+__all__ = ["app"]
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+app = typer.Typer(
+    name="legalrag",
+    help="Statute-aware ingestion, hybrid search and evaluation over Qdrant.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command()(ingest)
+app.command()(search)
+app.command()(chunk)
+app.command("eval")(eval_command)
+app.add_typer(collections_app, name="collections")

@@ -1,0 +1,123 @@
+"""``legalrag ingest``: one call of :func:`legalrag.ingest.ingest_paths`, with a progress bar and Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from legalrag.cli._options import (
+    CollectionOpt,
+    DeviceOpt,
+    JsonOpt,
+    KeyOpt,
+    ModelOpt,
+    PathOpt,
+    UrlOpt,
+    settings_from,
+)
+from legalrag.output import Output, fail_cleanly, safe
+
+__all__ = ["ingest"]
+
+_SUMMARY_ROWS = (
+    "files",
+    "documents",
+    "added",
+    "updated",
+    "unchanged",
+    "deleted",
+    "chunks",
+    "upserted",
+    "skipped",
+    "tokens",
+    "seconds",
+)
+
+
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.", exists=False)],
+    collection: CollectionOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
+    qdrant_url: UrlOpt = None,
+    qdrant_api_key: KeyOpt = None,
+    qdrant_path: PathOpt = None,
+    include: Annotated[list[str] | None, typer.Option(help="Glob of files to include (repeatable).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Glob of files to exclude (repeatable).")] = None,
+    sparse: Annotated[bool, typer.Option("--sparse/--no-sparse", help="Store BM25 sparse vectors too.")] = True,
+    recreate: Annotated[bool, typer.Option(help="Drop and recreate the collection first.")] = False,
+    sync: Annotated[bool, typer.Option(help="Delete stored documents whose files are gone.")] = False,
+    strict: Annotated[bool, typer.Option(help="Exit 1 when any file failed.")] = False,
+    tenant: Annotated[str | None, typer.Option(help="Write this tenant on every point.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Chunks per embed/upsert batch.")] = 256,
+    backend: Annotated[
+        str | None,
+        typer.Option(help="torch, onnx or openvino (the last two on the CPU) [env LEGALRAG_EMBEDDING__BACKEND]."),
+    ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(help="auto, fp32, bf16 or fp16 [env LEGALRAG_EMBEDDING__PRECISION]."),
+    ] = None,
+    quantize: Annotated[
+        str | None, typer.Option(help="none or int8 (onnx backend) [env LEGALRAG_EMBEDDING__QUANTIZE].")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load, chunk, embed and upsert documents; re-runs are incremental and idempotent."""
+    out = Output(as_json)
+    with fail_cleanly(out):
+        from legalrag.ingest.progress import IngestProgress
+        from legalrag.ingest.service import ingest_paths
+
+        settings = settings_from(
+            collection=collection,
+            model=model,
+            device=device,
+            qdrant_url=qdrant_url,
+            qdrant_api_key=qdrant_api_key,
+            qdrant_path=qdrant_path,
+            embedding={"backend": backend, "precision": precision, "quantize": quantize},
+        )
+        stop = threading.Event()
+        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+        try:
+            with IngestProgress(out.console, enabled=out.interactive) as progress:
+                report = ingest_paths(
+                    paths,
+                    settings=settings,
+                    include=include or (),
+                    exclude=exclude or (),
+                    sparse=sparse,
+                    recreate=recreate,
+                    sync=sync,
+                    tenant=tenant,
+                    batch_size=batch_size,
+                    on_progress=progress.update,
+                    stop=stop,
+                )
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        summary = report.as_dict()
+        out.emit(summary, lambda c: _print_ingest(c, summary))
+        if report.interrupted:
+            raise typer.Exit(130)
+        if strict and report.failed:
+            raise typer.Exit(1)
+
+
+def _print_ingest(console: Any, summary: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"ingest → {safe(summary['collection'])}", show_header=False)
+    for key in _SUMMARY_ROWS:
+        table.add_row(key, str(summary[key]))
+    table.add_row("failed", str(len(summary["failed"])))
+    console.print(table)
+    for failure in summary["failed"]:
+        console.print(f"[red]failed[/] {safe(failure['source'])}: {safe(failure['reason'])}", highlight=False)
+    if summary["interrupted"]:
+        console.print("[yellow]interrupted: re-run the same command to finish[/]")

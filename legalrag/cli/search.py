@@ -1,0 +1,110 @@
+"""``legalrag search``: one query against a collection, hits with their citations."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from legalrag.cli._options import (
+    CollectionOpt,
+    DeviceOpt,
+    JsonOpt,
+    KeyOpt,
+    ModelOpt,
+    ModeOpt,
+    PathOpt,
+    UrlOpt,
+    settings_from,
+)
+from legalrag.output import Output, fail_cleanly, safe
+
+__all__ = ["parse_filter", "search"]
+
+
+def search(
+    query: Annotated[str, typer.Argument(help="The question or terms to search for.")],
+    collection: CollectionOpt = None,
+    k: Annotated[int | None, typer.Option("-k", "--k", help="Number of hits [env LEGALRAG_SEARCH__K, 10].")] = None,
+    mode: ModeOpt = None,
+    filter: Annotated[
+        str | None, typer.Option("--filter", help='JSON filter, e.g. \'{"title": "개인정보 보호법"}\'.')
+    ] = None,
+    score_threshold: Annotated[float | None, typer.Option(help="Drop hits scoring below this.")] = None,
+    group_by: Annotated[str | None, typer.Option(help="Best chunk per article or doc_id.")] = None,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's documents.")] = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
+    qdrant_url: UrlOpt = None,
+    qdrant_api_key: KeyOpt = None,
+    qdrant_path: PathOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search a collection; prints hits with id, score, text and metadata."""
+    out = Output(as_json)
+    with fail_cleanly(out):
+        from legalrag.plugin.components import open_searcher
+        from legalrag.plugin.schema import TEXT_KEY
+        from legalrag.plugin.store import store_from
+
+        settings = settings_from(
+            collection=collection,
+            model=model,
+            device=device,
+            qdrant_url=qdrant_url,
+            qdrant_api_key=qdrant_api_key,
+            qdrant_path=qdrant_path,
+        )
+        parsed = parse_filter(filter)
+        with store_from(settings) as store:
+            searcher = open_searcher(settings, store, tenant=tenant, mode=mode)
+            hits = searcher.search(
+                query,
+                k if k is not None else settings.search.k,
+                filter=parsed,
+                score_threshold=score_threshold,
+                group_by=group_by,
+            )
+        rows = [
+            {
+                "id": h.id,
+                "score": h.score,
+                "text": h.payload.get(TEXT_KEY, ""),
+                "metadata": {key: v for key, v in h.payload.items() if key != TEXT_KEY},
+            }
+            for h in hits
+        ]
+        out.emit(
+            {"collection": searcher.collection, "query": query, "mode": searcher.resolve_mode(mode), "hits": rows},
+            lambda c: _print_hits(c, rows),
+        )
+
+
+def parse_filter(text: str | None) -> Any:
+    """The ``--filter`` JSON object, or ``None``; bad JSON is an :class:`InputError` (exit 2)."""
+    import json
+
+    from legalrag.plugin.errors import InputError
+
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--filter is not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise InputError("--filter is nested too deeply") from None
+    if not isinstance(value, dict):
+        raise InputError('--filter must be a JSON object like {"title": "..."}')
+    return value
+
+
+def _print_hits(console: Any, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        console.print("no hits")
+    for rank, row in enumerate(rows, 1):
+        meta = row["metadata"]
+        cite = meta.get("citation") or meta.get("title") or meta.get("source", "")
+        console.print(f"[bold]{rank}.[/] [cyan]{row['score']:.4f}[/] {safe(cite)}", highlight=False)
+        text = " ".join(str(row["text"]).split())
+        console.print(f"   {safe(text[:300])}{'…' if len(text) > 300 else ''}", highlight=False)
