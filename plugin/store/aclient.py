@@ -1,56 +1,33 @@
-"""Async store over ``AsyncQdrantClient``: the calls a retriever or vector store awaits in an event loop.
+"""Async store over ``AsyncQdrantClient``: every :class:`~legalrag.plugin.store.base.Store` call, awaited.
 
-Only what the async search and write paths need (query, retrieve, count, upsert, delete by id,
-plus collection reads and creation); administration stays with the sync
-:class:`~legalrag.plugin.store.client.ClientStore`. Requests are built by the same pure builders
-(``_client_args``), transient failures retried under the same :class:`RetryPolicy` (with awaited
-waits), and failures reported by the same ``_client_errors``, so both adapters behave alike.
+Requests are planned and results parsed by the same code as the sync
+:class:`~legalrag.plugin.store.client.ClientStore` (``_client_plan``), transient failures retried
+under the same :class:`RetryPolicy` (:meth:`RetryPolicy.arun`: the same schedule, awaited waits), and
+failures reported by the same ``_client_errors``: only the client calls differ. Both run the same
+contract tests. Snapshots and bulk-load pauses stay with the sync store (administration).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from qdrant_client import AsyncQdrantClient, models
 
-from legalrag.plugin.errors import CollectionNotFoundError, InputError, LegalRAGError
+from legalrag.plugin.errors import InputError, LegalRAGError
 from legalrag.plugin.settings import validate_collection_name
-from legalrag.plugin.store._client_args import (
-    create_arguments,
-    index_schema,
-    point_struct,
-    query_arguments,
-    vector_infos,
-)
-from legalrag.plugin.store._client_errors import failure, gave_up, server_of, status_of
-from legalrag.plugin.store._common import (
-    check_dim,
-    check_filter,
-    check_request,
-    check_spec,
-    make_hit,
-    pick_vector,
-    point_uuid,
-)
-from legalrag.plugin.store.base import (
-    CollectionInfo,
-    CollectionSpec,
-    Hit,
-    PayloadSchema,
-    PointRecord,
-    SearchRequest,
-    VectorInfo,
-)
-from legalrag.plugin.store.retry import RetriesExhausted, RetryPolicy, transient_wait
+from legalrag.plugin.store import _client_plan as plan
+from legalrag.plugin.store._client_args import create_arguments, index_schema
+from legalrag.plugin.store._client_errors import server_of
+from legalrag.plugin.store._common import check_filter, check_spec, make_hit, pick_vector
+from legalrag.plugin.store.base import CollectionInfo, CollectionSpec, Hit, PayloadSchema, PointRecord, SearchRequest
+from legalrag.plugin.store.retry import RetryPolicy
 
-__all__ = ["AsyncClientStore", "AsyncStore"]
+__all__ = ["AsyncClientStore", "AsyncStore", "retrying"]
 
 T = TypeVar("T")
-
-#: a collection's dense vectors by name, and its sparse vector names
-_Layout = tuple[dict[str, VectorInfo], tuple[str, ...]]
 
 
 @runtime_checkable
@@ -73,52 +50,38 @@ class AsyncStore(Protocol):
 
 
 async def retrying(policy: RetryPolicy, call: Callable[[], Awaitable[T]]) -> T:
-    """:meth:`RetryPolicy.run` for coroutines: same classification, waits and deadline, awaited sleeps.
-
-    Raises:
-        RetriesExhausted: a transient failure lasted past the budget.
-        Exception: the first non-transient error, unchanged.
-    """
-    start = policy.clock()
-    attempt = 0
-    while True:
-        try:
-            return await call()
-        except Exception as exc:
-            retry_after = transient_wait(exc)
-            if retry_after is None:
-                raise
-            elapsed = policy.clock() - start
-            wait = policy.delay(attempt, elapsed=elapsed, retry_after=retry_after)
-            if wait is None:
-                raise RetriesExhausted(exc, attempt + 1, elapsed) from exc
-        await asyncio.sleep(wait)
-        attempt += 1
+    """``policy.arun(call)`` (kept for callers of the older name)."""
+    return await policy.arun(call)
 
 
 class AsyncClientStore:
-    """:class:`AsyncStore` over a ready ``AsyncQdrantClient`` (a server, or local mode for tests).
+    """:class:`AsyncStore` (and the rest of the store calls, awaited) over a ready ``AsyncQdrantClient``.
 
-    Args:
-        client: a configured async client; URL, API key and timeouts are the caller's business.
-        retry: how long transient server failures are retried (default: 30 s in all per call).
+        Args:
+            client: a configured async client; URL, API key and timeouts are the caller's business.
+            retry: how long transient server failures are retried (default: 30 s in all per call).
+            optimize_timeout: seconds :meth:`optimize` waits for the server's optimizers to finish.
 
-    Example:
-        >>> import asyncio
-        >>> async def demo() -> int:
-        ...     store = AsyncClientStore(AsyncQdrantClient(":memory:"))
-        ...     await store.create_collection("laws", CollectionSpec(dense_size=8))
-        ...     return await store.count("laws")
-        >>> asyncio.run(demo())
-        0
+        Example:
+            >>> import asyncio
+    from functools import partial
+            >>> async def demo() -> int:
+            ...     store = AsyncClientStore(AsyncQdrantClient(":memory:"))
+            ...     await store.create_collection("laws", CollectionSpec(dense_size=8))
+            ...     return await store.count("laws")
+            >>> asyncio.run(demo())
+            0
     """
 
-    def __init__(self, client: AsyncQdrantClient, *, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, client: AsyncQdrantClient, *, retry: RetryPolicy | None = None, optimize_timeout: float = 600.0
+    ) -> None:
         self._client = client
         self._retry = retry if retry is not None else RetryPolicy()
+        self._optimize_timeout = optimize_timeout
         self._where = server_of(client)
         #: collection -> (dense vectors, sparse vector names), learnt once per collection
-        self._layouts: dict[str, _Layout] = {}
+        self._layouts: dict[str, plan.Layout] = {}
 
     def __repr__(self) -> str:
         return f"AsyncClientStore({self._where!r})"
@@ -135,25 +98,14 @@ class AsyncClientStore:
         if not await self._exists(name):
             return None
         config = (await self._call(name, "read", lambda: self._client.get_collection(name))).config
-        vectors = vector_infos(config.params.vectors)
-        sparse = tuple(config.params.sparse_vectors or {})
-        self._layouts[name] = (vectors, sparse)
-        return CollectionInfo(
-            name=name,
-            points=await self.count(name),
-            vectors=vectors,
-            sparse_vectors=sparse,
-            metadata=dict(getattr(config, "metadata", None) or {}),
-        )
+        self._layouts[name] = plan.layout_of(config)
+        return plan.collection_info(name, config, await self.count(name))
 
     async def create_collection(self, name: str, spec: CollectionSpec) -> None:
         validate_collection_name(name)
         check_spec(spec)
         if await self._exists(name):
-            raise InputError(
-                f"collection {name!r} already exists: use it, drop it first (--recreate), "
-                "or choose another --collection"
-            )
+            raise plan.already_exists(name)
         arguments = create_arguments(spec)
         tries = 0
 
@@ -167,6 +119,19 @@ class AsyncClientStore:
         await self._call(name, "create", create, check_missing=False)
         self._layouts.pop(name, None)
 
+    async def drop_collection(self, name: str) -> bool:
+        self._layouts.pop(name, None)
+        if not await self._exists(name):
+            return False
+        await self._call(name, "drop", lambda: self._client.delete_collection(name), check_missing=False)
+        return True
+
+    async def set_metadata(self, name: str, metadata: Mapping[str, Any]) -> None:
+        validate_collection_name(name)
+        current = (await self._call(name, "update", lambda: self._client.get_collection(name))).config.metadata
+        merged = {**(current or {}), **metadata}  # the merged whole: no dependence on the server's merge rules
+        await self._call(name, "update", lambda: self._client.update_collection(name, metadata=merged))
+
     async def create_payload_index(
         self, name: str, key: str, schema: PayloadSchema, *, is_tenant: bool = False
     ) -> None:
@@ -179,55 +144,82 @@ class AsyncClientStore:
         )
 
     async def upsert(self, name: str, points: Sequence[PointRecord]) -> None:
-        dense, sparse = await self._layout(name)
+        layout = await self._layout(name)
         if not points:
             return
-        structs = [point_struct(point, dense, sparse, name) for point in points]
+        structs = plan.plan_upsert(points, layout, name)
         # ids are deterministic, so a retried upsert rewrites the same points instead of adding copies
         await self._call(name, "upsert into", lambda: self._client.upsert(name, structs, wait=True))
 
+    async def delete(self, name: str, filter: models.Filter) -> None:
+        validate_collection_name(name)
+        selector = models.FilterSelector(filter=check_filter(filter))
+        await self._call(name, "delete from", lambda: self._client.delete(name, points_selector=selector, wait=True))
+
     async def delete_ids(self, name: str, ids: Sequence[str]) -> None:
         validate_collection_name(name)
-        selector = models.PointIdsList(points=[point_uuid(i) for i in ids])
+        selector = plan.ids_selector(ids)
         await self._call(name, "delete from", lambda: self._client.delete(name, points_selector=selector, wait=True))
 
     async def query(self, name: str, request: SearchRequest) -> list[Hit]:
-        check_request(request)
-        dense, sparse = await self._layout(name)
-        sources: list[tuple[Any, str]] = []
-        if request.dense is not None:
-            using = pick_vector(tuple(dense), "dense", name)
-            check_dim(name, dense[using].size, len(request.dense))
-            sources.append(([float(x) for x in request.dense], using))
-        if request.sparse is not None:
-            vector = models.SparseVector(indices=list(request.sparse.indices), values=list(request.sparse.values))
-            sources.append((vector, pick_vector(sparse, "sparse", name)))
-        dense_name = pick_vector(tuple(dense), "dense", name) if request.with_vectors else None
-        arguments = query_arguments(request, sources, dense_name)
-        found = await self._call(name, "query", lambda: self._client.query_points(name, **arguments))
-        return [make_hit(p.id, p.score, p.payload, p.vector, dense_name) for p in found.points]
+        planned = plan.plan_query(request, await self._layout(name), name)
+        found = await self._call(name, "query", lambda: self._client.query_points(name, **planned.arguments))
+        return plan.query_hits(found, planned)
 
     async def count(self, name: str, filter: models.Filter | None = None) -> int:
         validate_collection_name(name)
-        count_filter = check_filter(filter) if filter is not None else None
+        count_filter = plan.count_filter(filter)
         result = await self._call(
             name, "count", lambda: self._client.count(name, count_filter=count_filter, exact=True)
         )
         return result.count
 
-    async def retrieve(self, name: str, ids: Sequence[str], *, with_vectors: bool = False) -> list[Hit]:
+    async def scroll(
+        self, name: str, filter: models.Filter | None = None, *, batch_size: int = 256, with_vectors: bool = False
+    ) -> AsyncIterator[Hit]:
+        """Every point matching ``filter``, ``batch_size`` per request (an async iterator)."""
+        if batch_size < 1:
+            raise InputError(f"scroll batch_size must be at least 1, not {batch_size}")
         dense, _ = await self._layout(name)
         dense_name = pick_vector(tuple(dense), "dense", name) if with_vectors else None
-        wanted = list(dict.fromkeys(point_uuid(i) for i in ids))
+        scroll_filter = plan.count_filter(filter)
+        offset: Any = None
+        while True:
+            page = partial(
+                self._client.scroll,
+                name,
+                scroll_filter=scroll_filter,
+                limit=batch_size,
+                offset=offset,
+                with_payload=True,
+                with_vectors=[dense_name] if dense_name else False,
+            )
+            records, offset = await self._call(name, "scroll", page)
+            for record in records:
+                yield make_hit(record.id, 0.0, record.payload, record.vector, dense_name)
+            if offset is None:
+                return
+
+    async def retrieve(self, name: str, ids: Sequence[str], *, with_vectors: bool = False) -> list[Hit]:
+        planned = plan.plan_retrieve(ids, await self._layout(name), name, with_vectors=with_vectors)
         records = await self._call(
             name,
             "retrieve from",
-            lambda: self._client.retrieve(
-                name, wanted, with_payload=True, with_vectors=[dense_name] if dense_name else False
-            ),
+            lambda: self._client.retrieve(name, planned.wanted, with_payload=True, with_vectors=planned.with_vectors),
         )
-        found = {str(r.id): make_hit(r.id, 0.0, r.payload, r.vector, dense_name) for r in records}
-        return [found[i] for i in wanted if i in found]
+        return plan.retrieved_hits(records, planned)
+
+    async def optimize(self, name: str) -> None:
+        """Start the server's pending optimizations; wait up to ``optimize_timeout`` s for green."""
+        validate_collection_name(name)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._optimize_timeout
+        diff = models.OptimizersConfigDiff()  # an empty diff is Qdrant's way to start pending optimizations
+        await self._call(name, "optimize", lambda: self._client.update_collection(name, optimizers_config=diff))
+        while (await self._call(name, "optimize", lambda: self._client.get_collection(name))).status != (
+            models.CollectionStatus.GREEN
+        ) and loop.time() < deadline:
+            await asyncio.sleep(0.5)
 
     async def close(self) -> None:
         await self._client.close()
@@ -237,12 +229,12 @@ class AsyncClientStore:
         exists = await self._call(name, "read", lambda: self._client.collection_exists(name), check_missing=False)
         return bool(exists)
 
-    async def _layout(self, name: str) -> _Layout:
+    async def _layout(self, name: str) -> plan.Layout:
         validate_collection_name(name)
         layout = self._layouts.get(name)
         if layout is None:
-            params = (await self._call(name, "read", lambda: self._client.get_collection(name))).config.params
-            layout = self._layouts[name] = (vector_infos(params.vectors), tuple(params.sparse_vectors or {}))
+            config = (await self._call(name, "read", lambda: self._client.get_collection(name))).config
+            layout = self._layouts[name] = plan.layout_of(config)
         return layout
 
     async def _call(
@@ -250,22 +242,16 @@ class AsyncClientStore:
     ) -> T:
         """Await ``call()`` under the retry policy, its failures turned into legalrag errors."""
         try:
-            return await retrying(self._retry, call)
+            return await self._retry.arun(call)
         except LegalRAGError:
             raise
-        except RetriesExhausted as exc:
-            if name is not None:
-                self._layouts.pop(name, None)
-            raise gave_up(self._where, _target(name), action, exc) from exc
         except Exception as exc:
-            if name is not None:
-                self._layouts.pop(name, None)
-            raise await self._translate(name, action, exc, check_missing) from exc
-
-    async def _translate(self, name: str | None, action: str, exc: Exception, check_missing: bool) -> LegalRAGError:
-        if name is not None and check_missing and (status_of(exc) == 404 or await self._missing(name)):
-            return CollectionNotFoundError(await self._not_found(name))
-        return failure(self._where, _target(name), action, exc)
+            if name is None:
+                raise plan.translate(self._where, name, action, exc) from exc
+            self._layouts.pop(name, None)
+            if check_missing and plan.worth_checking(exc) and (plan.surely_missing(exc) or await self._missing(name)):
+                raise plan.not_found(name, await self._existing()) from exc
+            raise plan.translate(self._where, name, action, exc) from exc
 
     async def _missing(self, name: str) -> bool:
         try:
@@ -273,16 +259,8 @@ class AsyncClientStore:
         except Exception:
             return False
 
-    async def _not_found(self, name: str) -> str:
+    async def _existing(self) -> list[str] | None:
         try:
-            existing = ", ".join(await self.list_collections()) or "none"
+            return await self.list_collections()
         except LegalRAGError:
-            existing = "unknown"
-        return (
-            f"collection {name!r} does not exist (existing: {existing}): run "
-            f"`legalrag ingest PATH --collection {name}` first, or pass an existing --collection"
-        )
-
-
-def _target(name: str | None) -> str:
-    return f"collection {name!r}" if name is not None else "collections"
+            return None

@@ -20,33 +20,13 @@ from typing import Any, TypeVar
 
 from qdrant_client import QdrantClient, models
 
-from legalrag.plugin.errors import (
-    CollectionNotFoundError,
-    InputError,
-    LegalRAGError,
-    StoreError,
-)
+from legalrag.plugin.errors import InputError, LegalRAGError, StoreError
 from legalrag.plugin.settings import validate_collection_name
+from legalrag.plugin.store import _client_plan as plan
 from legalrag.plugin.store._bulk import IndexingPause
-from legalrag.plugin.store._client_args import (
-    create_arguments,
-    index_schema,
-    point_struct,
-    query_arguments,
-    vector_infos,
-)
-from legalrag.plugin.store._client_errors import failure, gave_up, status_of
-from legalrag.plugin.store._client_errors import is_bad_request as _is_bad_request  # noqa: F401 - aclient
+from legalrag.plugin.store._client_args import create_arguments, index_schema
 from legalrag.plugin.store._client_errors import server_of as _where
-from legalrag.plugin.store._common import (
-    check_dim,
-    check_filter,
-    check_request,
-    check_spec,
-    make_hit,
-    pick_vector,
-    point_uuid,
-)
+from legalrag.plugin.store._common import check_filter, check_spec, make_hit, pick_vector
 from legalrag.plugin.store.base import (
     CollectionInfo,
     CollectionSpec,
@@ -55,18 +35,14 @@ from legalrag.plugin.store.base import (
     PointRecord,
     SearchRequest,
     SnapshotInfo,
-    VectorInfo,
 )
-from legalrag.plugin.store.retry import RetriesExhausted, RetryPolicy
+from legalrag.plugin.store.retry import RetryPolicy
 
 __all__ = ["ClientStore"]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-#: a collection's dense vectors by name, and its sparse vector names
-_Layout = tuple[dict[str, VectorInfo], tuple[str, ...]]
 
 
 class ClientStore:
@@ -96,7 +72,7 @@ class ClientStore:
         self._optimize_timeout = optimize_timeout
         self._where = _where(client)
         #: collection -> (dense vectors, sparse vector names), learnt once per collection
-        self._layouts: dict[str, _Layout] = {}
+        self._layouts: dict[str, plan.Layout] = {}
         self._pause = IndexingPause(client, self._call)
 
     def __repr__(self) -> str:
@@ -118,25 +94,14 @@ class ClientStore:
         if not self._exists(name):
             return None
         config = self._call(name, "read", lambda: self._client.get_collection(name)).config
-        vectors = vector_infos(config.params.vectors)
-        sparse = tuple(config.params.sparse_vectors or {})
-        self._layouts[name] = (vectors, sparse)
-        return CollectionInfo(
-            name=name,
-            points=self.count(name),
-            vectors=vectors,
-            sparse_vectors=sparse,
-            metadata=dict(getattr(config, "metadata", None) or {}),
-        )
+        self._layouts[name] = plan.layout_of(config)
+        return plan.collection_info(name, config, self.count(name))
 
     def create_collection(self, name: str, spec: CollectionSpec) -> None:
         validate_collection_name(name)
         check_spec(spec)
         if self._exists(name):
-            raise InputError(
-                f"collection {name!r} already exists: use it, drop it first (--recreate), "
-                "or choose another --collection"
-            )
+            raise plan.already_exists(name)
         arguments = create_arguments(spec)
         tries = 0
 
@@ -174,10 +139,10 @@ class ClientStore:
         )
 
     def upsert(self, name: str, points: Sequence[PointRecord]) -> None:
-        dense, sparse = self._layout(name)
+        layout = self._layout(name)
         if not points:
             return
-        structs = [point_struct(point, dense, sparse, name) for point in points]
+        structs = plan.plan_upsert(points, layout, name)
         # ids are deterministic, so a retried upsert rewrites the same points instead of adding copies
         self._call(name, "upsert into", lambda: self._client.upsert(name, structs, wait=True))
 
@@ -188,28 +153,17 @@ class ClientStore:
 
     def delete_ids(self, name: str, ids: Sequence[str]) -> None:
         validate_collection_name(name)
-        selector = models.PointIdsList(points=[point_uuid(i) for i in ids])
+        selector = plan.ids_selector(ids)
         self._call(name, "delete from", lambda: self._client.delete(name, points_selector=selector, wait=True))
 
     def query(self, name: str, request: SearchRequest) -> list[Hit]:
-        check_request(request)
-        dense, sparse = self._layout(name)
-        sources: list[tuple[Any, str]] = []
-        if request.dense is not None:
-            using = pick_vector(tuple(dense), "dense", name)
-            check_dim(name, dense[using].size, len(request.dense))
-            sources.append(([float(x) for x in request.dense], using))
-        if request.sparse is not None:
-            vector = models.SparseVector(indices=list(request.sparse.indices), values=list(request.sparse.values))
-            sources.append((vector, pick_vector(sparse, "sparse", name)))
-        dense_name = pick_vector(tuple(dense), "dense", name) if request.with_vectors else None
-        arguments = query_arguments(request, sources, dense_name)
-        points = self._call(name, "query", lambda: self._client.query_points(name, **arguments)).points
-        return [make_hit(p.id, p.score, p.payload, p.vector, dense_name) for p in points]
+        planned = plan.plan_query(request, self._layout(name), name)
+        found = self._call(name, "query", lambda: self._client.query_points(name, **planned.arguments))
+        return plan.query_hits(found, planned)
 
     def count(self, name: str, filter: models.Filter | None = None) -> int:
         validate_collection_name(name)
-        count_filter = check_filter(filter) if filter is not None else None
+        count_filter = plan.count_filter(filter)
         result = self._call(name, "count", lambda: self._client.count(name, count_filter=count_filter, exact=True))
         return result.count
 
@@ -260,18 +214,13 @@ class ClientStore:
         )
 
     def retrieve(self, name: str, ids: Sequence[str], *, with_vectors: bool = False) -> list[Hit]:
-        dense, _ = self._layout(name)
-        dense_name = pick_vector(tuple(dense), "dense", name) if with_vectors else None
-        wanted = list(dict.fromkeys(point_uuid(i) for i in ids))
+        planned = plan.plan_retrieve(ids, self._layout(name), name, with_vectors=with_vectors)
         records = self._call(
             name,
             "retrieve from",
-            lambda: self._client.retrieve(
-                name, wanted, with_payload=True, with_vectors=[dense_name] if dense_name else False
-            ),
+            lambda: self._client.retrieve(name, planned.wanted, with_payload=True, with_vectors=planned.with_vectors),
         )
-        found = {str(r.id): make_hit(r.id, 0.0, r.payload, r.vector, dense_name) for r in records}
-        return [found[i] for i in wanted if i in found]
+        return plan.retrieved_hits(records, planned)
 
     def optimize(self, name: str) -> None:
         """Start the server's pending optimizations; wait up to ``optimize_timeout`` s for green."""
@@ -348,12 +297,12 @@ class ClientStore:
         validate_collection_name(name)
         return bool(self._call(name, "read", lambda: self._client.collection_exists(name), check_missing=False))
 
-    def _layout(self, name: str) -> _Layout:
+    def _layout(self, name: str) -> plan.Layout:
         validate_collection_name(name)
         layout = self._layouts.get(name)
         if layout is None:
-            params = self._call(name, "read", lambda: self._client.get_collection(name)).config.params
-            layout = self._layouts[name] = (vector_infos(params.vectors), tuple(params.sparse_vectors or {}))
+            config = self._call(name, "read", lambda: self._client.get_collection(name)).config
+            layout = self._layouts[name] = plan.layout_of(config)
         return layout
 
     def _call(self, name: str | None, action: str, call: Callable[[], T], *, check_missing: bool = True) -> T:
@@ -362,19 +311,13 @@ class ClientStore:
             return self._retry.run(call)
         except LegalRAGError:
             raise
-        except RetriesExhausted as exc:
-            if name is not None:
-                self._layouts.pop(name, None)
-            raise gave_up(self._where, _target(name), action, exc) from exc
         except Exception as exc:
-            if name is not None:
-                self._layouts.pop(name, None)
-            raise self._translate(name, action, exc, check_missing) from exc
-
-    def _translate(self, name: str | None, action: str, exc: Exception, check_missing: bool) -> LegalRAGError:
-        if name is not None and check_missing and (status_of(exc) == 404 or self._missing(name)):
-            return CollectionNotFoundError(self._not_found(name))
-        return failure(self._where, _target(name), action, exc)
+            if name is None:
+                raise plan.translate(self._where, name, action, exc) from exc
+            self._layouts.pop(name, None)
+            if check_missing and plan.worth_checking(exc) and (plan.surely_missing(exc) or self._missing(name)):
+                raise plan.not_found(name, self._existing()) from exc
+            raise plan.translate(self._where, name, action, exc) from exc
 
     def _missing(self, name: str) -> bool:
         try:
@@ -382,19 +325,11 @@ class ClientStore:
         except Exception:
             return False
 
-    def _not_found(self, name: str) -> str:
+    def _existing(self) -> list[str] | None:
         try:
-            existing = ", ".join(self.list_collections()) or "none"
+            return self.list_collections()
         except LegalRAGError:
-            existing = "unknown"
-        return (
-            f"collection {name!r} does not exist (existing: {existing}): run "
-            f"`legalrag ingest PATH --collection {name}` first, or pass an existing --collection"
-        )
-
-
-def _target(name: str | None) -> str:
-    return f"collection {name!r}" if name is not None else "collections"
+            return None
 
 
 def _snapshot_info(description: Any) -> SnapshotInfo:

@@ -16,10 +16,11 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -104,23 +105,54 @@ class RetryPolicy:
             RetriesExhausted: a transient failure lasted past the budget.
             Exception: the first non-transient error, unchanged.
         """
-        classify = classify or transient_wait
         start = self.clock()
         attempt = 0
         while True:
             try:
                 return call()
             except Exception as exc:
-                retry_after = classify(exc)
-                if retry_after is None:
-                    raise
-                elapsed = self.clock() - start
-                wait = self.delay(attempt, elapsed=elapsed, retry_after=retry_after)
-                if wait is None:
-                    raise RetriesExhausted(exc, attempt + 1, elapsed) from exc
-                logger.debug("transient failure (%s): attempt %d in %.2f s", describe_error(exc), attempt + 2, wait)
+                wait = self.after_failure(exc, attempt, start, classify)
             self.sleep(wait)
             attempt += 1
+
+    async def arun(
+        self, call: Callable[[], Awaitable[T]], *, classify: Callable[[BaseException], float | None] | None = None
+    ) -> T:
+        """:meth:`run` for coroutines: the same classification, schedule and deadline; awaited sleeps."""
+        start = self.clock()
+        attempt = 0
+        while True:
+            try:
+                return await call()
+            except Exception as exc:
+                wait = self.after_failure(exc, attempt, start, classify)
+            await asyncio.sleep(wait)
+            attempt += 1
+
+    def after_failure(
+        self,
+        exc: Exception,
+        attempt: int,
+        start: float,
+        classify: Callable[[BaseException], float | None] | None = None,
+    ) -> float:
+        """The wait before retrying after ``exc`` failed attempt ``attempt`` (from 0) of a call begun at ``start``.
+
+        The one decision both :meth:`run` and :meth:`arun` make. Call it inside the ``except`` block.
+
+        Raises:
+            RetriesExhausted: ``exc`` is transient but the budget is spent.
+            Exception: ``exc`` itself, when it is not transient.
+        """
+        retry_after = (classify or transient_wait)(exc)
+        if retry_after is None:
+            raise exc
+        elapsed = self.clock() - start
+        wait = self.delay(attempt, elapsed=elapsed, retry_after=retry_after)
+        if wait is None:
+            raise RetriesExhausted(exc, attempt + 1, elapsed) from exc
+        logger.debug("transient failure (%s): attempt %d in %.2f s", describe_error(exc), attempt + 2, wait)
+        return wait
 
 
 def transient_wait(exc: BaseException) -> float | None:

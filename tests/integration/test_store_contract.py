@@ -1,4 +1,5 @@
-"""One contract for both stores: the same calls on EdgeStore and ClientStore (qdrant-client local mode).
+"""One contract for every store: the same calls on EdgeStore, ClientStore and AsyncClientStore
+(qdrant-client's local mode, sync and async; the async one through a blocking bridge).
 
 Like qdrant-client's congruence tests, the same small random data goes into both backends and
 every query must give the same ranking (ids compared where scores are not tied). Edge-only tests
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from qdrant_client import QdrantClient, models
+from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from legalrag.plugin.errors import CollectionNotFoundError, ConfigError, InputError, StoreLockedError
 from legalrag.plugin.schema import SparseVector
@@ -37,7 +38,9 @@ from legalrag.plugin.store import (
     VectorInfo,
     open_store,
 )
+from legalrag.plugin.store.aclient import AsyncClientStore
 from legalrag.plugin.store.filters import to_edge_filter
+from tests.helpers.async_bridge import BlockingStore
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Local mode performs exact:UserWarning"),
@@ -99,10 +102,12 @@ def _match(key: str, value: str | int) -> models.FieldCondition:
 def _make(kind: str, tmp_path: Path) -> Store:
     if kind == "edge":
         return EdgeStore(tmp_path / "qdrant")
+    if kind == "async":
+        return BlockingStore(AsyncClientStore(AsyncQdrantClient(":memory:")))  # type: ignore[return-value]
     return ClientStore(QdrantClient(":memory:"))
 
 
-@pytest.fixture(params=["edge", "client"])
+@pytest.fixture(params=["edge", "client", "async"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     made = _make(request.param, tmp_path)
     yield made
@@ -116,10 +121,10 @@ def loaded(store: Store) -> Store:
     return store
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Store]]:
-    """The same data in both backends, shared by the read-only congruence tests."""
-    stores = (EdgeStore(tmp_path_factory.mktemp("edge")), ClientStore(QdrantClient(":memory:")))
+@pytest.fixture(scope="module", params=["client", "async"])
+def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Store]]:
+    """The same data in the embedded store and a client store, shared by the read-only congruence tests."""
+    stores = (EdgeStore(tmp_path_factory.mktemp("edge")), _make(request.param, tmp_path_factory.mktemp("other")))
     for made in stores:
         made.create_collection(NAME, SPEC)
         made.upsert(NAME, POINTS)
