@@ -119,7 +119,7 @@ class Ingestor:
         sparse: SparseDocumentEncoder | None = None,
         *,
         fingerprint: str = "",
-        batch_size: int = 256,
+        chunks_per_batch: int = 256,
         extra_payload: dict[str, Any] | None = None,
         queue_depth: int = 4,
         tenant_key: str = TENANT_KEY,
@@ -136,7 +136,7 @@ class Ingestor:
         self.dense = dense
         self.sparse = sparse
         self.fingerprint = fingerprint
-        self.batch_size = batch_size
+        self.chunks_per_batch = chunks_per_batch
         self.extra_payload = dict(extra_payload or {})
         self.queue_depth = queue_depth
         self.defer_indexing = defer_indexing
@@ -301,14 +301,14 @@ class Ingestor:
                 continue
             pending.append((item, 0))
             size += len(item.chunks)
-            while size >= self.batch_size:
-                pending, size = self._flush(pending, outbox, stats, self.batch_size)
+            while size >= self.chunks_per_batch:
+                pending, size = self._flush(pending, outbox, stats, self.chunks_per_batch)
             if on_progress is not None:
                 on_progress(stats)
             if stop.is_set():
                 break
         while pending and not errors:
-            pending, size = self._flush(pending, outbox, stats, self.batch_size)
+            pending, size = self._flush(pending, outbox, stats, self.chunks_per_batch)
         _collect(written, stats)
         if on_progress is not None:
             on_progress(stats)

@@ -68,7 +68,7 @@ def ingest_paths(
     recreate: bool = False,
     sync: bool = False,
     tenant: str | None = None,
-    batch_size: int = 256,
+    chunks_per_batch: int = 256,
     on_progress: Callable[[IngestStats], None] | None = None,
     stop: threading.Event | None = None,
 ) -> IngestReport:
@@ -87,7 +87,7 @@ def ingest_paths(
         recreate: drop and recreate the collection first.
         sync: delete the stored documents under ``paths`` whose files are gone.
         tenant: write this tenant on every point; the run then sees and changes only its documents.
-        batch_size: chunks per embed/upsert batch.
+        chunks_per_batch: chunks per embed/upsert batch.
         on_progress: called with the running counts (for a progress bar).
         stop: set it (e.g. from a Ctrl-C handler) to stop after the current batch; the report's
             ``interrupted`` is then true and re-running the same call finishes the job.
@@ -125,7 +125,7 @@ def ingest_paths(
         sparse=sparse,
         recreate=recreate,
         tenant=tenant,
-        batch_size=batch_size,
+        chunks_per_batch=chunks_per_batch,
         on_progress=on_progress,
         stop=stop,
         after=sync_gone,
@@ -188,7 +188,7 @@ def ingest_documents(
     sparse: bool = True,
     recreate: bool = False,
     tenant: str | None = None,
-    batch_size: int = 256,
+    chunks_per_batch: int = 256,
     on_progress: Callable[[IngestStats], None] | None = None,
     stop: threading.Event | None = None,
 ) -> IngestReport:
@@ -211,7 +211,7 @@ def ingest_documents(
         sparse=sparse,
         recreate=recreate,
         tenant=tenant,
-        batch_size=batch_size,
+        chunks_per_batch=chunks_per_batch,
         on_progress=on_progress,
         stop=stop,
         after=None,
@@ -228,20 +228,20 @@ def _ingest(
     sparse: bool,
     recreate: bool,
     tenant: str | None,
-    batch_size: int,
+    chunks_per_batch: int,
     on_progress: Callable[[IngestStats], None] | None,
     stop: threading.Event | None,
     after: Callable[[Ingestor, IngestStats], None] | None,
 ) -> IngestReport:
     """The one ingest: open what is missing, run, finish (``after``: sync), build indexes once."""
     settings = settings or Settings()
-    if batch_size < 1:
-        raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    if chunks_per_batch < 1:
+        raise InputError(f"chunks_per_batch must be at least 1, got {chunks_per_batch}")
     with store_from(settings, store) as target:
         encoder = dense or load_dense(settings)
         ingestor = make_ingestor(
             settings, target, encoder, collection, sparse=sparse, recreate=recreate, tenant=tenant,
-            batch_size=batch_size,
+            chunks_per_batch=chunks_per_batch,
         )  # fmt: skip
         stats = ingestor.run(documents, on_progress=on_progress, stop=stop)
         if after is not None:
@@ -291,7 +291,7 @@ def make_ingestor(
     recreate: bool = False,
     tenant: str | None = None,
     tenant_key: str = TENANT_KEY,
-    batch_size: int = 256,
+    chunks_per_batch: int = 256,
 ) -> Ingestor:
     """Create or check the collection, then an :class:`Ingestor` writing into it."""
     from legalrag.plugin.sparse import BM25Encoder
@@ -335,7 +335,7 @@ def make_ingestor(
         encoder,
         bm25,
         fingerprint=fingerprint,
-        batch_size=batch_size,
+        chunks_per_batch=chunks_per_batch,
         extra_payload=extra,
         tenant_key=tenant_key,
     )

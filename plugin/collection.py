@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from legalrag import __version__
 from legalrag.plugin.errors import CollectionMismatchError, CollectionNotFoundError, StoreError
-from legalrag.plugin.schema import DENSE_VECTOR, SPARSE_VECTOR
-from legalrag.plugin.store.base import CollectionInfo, CollectionSpec, Distance, PayloadSchema, Store
+from legalrag.plugin.schema import DENSE_VECTOR, SPARSE_VECTOR, Distance
+from legalrag.plugin.store.base import CollectionInfo, CollectionSpec, PayloadSchema, Store
 
 if TYPE_CHECKING:
     from legalrag.plugin.settings import CollectionSettings
@@ -66,7 +66,7 @@ def ensure_collection(
     distance: Distance,
     model: str,
     sparse: bool,
-    metadata: Mapping[str, Any] = {},
+    metadata: Mapping[str, Any] | None = None,
     recreate: bool = False,
     tenant_key: str | None = None,
     options: CollectionSettings | None = None,
@@ -90,7 +90,7 @@ def ensure_collection(
         distance=distance,
         dense_name=DENSE_VECTOR,
         sparse_name=SPARSE_VECTOR if sparse else None,
-        metadata={"legalrag_version": __version__, "model": model, **metadata},
+        metadata={"legalrag_version": __version__, "model": model, **(metadata or {})},
         **(_spec_options(options) if options is not None else {}),
     )
     store.create_collection(name, spec)

@@ -12,7 +12,7 @@ from legalrag.plugin.dense import DenseModel
 from legalrag.plugin.dense_adapters import is_adapter_model, load_adapter
 from legalrag.plugin.embedder import resolve_model_path
 from legalrag.plugin.models import load_dense_model
-from legalrag.plugin.search import SearchConfig, Searcher
+from legalrag.plugin.search import Mode, SearchConfig, Searcher
 from legalrag.plugin.settings import Settings
 from legalrag.plugin.store.base import Store
 
@@ -98,27 +98,45 @@ def open_searcher(
     *,
     dense: DenseModel | None = None,
     tenant: str | None = None,
-    **config: Any,
+    mode: Mode | str | None = None,
+    exact: bool | None = None,
+    search: SearchConfig | None = None,
 ) -> Searcher:
     """A searcher for an existing collection, with its stored model, BM25 and tuned fusion settings.
 
-    The mode is ``config["mode"]`` when given, else ``settings.search.mode`` when set explicitly, else the
-    mode the collection stores (``legalrag eval --tune`` may store a single mode), else the default.
+    Args:
+        settings: the model to load when ``dense`` is not given, and the search defaults.
+        store: the store holding ``collection``.
+        collection: the collection (default: ``settings.collection``).
+        dense: a loaded dense model (default: the collection's own model, loaded now; none in sparse mode).
+        tenant: see only this tenant's documents.
+        mode: the mode (default: ``settings.search.mode`` when set explicitly, else what the collection
+            stores, e.g. after ``legalrag eval --tune``, else hybrid).
+        exact: brute-force search instead of the index (default: ``settings.search.exact``).
+        search: a whole search configuration; its fusion fields replace the collection's stored ones.
+
+    Raises:
+        CollectionNotFoundError: no such collection (the message lists those that exist).
+        CollectionMismatchError: the dense model does not fit the collection.
     """
     name = collection or settings.collection
     info = require_collection(store, name)
     metadata = dict(info.metadata)
-    stored_mode = (metadata.get("search") or {}).get("mode")
-    if "search" in settings.model_fields_set or not stored_mode:
-        stored_mode = settings.search.mode
-    mode = config.get("mode") or stored_mode
+    config = search or settings.search
+    if search is None and "search" not in settings.model_fields_set:
+        # what tuning stored with the collection wins over defaults, never over what a user set
+        tuned = {k: v for k, v in (metadata.get("search") or {}).items() if k in SearchConfig.model_fields}
+        config = config.with_changes(**tuned)
+    changes: dict[str, Any] = {}
+    if mode is not None:
+        changes["mode"] = mode
+    if exact is not None:
+        changes["exact"] = exact
+    config = config.with_changes(**changes) if changes else config
     encoder = None
-    if mode != "sparse":
+    if config.mode != "sparse":
         encoder = dense or load_dense(settings, model_for(settings, metadata))
         from legalrag.plugin.collection import check_compatible
 
         check_compatible(info, dimension=encoder.dimension, distance=encoder.distance, model=encoder.name)
-    options = settings.collection_options
-    query_options = {"rescore": options.rescore, "oversampling": options.oversampling}
-    search_config = SearchConfig.from_metadata(metadata, **{**query_options, **config, "mode": mode})
-    return Searcher(store, name, encoder, sparse_from_metadata(metadata), config=search_config, tenant=tenant)
+    return Searcher(store, name, encoder, sparse_from_metadata(metadata), config=config, tenant=tenant)

@@ -60,7 +60,7 @@ class EmbeddingsEncoder:
         tokenizer: what the chunker counts tokens with: a Hugging Face *fast* tokenizer or a
             legalrag ``TokenCounter`` (default: ``SimpleTokenCounter``, words and CJK characters).
         max_seq_length: the token budget of one chunk, counted with ``tokenizer``.
-        batch_size: texts per ``embed_documents`` call.
+        texts_per_call: texts per ``embed_documents`` call.
 
     Example:
         >>> from langchain_core.embeddings import DeterministicFakeEmbedding
@@ -78,7 +78,7 @@ class EmbeddingsEncoder:
         distance: Distance = "Cosine",
         tokenizer: Any | None = None,
         max_seq_length: int = 256,
-        batch_size: int = 64,
+        texts_per_call: int = 64,
     ) -> None:
         if tokenizer is None:
             from legalrag.plugin.token_counters import SimpleTokenCounter
@@ -90,7 +90,7 @@ class EmbeddingsEncoder:
         self._distance: Distance = distance
         self._tokenizer = tokenizer
         self._max_seq_length = max_seq_length
-        self.batch_size = batch_size
+        self.texts_per_call = texts_per_call
 
     @cached_property
     def dimension(self) -> int:
@@ -115,10 +115,10 @@ class EmbeddingsEncoder:
         return "cpu"
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        """Document vectors through ``embed_documents``, ``batch_size`` texts per call."""
+        """Document vectors through ``embed_documents``, ``texts_per_call`` texts per call."""
         rows: list[list[float]] = []
-        for start in range(0, len(texts), self.batch_size):
-            rows.extend(self.embeddings.embed_documents(list(texts[start : start + self.batch_size])))
+        for start in range(0, len(texts), self.texts_per_call):
+            rows.extend(self.embeddings.embed_documents(list(texts[start : start + self.texts_per_call])))
         return self._array(rows)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -155,13 +155,13 @@ class USEEncoder:
     name = "use:multilingual"
 
     def __init__(
-        self, *, threads: int | None = None, denoise: bool = False, batch_size: int = 256, max_seq_length: int = 128
+        self, *, threads: int | None = None, denoise: bool = False, texts_per_call: int = 256, max_seq_length: int = 128
     ) -> None:
         from legalrag.plugin.token_counters import SimpleTokenCounter
 
         self.threads = threads or min(4, os.cpu_count() or 1)
         self.denoise = denoise
-        self.batch_size = batch_size
+        self.texts_per_call = texts_per_call
         self._max_seq_length = max_seq_length
         self._tokenizer = SimpleTokenCounter()
         self._model: Any = None
@@ -202,8 +202,8 @@ class USEEncoder:
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         rows = [
-            np.asarray(self.model.encode(list(texts[start : start + self.batch_size])), dtype=np.float32)
-            for start in range(0, len(texts), self.batch_size)
+            np.asarray(self.model.encode(list(texts[start : start + self.texts_per_call])), dtype=np.float32)
+            for start in range(0, len(texts), self.texts_per_call)
         ]
         return np.concatenate(rows) if rows else np.zeros((0, 512), dtype=np.float32)
 

@@ -209,7 +209,7 @@ class DenseEncoder:
         model: SentenceTransformer,
         *,
         name: str,
-        batch_size: int = 32,
+        query_batch_size: int = 32,
         batch_tokens: int | None = None,
         precision: str = "fp32",
         replicas: Sequence[SentenceTransformer] = (),
@@ -221,7 +221,7 @@ class DenseEncoder:
         self.model = model
         self.replicas = list(replicas)
         self.name = name
-        self.batch_size = batch_size
+        self.query_batch_size = query_batch_size
         kind = "cuda" if str(model.device).startswith("cuda") else "cpu"
         self.batch_tokens = batch_tokens if batch_tokens is not None else DEFAULT_BATCH_TOKENS[kind]
         if precision not in ("fp32", "bf16", "fp16"):
@@ -243,7 +243,7 @@ class DenseEncoder:
         return cls(
             model,
             name=name,
-            batch_size=settings.batch_size,
+            query_batch_size=settings.query_batch_size,
             batch_tokens=settings.batch_tokens,
             precision=precision,
             replicas=replicas,
@@ -286,7 +286,7 @@ class DenseEncoder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._autocast():
-            out = self.model.encode_query(list(texts), batch_size=self.batch_size, show_progress_bar=False)
+            out = self.model.encode_query(list(texts), batch_size=self.query_batch_size, show_progress_bar=False)
         return np.asarray(out, dtype=np.float32)
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:

@@ -12,7 +12,6 @@ Score meaning (what ``score_threshold`` compares against):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,6 +23,7 @@ from legalrag.plugin.errors import InputError
 from legalrag.plugin.filters import and_filters, to_qdrant_filter
 from legalrag.plugin.models import as_dense_model
 from legalrag.plugin.schema import TENANT_KEY
+from legalrag.plugin.settings import SearchSettings
 from legalrag.plugin.store.base import Hit, SearchRequest, Store
 
 if TYPE_CHECKING:
@@ -38,39 +38,8 @@ MODES: tuple[Mode, ...] = ("dense", "sparse", "hybrid")
 MAX_K = 10_000
 
 
-@dataclass(frozen=True, slots=True)
-class SearchConfig:
-    """Fusion and depth settings; a collection can store tuned values (``legalrag eval --tune``)."""
-
-    mode: Mode = "hybrid"
-    fusion: Literal["rrf", "dbsf"] = "rrf"
-    rrf_k: int = 60
-    weights: tuple[float, float] | None = None
-    prefetch_limit: int | None = None
-    exact: bool = False
-    hnsw_ef: int | None = None
-    #: quantized collections: rescore with the original vectors, and fetch ``oversampling`` x candidates
-    rescore: bool | None = None
-    oversampling: float | None = None
-
-    @classmethod
-    def from_metadata(cls, metadata: Mapping[str, Any], **overrides: Any) -> SearchConfig:
-        """Build from the ``search`` entry a collection stores, then apply non-None overrides."""
-        stored = dict(metadata.get("search") or {})
-        if stored.get("weights") is not None:
-            stored["weights"] = tuple(stored["weights"])
-        known = {k: v for k, v in stored.items() if k in cls.__dataclass_fields__}
-        known.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**known)
-
-    def as_metadata(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "fusion": self.fusion,
-            "rrf_k": self.rrf_k,
-            "weights": list(self.weights) if self.weights else None,
-            "prefetch_limit": self.prefetch_limit,
-        }
+#: the one search configuration type (fusion, depth, exactness); also ``Settings.search``
+SearchConfig = SearchSettings
 
 
 class Searcher:
@@ -264,7 +233,7 @@ class Searcher:
         """A copy with some :class:`SearchConfig` fields changed (used by tuning)."""
         clone = Searcher.__new__(Searcher)
         clone.__dict__.update(self.__dict__)
-        clone.config = replace(self.config, **changes)
+        clone.config = self.config.with_changes(**changes) if changes else self.config
         return clone
 
 

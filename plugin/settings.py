@@ -1,19 +1,37 @@
 """The one settings root. Environment variables use the ``LEGALRAG_`` prefix; CLI flags override them.
 
-Flat, stable names for what users set most: ``LEGALRAG_MODEL``, ``LEGALRAG_DEVICE``,
-``LEGALRAG_QDRANT_URL``, ``LEGALRAG_QDRANT_API_KEY`` (or ``LEGALRAG_QDRANT_API_KEY_FILE``),
-``LEGALRAG_QDRANT_PATH``, ``LEGALRAG_COLLECTION``. Nested groups use ``__``
-(``LEGALRAG_CHUNKING__OVERLAP_TOKENS=64``, ``LEGALRAG_COLLECTION_OPTIONS__ON_DISK_VECTORS=true``).
+Groups are nested models: ``qdrant`` (where the store is), ``search`` (how a query runs: the one
+search configuration type, :class:`SearchSettings`, which ``legalrag.plugin.search.SearchConfig``
+names too), ``collection_options`` (how new collections are made), ``chunking`` and ``embedding``.
+Nested names use ``__`` (``LEGALRAG_SEARCH__MODE=sparse``, ``LEGALRAG_QDRANT__URL=...``).
+
+Flat, stable names stay for what users set most: ``LEGALRAG_MODEL``, ``LEGALRAG_DEVICE``,
+``LEGALRAG_COLLECTION``, and every ``qdrant`` field as ``LEGALRAG_QDRANT_<FIELD>``
+(``LEGALRAG_QDRANT_URL``, ``LEGALRAG_QDRANT_API_KEY`` or ``LEGALRAG_QDRANT_API_KEY_FILE``,
+``LEGALRAG_QDRANT_PATH``, ...); in Python, ``Settings(qdrant_url=...)`` and ``settings.qdrant_url``
+work as well as ``Settings(qdrant={"url": ...})`` and ``settings.qdrant.url``.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from legalrag.plugin.errors import ConfigError
 
@@ -21,6 +39,7 @@ __all__ = [
     "ChunkingSettings",
     "CollectionSettings",
     "EmbeddingSettings",
+    "QdrantSettings",
     "SearchSettings",
     "Settings",
     "validate_collection_name",
@@ -63,7 +82,9 @@ class EmbeddingSettings(_Strict):
     ``quantize=int8`` (onnx only) quantizes its MatMul weights.
     """
 
-    batch_size: int = Field(default=32, ge=1)
+    #: queries per encode call (document batches are sized by ``batch_tokens`` instead);
+    #: ``batch_size`` (``LEGALRAG_EMBEDDING__BATCH_SIZE``) is the older name
+    query_batch_size: int = Field(default=32, ge=1, validation_alias=AliasChoices("query_batch_size", "batch_size"))
     batch_tokens: int | None = Field(default=None, ge=512)
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
     backend: Literal["torch", "onnx", "openvino"] = "torch"
@@ -73,21 +94,69 @@ class EmbeddingSettings(_Strict):
 
 
 class SearchSettings(_Strict):
-    """Default retrieval behaviour."""
+    """How a query runs: the one search configuration type (``SearchConfig`` is the same class).
+
+    The settings' ``search`` is the default; a collection can store tuned values
+    (``legalrag eval --tune``, read back by :meth:`from_metadata`); a searcher holds one.
+
+    Attributes:
+        mode: ``dense``, ``sparse`` or ``hybrid``.
+        k: hits returned when a call does not say (``legalrag search -k``, ``LegalRetriever.from_collection``).
+        fusion: how hybrid mode fuses its two lists: ``rrf`` or ``dbsf``.
+        rrf_k: RRF's ``k``.
+        weights: RRF weights (dense, sparse); ``None`` is equal.
+        prefetch_limit: depth of each hybrid prefetch (``None``: ``max(4*k, 50)``).
+        exact: brute-force search instead of the HNSW index.
+        hnsw_ef: HNSW search breadth (``None``: Qdrant's default).
+        rescore: quantized collections: rescore with the original vectors.
+        oversampling: quantized collections: fetch this many times the candidates.
+
+    Example:
+        >>> SearchSettings(mode="sparse").with_changes(k=5).k
+        5
+    """
 
     mode: Literal["dense", "sparse", "hybrid"] = "hybrid"
     k: int = Field(default=10, ge=1, le=10_000)
     fusion: Literal["rrf", "dbsf"] = "rrf"
     rrf_k: int = Field(default=60, ge=1)
+    weights: tuple[float, float] | None = None
+    prefetch_limit: int | None = Field(default=None, ge=1)
+    exact: bool = False
+    hnsw_ef: int | None = Field(default=None, ge=1)
+    rescore: bool | None = None
+    oversampling: float | None = Field(default=None, ge=1.0)
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, Any], **overrides: Any) -> SearchSettings:
+        """Build from the ``search`` entry a collection stores, then apply the non-``None`` ``overrides``."""
+        stored = {k: v for k, v in dict(metadata.get("search") or {}).items() if k in cls.model_fields}
+        stored.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(stored)
+
+    def as_metadata(self) -> dict[str, Any]:
+        """What a collection stores (the fusion fields; depth and exactness stay the caller's)."""
+        return {
+            "mode": self.mode,
+            "fusion": self.fusion,
+            "rrf_k": self.rrf_k,
+            "weights": list(self.weights) if self.weights else None,
+            "prefetch_limit": self.prefetch_limit,
+        }
+
+    def with_changes(self, **changes: Any) -> SearchSettings:
+        """A validated copy with some fields changed."""
+        return self.model_validate({**self.model_dump(), **changes})
 
 
 class CollectionSettings(_Strict):
     """How legalrag creates a collection; what matters at scale. ``None`` leaves Qdrant's default.
 
     Changing these does not alter existing collections: they apply when a collection is created
-    (the first ingest, or ``--recreate``). ``rescore`` / ``oversampling`` apply at query time to a
-    quantized collection. ``shard_number``, ``replication_factor`` and ``write_consistency_factor``
-    need a Qdrant server (the embedded store has one shard and ignores them).
+    (the first ingest, or ``--recreate``). ``shard_number``, ``replication_factor`` and
+    ``write_consistency_factor`` need a Qdrant server (the embedded store has one shard and ignores
+    them). Query-time knobs of a quantized collection (``rescore``, ``oversampling``) are search
+    settings (``LEGALRAG_SEARCH__RESCORE``); the older ``collection_options`` names still work.
 
     Example:
         >>> CollectionSettings(on_disk_vectors=True, quantization="scalar").quantization
@@ -99,8 +168,6 @@ class CollectionSettings(_Strict):
     quantization: Literal["none", "scalar", "binary"] = "none"
     #: keep the quantized vectors in RAM when the originals are on disk
     always_ram: bool | None = None
-    rescore: bool | None = None
-    oversampling: float | None = Field(default=None, ge=1.0)
     hnsw_m: int | None = Field(default=None, ge=0)
     hnsw_ef_construct: int | None = Field(default=None, ge=4)
     shard_number: int | None = Field(default=None, ge=1)
@@ -118,13 +185,93 @@ class CollectionSettings(_Strict):
         return self
 
 
+class QdrantSettings(_Strict):
+    """Where the store is: a server (``url``) or the embedded store's folder (``path``).
+
+    Every field is also a flat environment name, ``LEGALRAG_QDRANT_<FIELD>``
+    (``LEGALRAG_QDRANT_URL``, ``LEGALRAG_QDRANT_API_KEY_FILE``, ...).
+    """
+
+    url: str | None = None
+    api_key: SecretStr | None = None
+    #: a file holding the API key (Docker/Kubernetes secrets); exclusive with ``api_key``
+    api_key_file: Path | None = None
+    path: Path = Path(".legalrag/qdrant")
+    #: TLS on or off for a URL without a scheme (``host:6333``); ``None``: TLS when an API key is set
+    https: bool | None = None
+    #: verify the server's TLS certificate: ``True``, ``False`` or a CA bundle file
+    verify: bool | Path = True
+    timeout: float = Field(default=30.0, gt=0)
+    prefer_grpc: bool = False
+    grpc_port: int = Field(default=6334, ge=1, le=65535)
+    #: total seconds a request to the server is retried on transient failures (0: no retries)
+    retry_seconds: float = Field(default=30.0, ge=0)
+    _file_key: SecretStr | None = PrivateAttr(default=None)
+
+    @field_validator("verify")
+    @classmethod
+    def _check_ca_bundle(cls, value: bool | Path) -> bool | Path:
+        if isinstance(value, Path) and not value.is_file():
+            raise ValueError(
+                f"qdrant_verify CA bundle {value} is not a file: pass the path of a PEM file, or true/false"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_server(self) -> QdrantSettings:
+        if self.api_key is not None and self.api_key_file is not None:
+            raise ValueError(
+                "both qdrant_api_key and qdrant_api_key_file are set: keep one "
+                "(LEGALRAG_QDRANT_API_KEY or LEGALRAG_QDRANT_API_KEY_FILE)"
+            )
+        if (self.api_key is not None or self.api_key_file is not None) and not self.url:
+            raise ValueError("an API key is set but qdrant_url is not: an API key needs a server URL")
+        if self.api_key_file is not None:
+            self._file_key = SecretStr(_read_key_file(self.api_key_file))
+        url = self.url or ""
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        if self.https is not None and scheme and (scheme == "https") != self.https:
+            raise ValueError(
+                f"qdrant_https={self.https} contradicts the {scheme}:// URL: fix the URL's scheme "
+                "(qdrant_https only applies to a URL without one)"
+            )
+        return self
+
+    @property
+    def resolved_api_key(self) -> SecretStr | None:
+        """The server API key: ``api_key``, or the contents of ``api_key_file``."""
+        return self.api_key if self.api_key is not None else self._file_key
+
+
+#: the ``qdrant`` fields, each also a flat name (``LEGALRAG_QDRANT_URL``, ``Settings(qdrant_url=...)``)
+_QDRANT_FIELDS = tuple(QdrantSettings.model_fields)
+#: fields that moved between groups: (old group, old name) -> (new group, new name)
+_MOVED = {("collection_options", "rescore"): ("search", "rescore"),
+          ("collection_options", "oversampling"): ("search", "oversampling")}  # fmt: skip
+
+
+class _FlatQdrantEnvironment(PydanticBaseSettingsSource):
+    """``LEGALRAG_QDRANT_URL`` and the other flat names of the ``qdrant`` group."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the whole group at once
+
+    def __call__(self) -> dict[str, Any]:
+        found = {
+            name: os.environ[f"LEGALRAG_QDRANT_{name.upper()}"]
+            for name in _QDRANT_FIELDS
+            if f"LEGALRAG_QDRANT_{name.upper()}" in os.environ
+        }
+        return {"qdrant": found} if found else {}
+
+
 class Settings(BaseSettings):
     """Root settings.
 
     Example:
         >>> s = Settings(model="/models/bge-m3-ko", collection="laws")
-        >>> s.uses_server
-        False
+        >>> s.uses_server, s.qdrant.url is s.qdrant_url
+        (False, True)
     """
 
     # hide_input_in_errors: a ValidationError's text would otherwise quote the input, API key included
@@ -139,25 +286,42 @@ class Settings(BaseSettings):
     model: str = "BAAI/bge-m3"
     device: str = "auto"
     collection: str = "legalrag"
-    qdrant_url: str | None = None
-    qdrant_api_key: SecretStr | None = None
-    qdrant_path: Path = Path(".legalrag/qdrant")
-    #: a file holding the API key (Docker/Kubernetes secrets); exclusive with ``qdrant_api_key``
-    qdrant_api_key_file: Path | None = None
-    #: TLS on or off for a URL without a scheme (``host:6333``); ``None``: TLS when an API key is set
-    qdrant_https: bool | None = None
-    #: verify the server's TLS certificate: ``True``, ``False`` or a CA bundle file
-    qdrant_verify: bool | Path = True
-    qdrant_timeout: float = Field(default=30.0, gt=0)
-    qdrant_prefer_grpc: bool = False
-    qdrant_grpc_port: int = Field(default=6334, ge=1, le=65535)
-    #: total seconds a request to the server is retried on transient failures (0: no retries)
-    qdrant_retry_seconds: float = Field(default=30.0, ge=0)
+    qdrant: QdrantSettings = QdrantSettings()
     collection_options: CollectionSettings = CollectionSettings()
     chunking: ChunkingSettings = ChunkingSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     search: SearchSettings = SearchSettings()
-    _file_key: SecretStr | None = PrivateAttr(default=None)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # arguments first, then LEGALRAG_QDRANT__URL-style names, then the flat LEGALRAG_QDRANT_URL ones
+        flat = _FlatQdrantEnvironment(settings_cls)
+        return init_settings, env_settings, flat, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_flat_names(cls, data: Any) -> Any:
+        """``qdrant_url=...`` into ``qdrant``, and fields that moved groups into their new group."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        flat = {name: data.pop(f"qdrant_{name}") for name in _QDRANT_FIELDS if f"qdrant_{name}" in data}
+        if flat:
+            data["qdrant"] = {**_as_dict(data.get("qdrant")), **flat}
+        for (old_group, old), (new_group, new) in _MOVED.items():
+            group = _as_dict(data.get(old_group))
+            if old in group:
+                value = group.pop(old)
+                data[old_group] = group
+                data[new_group] = {new: value, **_as_dict(data.get(new_group))}
+        return data
 
     @field_validator("device")
     @classmethod
@@ -174,43 +338,61 @@ class Settings(BaseSettings):
     def _check_collection(cls, value: str) -> str:
         return validate_collection_name(value)
 
-    @field_validator("qdrant_verify")
-    @classmethod
-    def _check_ca_bundle(cls, value: bool | Path) -> bool | Path:
-        if isinstance(value, Path) and not value.is_file():
-            raise ValueError(
-                f"qdrant_verify CA bundle {value} is not a file: pass the path of a PEM file, or true/false"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _check_server(self) -> Settings:
-        if self.qdrant_api_key is not None and self.qdrant_api_key_file is not None:
-            raise ValueError(
-                "both qdrant_api_key and qdrant_api_key_file are set: keep one "
-                "(LEGALRAG_QDRANT_API_KEY or LEGALRAG_QDRANT_API_KEY_FILE)"
-            )
-        if (self.qdrant_api_key is not None or self.qdrant_api_key_file is not None) and not self.qdrant_url:
-            raise ValueError("an API key is set but qdrant_url is not: an API key needs a server URL")
-        if self.qdrant_api_key_file is not None:
-            self._file_key = SecretStr(_read_key_file(self.qdrant_api_key_file))
-        url = self.qdrant_url or ""
-        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-        if self.qdrant_https is not None and scheme and (scheme == "https") != self.qdrant_https:
-            raise ValueError(
-                f"qdrant_https={self.qdrant_https} contradicts the {scheme}:// URL: fix the URL's scheme "
-                "(qdrant_https only applies to a URL without one)"
-            )
-        return self
-
     @property
     def uses_server(self) -> bool:
-        return bool(self.qdrant_url)
+        return bool(self.qdrant.url)
 
     @property
     def resolved_api_key(self) -> SecretStr | None:
         """The server API key: ``qdrant_api_key``, or the contents of ``qdrant_api_key_file``."""
-        return self.qdrant_api_key if self.qdrant_api_key is not None else self._file_key
+        return self.qdrant.resolved_api_key
+
+    # the flat names of the qdrant group, read-only (``settings.qdrant_url`` is ``settings.qdrant.url``)
+    @property
+    def qdrant_url(self) -> str | None:
+        return self.qdrant.url
+
+    @property
+    def qdrant_api_key(self) -> SecretStr | None:
+        return self.qdrant.api_key
+
+    @property
+    def qdrant_api_key_file(self) -> Path | None:
+        return self.qdrant.api_key_file
+
+    @property
+    def qdrant_path(self) -> Path:
+        return self.qdrant.path
+
+    @property
+    def qdrant_https(self) -> bool | None:
+        return self.qdrant.https
+
+    @property
+    def qdrant_verify(self) -> bool | Path:
+        return self.qdrant.verify
+
+    @property
+    def qdrant_timeout(self) -> float:
+        return self.qdrant.timeout
+
+    @property
+    def qdrant_prefer_grpc(self) -> bool:
+        return self.qdrant.prefer_grpc
+
+    @property
+    def qdrant_grpc_port(self) -> int:
+        return self.qdrant.grpc_port
+
+    @property
+    def qdrant_retry_seconds(self) -> float:
+        return self.qdrant.retry_seconds
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_unset=True)
+    return dict(value) if isinstance(value, Mapping) else {}
 
 
 def _read_key_file(path: Path) -> str:

@@ -30,9 +30,9 @@ from legalrag.plugin._vectorstore_convert import (
 )
 from legalrag.plugin.collection import ensure_collection
 from legalrag.plugin.errors import InputError
-from legalrag.plugin.schema import DENSE_VECTOR, TEXT_KEY, SparseVector
+from legalrag.plugin.schema import DENSE_VECTOR, TENANT_KEY, TEXT_KEY, Distance, SparseVector
 from legalrag.plugin.search import Mode, SearchConfig, Searcher
-from legalrag.plugin.store.base import Distance, Hit, PointRecord, SearchRequest, Store
+from legalrag.plugin.store.base import Hit, PointRecord, SearchRequest, Store
 
 if TYPE_CHECKING:
     from legalrag.plugin.sparse import BM25Encoder
@@ -113,7 +113,7 @@ class LegalVectorStore(VectorStore):
             model=str(getattr(embedding, "model", None) or type(embedding).__name__),
             sparse=encoder is not None,
             metadata={"sparse": encoder.config() if encoder is not None else None, "dimension": dimension},
-            tenant_key="tenant" if tenant else None,
+            tenant_key=TENANT_KEY if tenant else None,
         )
         self.distance: Distance = info.vectors[DENSE_VECTOR].distance
         self.sparse = encoder
@@ -181,7 +181,7 @@ class LegalVectorStore(VectorStore):
         dense: list[list[float]],
         sparse: list[SparseVector] | None,
     ) -> list[PointRecord]:
-        extra = {"tenant": self.tenant} if self.tenant else {}
+        extra = {TENANT_KEY: self.tenant} if self.tenant else {}
         return [
             PointRecord(
                 id=point_id(key, self.tenant),
@@ -219,7 +219,7 @@ class LegalVectorStore(VectorStore):
         return self._ids(ids)
 
     def _mine(self, hit: Hit) -> bool:
-        return self.tenant is None or hit.payload.get("tenant") == self.tenant
+        return self.tenant is None or hit.payload.get(TENANT_KEY) == self.tenant
 
     def _refuse_foreign(self, existing: Sequence[Hit]) -> None:
         """A tenant-bound store never overwrites another tenant's point, even given its UUID."""
@@ -243,7 +243,7 @@ class LegalVectorStore(VectorStore):
         """Drop documents of other tenants when the store is bound to one."""
         if self.tenant is None:
             return documents
-        return [d for d in documents if d.metadata.get("tenant") == self.tenant]
+        return [d for d in documents if d.metadata.get(TENANT_KEY) == self.tenant]
 
     def similarity_search_with_score(
         self, query: str, k: int = 4, filter: _Filter = None, **kwargs: Any

@@ -95,7 +95,7 @@ def ingest(
                     recreate=recreate,
                     sync=sync,
                     tenant=tenant,
-                    batch_size=batch_size,
+                    chunks_per_batch=batch_size,
                     on_progress=progress.update,
                     stop=stop,
                 )

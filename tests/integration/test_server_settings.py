@@ -156,7 +156,7 @@ def test_collection_options_reach_the_embedded_shard(tmp_path: Path) -> None:
 
 def test_collection_options_through_a_client_store() -> None:
     store = ClientStore(QdrantClient(":memory:"))
-    options = CollectionSettings(quantization="binary", rescore=True, oversampling=3.0, shard_number=2)
+    options = CollectionSettings(quantization="binary", shard_number=2)
     ensure_collection(store, "laws", dimension=4, distance="Cosine", model="m", sparse=True, options=options)
     store.upsert("laws", [PointRecord("00000000-0000-0000-0000-000000000001", {"n": 1}, [1.0, 0.0, 0.0, 0.0])])
     hits = store.query("laws", SearchRequest(limit=1, dense=[1.0, 0.0, 0.0, 0.0], rescore=True, oversampling=3.0))

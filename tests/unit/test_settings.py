@@ -66,3 +66,40 @@ def test_invalid_collection_names(name: str) -> None:
 @pytest.mark.parametrize("name", ["laws", "laws_2024", "ko-statutes.v2", "A1"])
 def test_valid_collection_names(name: str) -> None:
     assert validate_collection_name(name) == name
+
+
+def test_groups_are_nested_and_the_flat_names_still_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEGALRAG_QDRANT_TIMEOUT", "7.5")
+    monkeypatch.setenv("LEGALRAG_QDRANT__GRPC_PORT", "7000")
+    s = Settings(qdrant_url="http://h:6333")
+    assert (s.qdrant.url, s.qdrant.timeout, s.qdrant.grpc_port) == ("http://h:6333", 7.5, 7000)
+    assert (s.qdrant_url, s.qdrant_timeout, s.qdrant_grpc_port) == ("http://h:6333", 7.5, 7000)
+    assert Settings(qdrant={"path": "/tmp/x"}).qdrant_path == Settings(qdrant_path="/tmp/x").qdrant.path
+    with pytest.raises(ValidationError):
+        Settings(qdrant={"urll": "http://h"})
+
+
+def test_query_time_options_moved_to_search_keep_their_old_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEGALRAG_COLLECTION_OPTIONS__RESCORE", "true")
+    s = Settings(collection_options={"oversampling": 2.0, "quantization": "scalar"})
+    assert (s.search.rescore, s.search.oversampling) == (True, 2.0)
+    assert s.collection_options.quantization == "scalar"
+    assert "rescore" not in type(s.collection_options).model_fields
+
+
+def test_one_search_configuration_type() -> None:
+    from legalrag.plugin.search import SearchConfig
+    from legalrag.plugin.settings import SearchSettings
+
+    assert SearchConfig is SearchSettings
+    stored = {"search": {"mode": "sparse", "weights": [1, 4], "rrf_k": 2, "unknown": 1}}
+    config = SearchConfig.from_metadata(stored, rrf_k=10)
+    assert (config.mode, config.weights, config.rrf_k) == ("sparse", (1.0, 4.0), 10)
+    assert SearchConfig.from_metadata({"search": config.as_metadata()}) == config.with_changes(k=10)
+    with pytest.raises(ValidationError):
+        config.with_changes(mode="fuzzy")
+
+
+def test_the_old_query_batch_size_name_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEGALRAG_EMBEDDING__BATCH_SIZE", "8")
+    assert Settings().embedding.query_batch_size == 8
