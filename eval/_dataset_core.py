@@ -55,6 +55,9 @@ class EvalDataset:
         queries: query id → query text; only queries that have qrels.
         qrels: query id → doc id → relevance (> 0 relevant).
         dropped_queries: source queries left out because they had no qrels.
+        ground_truth: query id → AND-groups of OR-alternatives, for datasets that have them
+            (AutoRAG's ``retrieval_gt``); ``None`` elsewhere (each relevant document is then its own group).
+        sources: which file each part was read from (``corpus``, ``queries``, ...), for reports.
 
     Example:
         >>> ds = EvalDataset("toy", {"d1": CorpusDoc("", "text")}, {"q1": "question"}, {"q1": {"d1": 1}})
@@ -67,6 +70,8 @@ class EvalDataset:
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
     dropped_queries: int = 0
+    ground_truth: dict[str, list[list[str]]] | None = None
+    sources: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         for query_id, judgments in self.qrels.items():
@@ -209,7 +214,13 @@ def judge(
 
 
 def finish(
-    name: str, corpus: dict[str, CorpusDoc], queries: dict[str, str], qrels: dict[str, dict[str, int]]
+    name: str,
+    corpus: dict[str, CorpusDoc],
+    queries: dict[str, str],
+    qrels: dict[str, dict[str, int]],
+    *,
+    ground_truth: dict[str, list[list[str]]] | None = None,
+    sources: dict[str, str] | None = None,
 ) -> EvalDataset:
     """Drop queries without qrels (counted and logged) and build the dataset."""
     kept = {qid: text for qid, text in queries.items() if qrels.get(qid)}
@@ -219,7 +230,9 @@ def finish(
     if not kept:
         raise DatasetError(f"dataset {name!r}: no query has qrels; check the split or the qrels file")
     qrels = {qid: judgments for qid, judgments in qrels.items() if judgments}
-    return EvalDataset(name, corpus, kept, qrels, dropped_queries=dropped)
+    if ground_truth is not None:
+        ground_truth = {qid: groups for qid, groups in ground_truth.items() if qid in kept}
+    return EvalDataset(name, corpus, kept, qrels, dropped_queries=dropped, ground_truth=ground_truth, sources=sources)
 
 
 def stable_id(prefix: str, text: str) -> str:

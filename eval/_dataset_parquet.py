@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from legalrag.eval._dataset_core import (
 )
 from legalrag.plugin.errors import DatasetError, MissingExtraError
 
-__all__ = ["load_autorag", "load_mteb"]
+__all__ = ["find_autorag_files", "is_autorag_folder", "load_autorag", "load_mteb", "parquet_columns"]
 
 _QRELS_QUERY = ("query-id", "query_id", "qid")
 _QRELS_DOC = ("corpus-id", "corpus_id", "doc_id", "docid")
@@ -44,27 +45,104 @@ def _parquet_rows(files: list[Path]) -> Iterator[tuple[str, dict[str, Any]]]:
             raise DatasetError(f"{file}: unreadable parquet ({exc})") from exc
 
 
-def load_autorag(path: str | Path, *, name: str | None = None) -> EvalDataset:
-    """Load AutoRAG's ``corpus.parquet`` (``doc_id, contents[, metadata]``) and ``qa.parquet``
-    (``qid, query, retrieval_gt``: a list of lists of doc ids, all taken as relevant).
+#: the columns that tell an AutoRAG corpus file and an AutoRAG QA file apart
+_AUTORAG_ROLES: dict[str, tuple[str, ...]] = {"corpus": ("doc_id", "contents"), "qa": ("qid", "query", "retrieval_gt")}
+#: the names AutoRAG's own tools write, preferred when several files fit a role
+_AUTORAG_NAMES = {"corpus": "corpus.parquet", "qa": "qa.parquet"}
+
+
+def parquet_columns(path: Path) -> set[str]:
+    """The column names of a parquet file (its schema only: no rows are read)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise MissingExtraError("pyarrow", "eval", "Reading parquet datasets") from exc
+    try:
+        return set(pq.read_schema(path).names)
+    except (OSError, pa.ArrowException) as exc:
+        raise DatasetError(f"{path}: unreadable parquet ({exc})") from exc
+
+
+def find_autorag_files(root: Path, roles: tuple[str, ...] = ("corpus", "qa")) -> dict[str, Path]:
+    """Which parquet file under ``root`` is the corpus and which the QA, by their columns, not their names.
+
+    AutoRAG projects name their files freely (``qa_v4.parquet``, ``ocr_corpus_v3.parquet``); a corpus
+    has ``doc_id`` and ``contents``, a QA file ``qid``, ``query`` and ``retrieval_gt``. When several
+    files fit a role, ``corpus.parquet`` / ``qa.parquet`` win; otherwise the choice is refused.
+
+    Raises:
+        DatasetError: a role no file fits, or several files fit it and none has the standard name.
+    """
+    found: dict[str, list[Path]] = {role: [] for role in roles}
+    for path in sorted(root.glob("*.parquet")):
+        columns = parquet_columns(path)
+        for role in roles:
+            if set(_AUTORAG_ROLES[role]) <= columns:
+                found[role].append(path)
+    chosen: dict[str, Path] = {}
+    for role, candidates in found.items():
+        standard = [p for p in candidates if p.name == _AUTORAG_NAMES[role]]
+        if len(candidates) == 1 or standard:
+            chosen[role] = standard[0] if standard else candidates[0]
+            continue
+        flag = "corpus_file= (--corpus)" if role == "corpus" else "queries_file= (--queries)"
+        needed = ", ".join(_AUTORAG_ROLES[role])
+        if not candidates:
+            raise DatasetError(f"{root}: no parquet file with the AutoRAG {role} columns ({needed}): pass {flag} FILE")
+        names = ", ".join(p.name for p in candidates)
+        raise DatasetError(f"{root}: several parquet files look like the AutoRAG {role} ({names}): pass {flag} FILE")
+    return chosen
+
+
+def is_autorag_folder(root: Path) -> bool:
+    """Whether some parquet file directly under ``root`` has AutoRAG's QA columns."""
+    return any(set(_AUTORAG_ROLES["qa"]) <= parquet_columns(p) for p in sorted(root.glob("*.parquet")))
+
+
+def load_autorag(
+    path: str | Path | None = None,
+    *,
+    name: str | None = None,
+    corpus_file: str | os.PathLike[str] | None = None,
+    qa_file: str | os.PathLike[str] | None = None,
+) -> EvalDataset:
+    """Load an AutoRAG corpus (``doc_id, contents[, metadata]``) and QA (``qid, query, retrieval_gt``).
+
+    The files are found by their columns in ``path`` (:func:`find_autorag_files`), or given as
+    ``corpus_file`` / ``qa_file``. ``retrieval_gt`` (AND-groups of OR-alternatives) is kept as the
+    dataset's ``ground_truth`` for AutoRAG's metrics; every id in it is relevant for the others.
+    ``sources`` records which file was read for which part.
 
     Raises:
         MissingExtraError: pyarrow is not installed.
         DatasetError: a missing file or column, or ``retrieval_gt`` naming an unknown doc.
     """
-    root = Path(path)
-    corpus = read_corpus(_parquet_rows([require_file(root / "corpus.parquet", "AutoRAG corpus")]))
-    qa_rows = list(_parquet_rows([require_file(root / "qa.parquet", "AutoRAG QA")]))
+    root = Path(path) if path is not None else None
+    missing = tuple(role for role, given in (("corpus", corpus_file), ("qa", qa_file)) if given is None)
+    if missing and root is None:
+        raise DatasetError("an AutoRAG dataset needs its folder, or both corpus_file and qa_file")
+    found = find_autorag_files(root, missing) if missing and root is not None else {}
+    corpus_path = Path(corpus_file) if corpus_file is not None else found["corpus"]
+    qa_path = Path(qa_file) if qa_file is not None else found["qa"]
+    corpus = read_corpus(_parquet_rows([require_file(corpus_path, "AutoRAG corpus")]))
+    qa_rows = list(_parquet_rows([require_file(qa_path, "AutoRAG QA")]))
     queries = read_queries(iter(qa_rows))
     qrels: dict[str, dict[str, int]] = {}
+    ground_truth: dict[str, list[list[str]]] = {}
     for where, row in qa_rows:
         query_id = text_of(row, column_of(row, QUERY_ID_KEYS, where), where)
         groups = row.get("retrieval_gt")
         if not isinstance(groups, list):
             raise DatasetError(f"{where}: 'retrieval_gt' should be a list of lists of doc ids")
-        for doc_id in (d for group in groups for d in (group if isinstance(group, list) else [group])):
-            judge(qrels, query_id, str(doc_id), 1, where, (queries, corpus))
-    return finish(name or root.name, corpus, queries, qrels)
+        ground_truth[query_id] = [
+            [str(d) for d in group] if isinstance(group, list) else [str(group)] for group in groups
+        ]
+        for doc_id in (d for group in ground_truth[query_id] for d in group if d):
+            judge(qrels, query_id, doc_id, 1, where, (queries, corpus))
+    label = name or (root.name if root is not None else qa_path.stem)
+    sources = {"corpus": str(corpus_path), "queries": str(qa_path)}
+    return finish(label, corpus, queries, qrels, ground_truth=ground_truth, sources=sources)
 
 
 def _parquet_part(root: Path, part: str, split: str | None) -> list[Path]:

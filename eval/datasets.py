@@ -11,10 +11,11 @@ parquet (``corpus``/``queries``/``qrels`` parquet files). :func:`load_dataset` d
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from legalrag.eval._dataset_core import CorpusDoc, EvalDataset
-from legalrag.eval._dataset_parquet import load_autorag, load_mteb
+from legalrag.eval._dataset_parquet import find_autorag_files, is_autorag_folder, load_autorag, load_mteb
 from legalrag.eval._dataset_text import PAIR_COLUMNS, load_beir, load_pairs, load_zalo
 from legalrag.plugin.errors import DatasetError, InputError
 
@@ -24,6 +25,7 @@ __all__ = [
     "CorpusDoc",
     "EvalDataset",
     "detect_format",
+    "find_autorag_files",
     "load_autorag",
     "load_beir",
     "load_dataset",
@@ -35,7 +37,7 @@ __all__ = [
 FORMATS: tuple[str, ...] = ("beir", "pairs", "zalo", "autorag", "mteb")
 
 
-def detect_format(path: str | Path) -> str:
+def detect_format(path: str | os.PathLike[str]) -> str:
     """Guess the layout of ``path`` (one of :data:`FORMATS`).
 
     Raises:
@@ -52,7 +54,7 @@ def detect_format(path: str | Path) -> str:
         return "beir"
     if (root / "legal_corpus.json").is_file():
         return "zalo"
-    if (root / "qa.parquet").is_file():
+    if (root / "qa.parquet").is_file() or is_autorag_folder(root):
         return "autorag"
     if (root / "corpus.parquet").is_file() or (root / "corpus").is_dir():
         return "mteb"
@@ -69,6 +71,8 @@ def load_dataset(
     split: str | None = None,
     columns: tuple[str, str] | None = None,
     name: str | None = None,
+    corpus_file: str | os.PathLike[str] | None = None,
+    queries_file: str | os.PathLike[str] | None = None,
 ) -> EvalDataset:
     """Load an evaluation dataset, detecting its layout unless ``format`` names one.
 
@@ -78,6 +82,8 @@ def load_dataset(
         split: qrels split for ``beir``/``mteb`` (default ``"test"``) and ``zalo`` (default ``"train"``).
         columns: (question, passage) columns for ``pairs``.
         name: dataset label; defaults to the folder or file name.
+        corpus_file: the corpus file, when the layout cannot find it by itself (``autorag``).
+        queries_file: the queries (QA) file, likewise.
 
     Raises:
         InputError: an unknown format, or an option the format does not take.
@@ -87,6 +93,8 @@ def load_dataset(
         >>> load_dataset("tests/fixtures/zalo_tiny").name  # doctest: +SKIP
         'zalo_tiny'
     """
+    if (corpus_file is not None or queries_file is not None) and format == "auto":
+        format = "autorag"  # the one layout whose files can be named one by one
     kind = detect_format(path) if format == "auto" else format
     if kind not in FORMATS:
         raise InputError(f"unknown dataset format {format!r}: use 'auto' or one of {', '.join(FORMATS)}")
@@ -94,6 +102,8 @@ def load_dataset(
         raise InputError(f"format {kind!r} has no splits: drop split={split!r}")
     if columns is not None and kind != "pairs":
         raise InputError(f"columns= applies to the 'pairs' format only, not {kind!r}")
+    if (corpus_file is not None or queries_file is not None) and kind != "autorag":
+        raise InputError(f"corpus and queries files apply to the 'autorag' format, not {kind!r}")
     if kind == "beir":
         return load_beir(path, split or "test", name=name)
     if kind == "zalo":
@@ -101,5 +111,5 @@ def load_dataset(
     if kind == "mteb":
         return load_mteb(path, split or "test", name=name)
     if kind == "autorag":
-        return load_autorag(path, name=name)
+        return load_autorag(path, name=name, corpus_file=corpus_file, qa_file=queries_file)
     return load_pairs(path, columns, name=name)

@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from legalrag.eval.datasets import EvalDataset, load_dataset
-from legalrag.eval.harness import RunResult, required_depth, run_queries, score_run
+from legalrag.eval.autorag_metrics import DEFAULT_TOP_K
+from legalrag.eval.cards import similarity_name
+from legalrag.eval.datasets import EvalDataset, detect_format, load_dataset
+from legalrag.eval.harness import COMPATS, RunResult, required_depth, run_queries, score_run
 from legalrag.eval.metrics import DEFAULT_METRICS, parse_metric
 from legalrag.plugin.errors import InputError
 from legalrag.plugin.settings import Settings
@@ -35,8 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EvalProgress", "EvalReport", "evaluate_collection"]
 
-Compat = Literal["st", "trec"]
-COMPATS: tuple[str, ...] = ("st", "trec")
+Compat = Literal["st", "trec", "autorag"]
 
 
 class EvalProgress(Protocol):
@@ -70,11 +71,17 @@ class EvalReport:
     Attributes:
         dataset: the dataset evaluated (its queries and judgments are what :meth:`write` records).
         collection: the collection searched.
-        metrics_compat: the metric definitions (``st`` or ``trec``).
+        metrics_compat: the metric definitions (``st``, ``trec`` or ``autorag``).
         exact: whether search was exact (brute force) rather than through the index.
         results: one :class:`~legalrag.eval.harness.RunResult` per configuration, in row order.
         ingest: the counts of the corpus ingest, when this call ingested it.
         tune: what tuning tried, chose and stored (``tune=True``), else ``None``.
+        protocol: the published protocol the numbers follow (``st``, ``trec``, ``zalo``, ``autorag``):
+            the layout of ``table.md``.
+        similarity: the dense model's similarity name (``cosine``, ``dot``): the prefix of card keys.
+        embedding: the dense model, precision, runtime and device that produced the query (and, when
+            ``ingest`` is set, the corpus) vectors; ``None`` for sparse-only runs.
+        top_k: the AutoRAG cutoffs (``autorag`` only).
     """
 
     dataset: EvalDataset
@@ -85,6 +92,10 @@ class EvalReport:
     ingest: dict[str, Any] | None = None
     tune: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    protocol: str = "st"
+    similarity: str = "cosine"
+    embedding: dict[str, Any] | None = None
+    top_k: tuple[int, ...] = DEFAULT_TOP_K
 
     @property
     def summaries(self) -> dict[str, dict[str, Any]]:
@@ -110,10 +121,26 @@ class EvalReport:
             "metrics": self.metrics,
             "results": self.summaries,
             "tune": self.tune,
+            "protocol": self.protocol,
+            "embedding": self.embedding,
+            "dataset_files": self.dataset.sources,
         }
 
+    def card_table(self) -> str:
+        """The metrics in the layout of :attr:`protocol` (what :meth:`write` saves as ``table.md``)."""
+        from legalrag.eval.cards import card_table
+
+        return card_table(
+            self.summaries,
+            protocol=self.protocol,
+            dataset=self.dataset.name,
+            similarity=self.similarity,
+            top_k=self.top_k,
+        )
+
     def write(self, folder: str | os.PathLike[str]) -> list[str]:
-        """Write ``results.json``, per-query JSONL and TREC runs and the accuracy@k chart into ``folder``.
+        """Write ``results.json``, ``table.md`` (:meth:`card_table`), per-query JSONL and TREC runs and the
+        accuracy@k chart (not for ``autorag``, which has no accuracy@k) into ``folder``.
 
         Returns why TREC runs were skipped (ids with spaces: the JSONL run still has everything);
         the reasons are also added to :attr:`warnings`.
@@ -124,6 +151,7 @@ class EvalReport:
         target.mkdir(parents=True, exist_ok=True)
         summaries = self.summaries
         write_json(target / "results.json", summaries)
+        (target / "table.md").write_text(self.card_table(), encoding="utf-8")
         skipped: list[str] = []
         data = self.dataset
         for name, result in self.results.items():
@@ -144,7 +172,8 @@ class EvalReport:
                 write_trec_run(target / f"run-{slug}.trec", result.run, slug)
             except InputError as exc:
                 skipped.append(f"{slug}: {exc}")
-        plot_accuracy_curves(target / "accuracy.png", summaries, [1, 3, 5, 10])
+        if self.metrics_compat != "autorag":
+            plot_accuracy_curves(target / "accuracy.png", summaries, [1, 3, 5, 10])
         self.warnings.extend(skipped)
         return skipped
 
@@ -158,8 +187,11 @@ def evaluate_collection(
     exact: bool = False,
     compare_exact: bool = False,
     metrics_compat: str = "st",
+    top_k: Sequence[int] = DEFAULT_TOP_K,
     dataset_format: str = "auto",
     split: str | None = None,
+    corpus_file: str | os.PathLike[str] | None = None,
+    queries_file: str | os.PathLike[str] | None = None,
     tune: bool = False,
     tune_split: str | None = None,
     objective: str = "mrr@10",
@@ -180,9 +212,14 @@ def evaluate_collection(
         modes: the search modes to compare (default: the settings' mode, or all three with ``tune``).
         exact: brute-force search, comparable to a brute-force evaluator.
         compare_exact: each mode twice, through the index and exactly.
-        metrics_compat: ``st`` (sentence-transformers' definitions) or ``trec`` (trec_eval / ranx).
+        metrics_compat: ``st`` (sentence-transformers' definitions), ``trec`` (trec_eval / ranx) or
+            ``autorag`` (AutoRAG's F1/recall/precision/mAP/mRR/NDCG at each of ``top_k``, over the
+            returned list, with AND/OR ground truth).
+        top_k: AutoRAG's cutoffs (``autorag`` only).
         dataset_format: ``auto``, ``beir``, ``pairs``, ``zalo``, ``autorag`` or ``mteb``.
         split: the qrels split to evaluate (default: ``test`` for BEIR/MTEB, ``train`` for Zalo).
+        corpus_file: an AutoRAG corpus parquet, when the folder holds several candidates.
+        queries_file: an AutoRAG QA parquet, likewise.
         tune: pick fusion settings on ``tune_split`` and store them with the collection.
         tune_split: the split to tune on (default: ``dev`` when there is one, else the evaluated one).
         objective: the metric tuning maximises.
@@ -191,6 +228,10 @@ def evaluate_collection(
         store: an open store (default: the one ``settings`` names, closed at the end).
         dense: a loaded dense model (default: the collection's, or ``settings.model`` to ingest).
         progress: where to report progress (default: nowhere).
+
+    Precision: unless ``settings.embedding.precision`` is set explicitly, evaluation embeds in fp32
+    (ingest's ``auto`` picks bf16 on CPUs that have it), so the numbers reproduce a model card's
+    fp32 evaluation; the report's ``embedding`` says what ran.
 
     Raises:
         InputError: a bad argument or dataset (nothing is written).
@@ -209,10 +250,12 @@ def evaluate_collection(
     parse_metric(objective)
     if rerank_top_n < 1:
         raise InputError(f"rerank_top_n must be at least 1, got {rerank_top_n}")
-    settings = settings or Settings()
-    if collection is not None:
-        settings = settings.model_copy(update={"collection": collection})
-    data, dev, dev_split = _datasets(dataset, dataset_format, split, tune, tune_split)
+    cutoffs = tuple(dict.fromkeys(int(k) for k in top_k))
+    if not cutoffs or min(cutoffs) < 1:
+        raise InputError(f"top_k must be cutoffs of at least 1, got {list(top_k)}")
+    settings = _eval_settings(settings or Settings(), collection)
+    files = (corpus_file, queries_file)
+    data, dev, dev_split = _datasets(dataset, dataset_format, split, tune, tune_split, files)
     chosen_modes = list(modes) if modes else (["dense", "sparse", "hybrid"] if tune else [settings.search.mode])
     progress = progress or _Silent()
     from legalrag.plugin.store import store_from
@@ -222,12 +265,16 @@ def evaluate_collection(
             settings, target, data, dense, progress, need_dense=tune or chosen_modes != ["sparse"]
         )
         with progress.queries() as row:
+            # tuning's objective is one of legalrag's own metrics whatever the report's compat
+            tune_compat = "st" if metrics_compat == "autorag" else metrics_compat
             rows, tuned = _rows(
-                settings, target, encoder, chosen_modes, exact, compare_exact, dev, objective, metrics_compat, row
+                settings, target, encoder, chosen_modes, exact, compare_exact, dev, objective, tune_compat, row
             )
             if rerank is not None:
                 rows.update(_rerank_rows(rows, rerank, rerank_top_n, settings.device))
-            results = _run_rows(rows, data, metrics_compat, row)
+            results = _run_rows(rows, data, metrics_compat, cutoffs, row)
+        info = target.get_collection(settings.collection)
+    dense_info = info.vectors.get("dense") if info is not None else None
     report = EvalReport(
         dataset=data,
         collection=settings.collection,
@@ -235,6 +282,10 @@ def evaluate_collection(
         exact=exact,
         results=results,
         ingest=ingest_stats,
+        protocol=_protocol(metrics_compat, dataset, dataset_format),
+        similarity=similarity_name(dense_info.distance if dense_info is not None else None),
+        embedding=_embedding_info(encoder, settings),
+        top_k=cutoffs,
     )
     if tuned is not None and dev is not None:
         report.tune = {
@@ -247,8 +298,53 @@ def evaluate_collection(
     return report
 
 
+def _eval_settings(settings: Settings, collection: str | None) -> Settings:
+    """The settings an evaluation runs with: the collection asked for, fp32 unless precision was set."""
+    update: dict[str, Any] = {}
+    if collection is not None:
+        update["collection"] = collection
+    if "precision" not in settings.embedding.model_fields_set:
+        update["embedding"] = settings.embedding.model_copy(update={"precision": "fp32"})
+    return settings.model_copy(update=update) if update else settings
+
+
+def _protocol(compat: str, dataset: str | os.PathLike[str] | EvalDataset, fmt: str) -> str:
+    """The published protocol these numbers follow: AutoRAG's, Zalo's (ST definitions), ST's or trec's."""
+    if compat in ("autorag", "trec"):
+        return compat
+    if fmt == "zalo" or (fmt == "auto" and not isinstance(dataset, EvalDataset) and _format_of(dataset) == "zalo"):
+        return "zalo"
+    return "st"
+
+
+def _format_of(dataset: str | os.PathLike[str]) -> str | None:
+    try:
+        return detect_format(dataset)
+    except InputError:
+        return None
+
+
+def _embedding_info(encoder: DenseModel | None, settings: Settings) -> dict[str, Any] | None:
+    if encoder is None:
+        return None
+    from legalrag.plugin.embedder import DenseEncoder
+
+    runtime = settings.embedding.backend if isinstance(encoder, DenseEncoder) else type(encoder).__name__
+    return {
+        "model": encoder.name,
+        "precision": str(getattr(encoder, "precision", "fp32")),
+        "runtime": runtime,
+        "device": str(getattr(encoder, "device", "cpu")),
+    }
+
+
 def _datasets(
-    dataset: str | os.PathLike[str] | EvalDataset, fmt: str, split: str | None, tune: bool, tune_split: str | None
+    dataset: str | os.PathLike[str] | EvalDataset,
+    fmt: str,
+    split: str | None,
+    tune: bool,
+    tune_split: str | None,
+    files: tuple[str | os.PathLike[str] | None, str | os.PathLike[str] | None] = (None, None),
 ) -> tuple[EvalDataset, EvalDataset | None, str | None]:
     """The evaluated dataset, and the tuning set with its split name (``None``: the evaluated set itself,
     the report then says the tuned numbers are optimistic)."""
@@ -256,7 +352,8 @@ def _datasets(
         if tune_split is not None:
             raise InputError("tune_split needs a dataset path (a loaded EvalDataset has one split)")
         return dataset, (dataset if tune else None), None
-    data = load_dataset(Path(dataset), format=fmt, split=split)
+    corpus_file, queries_file = files
+    data = load_dataset(Path(dataset), format=fmt, split=split, corpus_file=corpus_file, queries_file=queries_file)
     if not tune:
         return data, None, None
     if tune_split is not None:
@@ -267,8 +364,9 @@ def _datasets(
         return data, data, None
 
 
-def _depth() -> int:
-    return required_depth(DEFAULT_METRICS)
+def _depth(compat: str = "st", top_k: Sequence[int] = DEFAULT_TOP_K) -> int:
+    """How many documents each query must return for the metrics to be computed."""
+    return max(top_k) if compat == "autorag" else required_depth(DEFAULT_METRICS)
 
 
 def _prepare(
@@ -334,15 +432,20 @@ def _rows(
 
 
 def _run_rows(
-    rows: dict[str, Searcher], data: EvalDataset, compat: str, row: Callable[[str, int], Callable[[], None]]
+    rows: dict[str, Searcher],
+    data: EvalDataset,
+    compat: str,
+    top_k: Sequence[int],
+    row: Callable[[str, int], Callable[[], None]],
 ) -> dict[str, RunResult]:
     ticks = {name: row(name, len(data.queries)) for name in rows}
     results = {}
+    depth = _depth(compat, top_k)
     for name, searcher in rows.items():
         run = run_queries(
-            searcher, data.queries, name=name, depth=_depth(), mode=searcher.config.mode, on_query=ticks[name]
+            searcher, data.queries, name=name, depth=depth, mode=searcher.config.mode, on_query=ticks[name]
         )
-        results[name] = score_run(run, data.qrels, DEFAULT_METRICS, compat)
+        results[name] = score_run(run, data.qrels, DEFAULT_METRICS, compat, ground_truth=data.ground_truth, top_k=top_k)
     return results
 
 

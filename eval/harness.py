@@ -13,13 +13,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from legalrag.eval.autorag_metrics import DEFAULT_TOP_K, autorag_means, groups_from_qrels
 from legalrag.eval.datasets import EvalDataset
-from legalrag.eval.metrics import DEFAULT_METRICS, evaluate, parse_metric
+from legalrag.eval.metrics import DEFAULT_METRICS, evaluate, parse_metric, rank_documents
 from legalrag.plugin.errors import InputError
 from legalrag.plugin.schema import SourceDocument
 from legalrag.plugin.search import MAX_K, Searcher
 
-__all__ = ["RunResult", "corpus_documents", "document_ranking", "run_queries", "score_run"]
+__all__ = ["COMPATS", "RunResult", "corpus_documents", "document_ranking", "run_queries", "score_run"]
 
 
 def corpus_documents(dataset: EvalDataset) -> Iterator[SourceDocument]:
@@ -88,15 +89,37 @@ def required_depth(metrics: tuple[str, ...] | list[str]) -> int:
     return max(parse_metric(m)[1] for m in metrics)
 
 
+#: the metric definitions a run can be scored with
+COMPATS: tuple[str, ...] = ("st", "trec", "autorag")
+
+
 def score_run(
     result: RunResult,
     qrels: Mapping[str, Mapping[str, int]],
     metrics: Sequence[str] = DEFAULT_METRICS,
     compat: str = "st",
+    *,
+    ground_truth: Mapping[str, Sequence[Sequence[str]]] | None = None,
+    top_k: Sequence[int] = DEFAULT_TOP_K,
 ) -> RunResult:
-    """Score ``result`` against ``qrels`` (``compat``: ``st`` or ``trec`` definitions, see metrics)."""
-    if compat not in ("st", "trec"):
-        raise InputError(f"metrics compat must be 'st' or 'trec', not {compat!r}")
+    """Score ``result`` against ``qrels``.
+
+    ``compat``: ``st`` (sentence-transformers) or ``trec`` definitions of ``metrics`` (see
+    :mod:`legalrag.eval.metrics`), or ``autorag``: AutoRAG's six metrics at each of ``top_k`` over
+    ``ground_truth`` (AND/OR groups; default: each relevant document its own group), see
+    :mod:`legalrag.eval.autorag_metrics` (``metrics`` is then unused).
+    """
+    if compat not in COMPATS:
+        raise InputError(f"metrics compat must be one of {', '.join(COMPATS)}, not {compat!r}")
+    if compat == "autorag":
+        truth = ground_truth or {qid: groups_from_qrels(j) for qid, j in qrels.items()}
+        ranked = {qid: [doc for doc, _ in rank_documents(hits)] for qid, hits in result.run.items()}
+        try:
+            means, per_query = autorag_means(truth, ranked, top_k)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        result.metrics, result.per_query = means, per_query
+        return result
     scored = evaluate(qrels, result.run, metrics=metrics, compat="trec" if compat == "trec" else "st")
     result.metrics = dict(scored.means)
     result.per_query = dict(scored.per_query)

@@ -60,17 +60,27 @@ def load_tokenizer(model: str, settings: Settings) -> TokenizerInfo:
     hf_logging.set_verbosity_error()
     path = Path(resolve_model_path(model, settings.embedding.cache_folder))
     tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    max_len = 512
-    config = path / "sentence_bert_config.json"
-    if config.is_file():
-        max_len = int(json.loads(config.read_text(encoding="utf-8")).get("max_seq_length") or max_len)
-    elif getattr(tokenizer, "model_max_length", 0) and tokenizer.model_max_length < 100_000:
-        max_len = int(tokenizer.model_max_length)
+    max_len = _max_seq_length(path, tokenizer)
     prompt = _document_prompt(path)
     reserved = tokenizer.num_special_tokens_to_add() + (
         len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) if prompt else 0
     )
     return TokenizerInfo(tokenizer, max_len, reserved)
+
+
+def _max_seq_length(path: Path, tokenizer: Any) -> int:
+    """The model's ``max_seq_length`` as sentence-transformers loads it, without loading the weights.
+
+    sentence-transformers < 6 writes it to ``sentence_bert_config.json``; 6 keeps it as the
+    tokenizer's ``model_max_length``. A tokenizer without a real limit (a huge sentinel) means 512.
+    """
+    config = path / "sentence_bert_config.json"
+    if config.is_file():
+        stored = json.loads(config.read_text(encoding="utf-8")).get("max_seq_length")
+        if stored:
+            return int(stored)
+    limit = int(getattr(tokenizer, "model_max_length", 0) or 0)
+    return limit if 0 < limit < 100_000 else 512
 
 
 def _document_prompt(path: Path) -> str:

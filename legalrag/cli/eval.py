@@ -35,8 +35,19 @@ def eval_command(
     compare_exact: Annotated[
         bool, typer.Option(help="Report each mode with the index and exactly, side by side.")
     ] = False,
-    metrics_compat: Annotated[str, typer.Option(help="st (sentence-transformers) or trec (trec_eval/ranx).")] = "st",
+    metrics_compat: Annotated[
+        str, typer.Option(help="st (sentence-transformers), trec (trec_eval/ranx) or autorag (AutoRAG's metrics).")
+    ] = "st",
+    top_k: Annotated[
+        list[int] | None, typer.Option("--top-k", help="AutoRAG top-k cutoffs, repeatable (default 1 3 5 10).")
+    ] = None,
     dataset_format: Annotated[str, typer.Option("--format", help="auto, beir, pairs, zalo, autorag, mteb.")] = "auto",
+    corpus_file: Annotated[
+        Path | None, typer.Option("--corpus", help="AutoRAG corpus parquet, when the folder holds several.")
+    ] = None,
+    queries_file: Annotated[
+        Path | None, typer.Option("--queries", help="AutoRAG QA parquet, when the folder holds several.")
+    ] = None,
     split: Annotated[
         str | None, typer.Option(help="qrels split (default: test for BEIR/MTEB, train for Zalo).")
     ] = None,
@@ -65,6 +76,7 @@ def eval_command(
     """Ingest the dataset's corpus if the collection is empty, run its queries, print the metrics."""
     out = Output(as_json)
     with fail_cleanly(out):
+        from legalrag.eval.autorag_metrics import DEFAULT_TOP_K
         from legalrag.eval.evaluation import evaluate_collection
 
         settings = settings_from(
@@ -82,8 +94,11 @@ def eval_command(
             exact=exact,
             compare_exact=compare_exact,
             metrics_compat=metrics_compat,
+            top_k=tuple(top_k) if top_k else DEFAULT_TOP_K,
             dataset_format=dataset_format,
             split=split,
+            corpus_file=corpus_file,
+            queries_file=queries_file,
             tune=tune,
             tune_split=tune_split,
             objective=objective,
@@ -91,6 +106,8 @@ def eval_command(
             rerank_top_n=rerank_top_n,
             progress=TerminalEvalProgress(out.console, enabled=out.interactive),
         )
+        for part, file in (report.dataset.sources or {}).items():
+            out.console.print(f"{part}: {safe(file)}", highlight=False)
         if output is not None:
             for warning in report.write(output):
                 out.console.print(f"[yellow]TREC run not written[/] ({safe(warning)})", highlight=False)

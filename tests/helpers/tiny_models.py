@@ -23,12 +23,19 @@ def build_tiny_bge_m3(
     vocab: int = 800,
     model_vocab: int | None = None,
     intermediate: int | None = None,
+    pooling: str = "cls",
+    normalize: bool = True,
+    similarity: str = "cosine",
+    max_seq_length: int = 512,
 ) -> Path:
-    """Save a sentence-transformers folder: XLM-R encoder + CLS pooling + Normalize, ``hidden``-d.
+    """Save a sentence-transformers folder: XLM-R encoder + ``pooling`` (+ Normalize), ``hidden``-d.
 
     ``vocab`` is the trained tokenizer's size; ``model_vocab`` (default: the same) sizes the
     embedding table, so ``model_vocab=250_002, layers=24, intermediate=4096`` has BGE-M3's full
-    568M parameters (2.2 GB in fp32) with a tokenizer trained in a second.
+    568M parameters (2.2 GB in fp32) with a tokenizer trained in a second. The seeds' shapes:
+    Vietnamese_Embedding_v2 is ``similarity="dot", max_seq_length=2048``; the paraphrase-xlm-r
+    fine-tune ``hidden=768, pooling="mean", normalize=False, max_seq_length=128``; BGE-m3-ko
+    ``max_seq_length=8192``.
     """
     import torch
     from sentence_transformers import SentenceTransformer, models
@@ -52,7 +59,7 @@ def build_tiny_bge_m3(
         cls_token="<s>",
         pad_token="<pad>",
         mask_token="<mask>",
-        model_max_length=512,
+        model_max_length=max(max_seq_length, 512),
     )
     from tokenizers.processors import TemplateProcessing
 
@@ -70,7 +77,7 @@ def build_tiny_bge_m3(
         num_hidden_layers=layers,
         num_attention_heads=16,
         intermediate_size=intermediate or hidden * 2,
-        max_position_embeddings=514 + 2,
+        max_position_embeddings=max(max_seq_length, 512) + 2,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -79,9 +86,11 @@ def build_tiny_bge_m3(
     hf_dir = folder / "hf"
     XLMRobertaModel(config).save_pretrained(hf_dir)
     tokenizer.save_pretrained(hf_dir)
-    transformer = models.Transformer(str(hf_dir), max_seq_length=512)
-    pooling = models.Pooling(hidden, pooling_mode="cls")
-    model = SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu")
+    transformer = models.Transformer(str(hf_dir), max_seq_length=max_seq_length)
+    modules = [transformer, models.Pooling(hidden, pooling_mode=pooling)]
+    if normalize:
+        modules.append(models.Normalize())
+    model = SentenceTransformer(modules=modules, device="cpu", similarity_fn_name=similarity)
     out = folder / "model"
     model.save(str(out))
     return out

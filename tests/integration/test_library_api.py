@@ -108,3 +108,56 @@ def test_evaluate_collection_refuses_bad_arguments(store_path: Path) -> None:
         evaluate_collection(EXAMPLES / "eval", settings=_settings(store_path), metrics_compat="bogus")
     with pytest.raises(InputError):
         evaluate_collection(EXAMPLES / "eval", settings=_settings(store_path), objective="mrr@ten")
+
+
+def test_autorag_compat_scores_the_returned_lists_and_writes_its_tables(
+    store_path: Path, tmp_path: Path, minilm_encoder: Any
+) -> None:
+    from legalrag.eval.autorag_metrics import autorag_means
+
+    report = evaluate_collection(
+        EXAMPLES / "eval",
+        settings=_settings(store_path, "ar"),
+        modes=["sparse"],
+        metrics_compat="autorag",
+        top_k=(1, 3),
+        dense=minilm_encoder,
+    )
+    summary = report.summaries["sparse"]
+    assert {"retrieval_f1@1", "retrieval_ndcg@3", "retrieval_map@3"} <= set(summary)
+    report.write(tmp_path / "out")
+    # recomputed from the written rankings: the table is over the first k of each returned list
+    rows = [json.loads(line) for line in (tmp_path / "out" / "run-sparse.jsonl").read_text().splitlines()]
+    truth = {r["query_id"]: [[d] for d in r["relevant"]] for r in rows}
+    ranked = {r["query_id"]: [h["doc_id"] for h in r["ranking"]] for r in rows}
+    means, _ = autorag_means(truth, ranked, (1, 3))
+    assert summary["retrieval_mrr@3"] == pytest.approx(means["retrieval_mrr@3"])
+    table = (tmp_path / "out" / "table.md").read_text(encoding="utf-8")
+    assert "### Top-k 1" in table and "### Top-k 3" in table and f"{summary['retrieval_f1@3']:.4f}" in table
+    assert not (tmp_path / "out" / "accuracy.png").exists()
+
+
+def test_zalo_protocol_table_and_precision_is_fp32_by_default(
+    store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import FIXTURES
+
+    monkeypatch.delenv("LEGALRAG_EMBEDDING__PRECISION", raising=False)
+    result = CliRunner().invoke(
+        app,
+        cli_args("eval", str(FIXTURES / "zalo_tiny"), "--mode", "dense", "--output", str(tmp_path / "out"),
+                 store=store_path, collection="zalo"),
+    )  # fmt: skip
+    printed = json.loads(result.stdout)
+    assert result.exit_code == 0 and printed["protocol"] == "zalo"
+    # ingest's "auto" would pick bf16 on a CPU that has it; evaluation reproduces fp32 model cards
+    assert printed["embedding"]["precision"] == "fp32" and printed["embedding"]["runtime"] == "torch"
+    table = (tmp_path / "out" / "table.md").read_text(encoding="utf-8")
+    assert "| Model | Acc@1 | Acc@3 | Acc@5 | Acc@10 | MRR@10 |" in table
+    assert f"{printed['results']['dense']['mrr@10']:.4f}" in table
+
+
+def test_an_explicit_precision_is_kept_and_reported(store_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEGALRAG_EMBEDDING__PRECISION", "bf16")
+    report = evaluate_collection(EXAMPLES / "eval", settings=_settings(store_path, "bf"), modes=["dense"])
+    assert report.embedding is not None and report.embedding["precision"] == "bf16"

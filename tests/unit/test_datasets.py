@@ -272,6 +272,33 @@ def test_autorag(tmp_path: Path) -> None:
         load_dataset(root)
 
 
+def test_autorag_files_are_found_by_their_columns(tmp_path: Path) -> None:
+    # the names of AutoRAG's own Korean embedding benchmark: versions and prefixes in them
+    root = tmp_path / "project"
+    _parquet(root / "ocr_corpus_v3.parquet", [{"doc_id": "a", "contents": "제1조", "metadata": {"page": 1}}])
+    _parquet(root / "qa_v4.parquet", [{"qid": "q1", "query": "?", "retrieval_gt": [["a"]], "generation_gt": ["x"]}])
+    _parquet(root / "summary.parquet", [{"module_name": "vectordb", "retrieval_f1": 0.3}])
+    assert detect_format(root) == "autorag"
+    ds = load_dataset(root)
+    assert ds.qrels == {"q1": {"a": 1}} and ds.ground_truth == {"q1": [["a"]]}
+    assert ds.sources == {"corpus": str(root / "ocr_corpus_v3.parquet"), "queries": str(root / "qa_v4.parquet")}
+    # two QA candidates, neither named qa.parquet: refused, naming both and the flag that settles it
+    _parquet(root / "qa_v5.parquet", [{"qid": "q1", "query": "?", "retrieval_gt": [["a"]]}])
+    with pytest.raises(DatasetError, match=r"several .*AutoRAG qa \(qa_v4\.parquet, qa_v5\.parquet\).*queries_file"):
+        load_dataset(root)
+    ds = load_dataset(root, queries_file=root / "qa_v5.parquet")
+    assert ds.sources is not None and ds.sources["queries"].endswith("qa_v5.parquet")
+    with pytest.raises(InputError, match="apply to the 'autorag' format"):
+        load_dataset(root, format="beir", queries_file=root / "qa_v5.parquet")
+
+
+def test_autorag_keeps_and_or_groups(tmp_path: Path) -> None:
+    root = tmp_path / "autorag"
+    _parquet(root / "corpus.parquet", [{"doc_id": d, "contents": d} for d in "abc"])
+    _parquet(root / "qa.parquet", [{"qid": "q", "query": "?", "retrieval_gt": [["a", "b"], ["c"]]}])
+    assert load_dataset(root).ground_truth == {"q": [["a", "b"], ["c"]]}
+
+
 def test_mteb_split_dirs_and_int_ids(tmp_path: Path) -> None:
     root = tmp_path / "mteb_tiny"
     _parquet(root / "corpus" / "test-00000-of-00001.parquet", [{"_id": 1, "title": "T", "text": "x"}])
