@@ -52,14 +52,16 @@ def layout_of(config: Any) -> Layout:
     return vector_infos(config.params.vectors), tuple(config.params.sparse_vectors or {})
 
 
-def collection_info(name: str, config: Any, points: int) -> CollectionInfo:
-    vectors, sparse = layout_of(config)
+def collection_info(name: str, found: Any, points: int) -> CollectionInfo:
+    """From ``get_collection(name)``'s answer (its ``config`` and ``payload_schema``)."""
+    vectors, sparse = layout_of(found.config)
     return CollectionInfo(
         name=name,
         points=points,
         vectors=vectors,
         sparse_vectors=sparse,
-        metadata=dict(getattr(config, "metadata", None) or {}),
+        metadata=dict(getattr(found.config, "metadata", None) or {}),
+        payload_indexes=tuple(sorted(getattr(found, "payload_schema", None) or {})),
     )
 
 

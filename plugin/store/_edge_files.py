@@ -74,9 +74,12 @@ def _locked_message(name: str, folder: Path, holder: str) -> str:
     )
 
 
-def is_collection(folder: Path) -> bool:
-    """Whether ``folder`` holds a created shard (folders without one are ignored)."""
-    return (folder / SHARD_DIR / EDGE_CONFIG).is_file()
+def is_collection(folder: Path, *, working: bool = False) -> bool:
+    """Whether ``folder`` holds a collection: a created working shard, or (unless ``working``) a published
+    version. Folders without either are ignored."""
+    if (folder / SHARD_DIR / EDGE_CONFIG).is_file():
+        return True
+    return not working and (folder / "published" / "CURRENT").is_file()
 
 
 def read_document(folder: Path) -> dict[str, Any]:

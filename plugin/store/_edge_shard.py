@@ -27,13 +27,22 @@ _FULL_SCAN_THRESHOLD = 10_000
 
 @dataclass(slots=True)
 class OpenShard:
-    """A shard this store holds open, with its lock and its ``collection.json`` document."""
+    """A shard this store holds open, with its ``collection.json`` document.
+
+    A writer's has the collection's ``lock`` and knows whether it wrote since it last published
+    (``dirty``); a reader's has its private ``copy`` of published ``version``, last checked against
+    the current version at ``checked`` (monotonic seconds).
+    """
 
     shard: qe.EdgeShard
-    lock: DirLock
+    lock: DirLock | None
     document: dict[str, Any]
     vectors: dict[str, VectorInfo]
     sparse: tuple[str, ...]
+    dirty: bool = False
+    copy: Any = None
+    version: int | None = None
+    checked: float = 0.0
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -59,8 +68,8 @@ def edge_errors(name: str, action: str) -> Iterator[None]:
         raise StoreError(f"qdrant-edge failed to {action} collection {name!r}: {exc}") from exc
 
 
-def open_shard(shard: qe.EdgeShard, lock: DirLock, document: dict[str, Any]) -> OpenShard:
-    """Hold ``shard`` open under ``lock``, with the vector layout its ``collection.json`` describes."""
+def open_shard(shard: qe.EdgeShard, lock: DirLock | None, document: dict[str, Any]) -> OpenShard:
+    """Hold ``shard`` open (under ``lock`` for a writer), with the vector layout its ``collection.json`` describes."""
     vectors = {
         name: VectorInfo(size=int(v["size"]), distance=v["distance"]) for name, v in document.get("vectors", {}).items()
     }

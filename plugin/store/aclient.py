@@ -97,9 +97,9 @@ class AsyncClientStore:
     async def get_collection(self, name: str) -> CollectionInfo | None:
         if not await self._exists(name):
             return None
-        config = (await self._call(name, "read", lambda: self._client.get_collection(name))).config
-        self._layouts[name] = plan.layout_of(config)
-        return plan.collection_info(name, config, await self.count(name))
+        found = await self._call(name, "read", lambda: self._client.get_collection(name))
+        self._layouts[name] = plan.layout_of(found.config)
+        return plan.collection_info(name, found, await self.count(name))
 
     async def create_collection(self, name: str, spec: CollectionSpec) -> None:
         validate_collection_name(name)

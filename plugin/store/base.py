@@ -70,11 +70,14 @@ class VectorInfo:
 
 @dataclass(frozen=True, slots=True)
 class CollectionInfo:
+    """A collection's size, vector layout, metadata and the payload keys it has an index on."""
+
     name: str
     points: int
     vectors: Mapping[str, VectorInfo]
     sparse_vectors: tuple[str, ...]
     metadata: Mapping[str, Any]
+    payload_indexes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,9 +93,9 @@ class ClientStore:
     def get_collection(self, name: str) -> CollectionInfo | None:
         if not self._exists(name):
             return None
-        config = self._call(name, "read", lambda: self._client.get_collection(name)).config
-        self._layouts[name] = plan.layout_of(config)
-        return plan.collection_info(name, config, self.count(name))
+        found = self._call(name, "read", lambda: self._client.get_collection(name))
+        self._layouts[name] = plan.layout_of(found.config)
+        return plan.collection_info(name, found, self.count(name))
 
     def create_collection(self, name: str, spec: CollectionSpec) -> None:
         validate_collection_name(name)

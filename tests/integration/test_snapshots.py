@@ -133,13 +133,16 @@ def test_edge_refusals(root: Path, tmp_path: Path) -> None:
     assert contents(root)[0] == sorted((p.id, i) for i, p in enumerate(points(0, 20)))
 
 
-def test_edge_snapshot_while_another_process_holds_the_collection(root: Path) -> None:
-    from legalrag.plugin.errors import StoreLockedError
-
-    with EdgeStore(root) as holder:
-        holder.count("laws")
-        with pytest.raises(StoreLockedError):
-            EdgeStore(root).create_snapshot("laws")
+def test_edge_snapshot_while_a_writer_holds_the_collection(root: Path) -> None:
+    before = contents(root)
+    with EdgeStore(root) as writer:
+        writer.upsert("laws", points(100, 105))  # held, not published yet
+        with EdgeStore(root) as other:
+            made = other.create_snapshot("laws")  # no writer lock needed: the published version
+        writer.drop_collection("laws")
+    with EdgeStore(root) as store:
+        store.restore_snapshot("laws", made.name)
+    assert contents(root) == before
 
 
 @pytest.fixture()

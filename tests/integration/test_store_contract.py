@@ -495,9 +495,10 @@ def test_client_metadata_lives_in_the_collection_config() -> None:
 _HOLD = textwrap.dedent(
     """
     import sys
-    from legalrag.plugin.store import EdgeStore
+    from legalrag.plugin.store import EdgeStore, PointRecord
     store = EdgeStore(sys.argv[1])
-    store.count("laws")
+    store.claim("laws")  # the writer
+    store.upsert("laws", [PointRecord(sys.argv[2], {"n": 1}, [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])])
     print("ready", flush=True)
     sys.stdin.readline()
     store.close()
@@ -509,8 +510,10 @@ _TRY = textwrap.dedent(
     import sys
     from legalrag.plugin.errors import StoreLockedError
     from legalrag.plugin.store import EdgeStore
+    store = EdgeStore(sys.argv[1])
+    print(store.count("laws"), flush=True)  # a reader: never blocked by the writer
     try:
-        EdgeStore(sys.argv[1]).count("laws")
+        store.claim("laws")
     except StoreLockedError as exc:
         print(exc)
         sys.exit(3)
@@ -536,22 +539,26 @@ def _python(code: str, *args: str) -> list[str]:
     return [sys.executable, "-c", code, *args]
 
 
-def test_edge_lock_held_by_another_process(tmp_path: Path) -> None:
+def test_edge_second_writer_is_refused_and_readers_are_not(tmp_path: Path) -> None:
     root = tmp_path / "qdrant"
     with EdgeStore(root) as setup:
         setup.create_collection(NAME, SPEC)
-    holder = subprocess.Popen(_python(_HOLD, str(root)), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        _python(_HOLD, str(root), _id(1)), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        store = EdgeStore(root)
+        store = EdgeStore(root, refresh_seconds=0.0)
+        assert store.count(NAME) == 0  # the published version: the writer's point is not published yet
         with pytest.raises(StoreLockedError) as err:
-            store.count(NAME)
+            store.upsert(NAME, POINTS[:1])
         message = str(err.value)
-        assert f"pid {holder.pid}" in message and "store.count" in message  # the holder's command line
+        assert f"pid {holder.pid}" in message and "store.claim" in message  # the holder's command line
         assert "LEGALRAG_QDRANT_URL" in message
         holder.communicate("\n", timeout=30)
         assert holder.returncode == 0
-        assert store.count(NAME) == 0  # free again once the holder closed
+        assert store.count(NAME) == 1  # the writer published when it closed; the reader moved to it
+        store.upsert(NAME, POINTS[:1])  # free again once the holder closed: this store is now the writer
         mine = subprocess.run(_python(_TRY, str(root)), capture_output=True, text=True, timeout=60)
         store.close()
     finally:
@@ -559,29 +566,37 @@ def test_edge_lock_held_by_another_process(tmp_path: Path) -> None:
             holder.kill()
             holder.wait()
     assert mine.returncode == 3, mine.stderr
-    assert f"pid {os.getpid()}" in mine.stdout
+    count, refusal = mine.stdout.split("\n", 1)
+    assert count == "1" and f"pid {os.getpid()}" in refusal
 
 
-def test_edge_lock_in_the_same_process(tmp_path: Path) -> None:
+def test_edge_writer_in_the_same_process(tmp_path: Path) -> None:
     with EdgeStore(tmp_path) as first:
         first.create_collection(NAME, SPEC)
+        first.upsert(NAME, POINTS[:3])
         with pytest.raises(StoreLockedError, match="already open in this process"):
-            EdgeStore(tmp_path).count(NAME)
+            EdgeStore(tmp_path).upsert(NAME, POINTS[:1])
         with pytest.raises(StoreLockedError):
             EdgeStore(tmp_path).drop_collection(NAME)
+        first.optimize(NAME)  # publishes
+        with EdgeStore(tmp_path) as reader:
+            assert reader.count(NAME) == 3
     with EdgeStore(tmp_path) as second:
-        assert second.count(NAME) == 0
+        assert second.count(NAME) == 3
 
 
 def test_edge_writes_survive_sigkill(tmp_path: Path) -> None:
     ids = [_id(i) for i in range(30)]
     run = subprocess.run(_python(_KILLED_WRITER, str(tmp_path), *ids), capture_output=True, text=True, timeout=60)
     assert run.returncode == -signal.SIGKILL, run.stderr
-    with EdgeStore(tmp_path) as store:  # the kernel dropped the dead writer's lock
-        assert store.count(NAME) == 25
+    with EdgeStore(tmp_path) as store:  # the kernel dropped the dead writer's lock; its work was never published
+        assert store.count(NAME) == 25  # a reader publishes the working shard of a writer that is gone
         assert store.retrieve(NAME, [ids[7]])[0].payload == {"n": 7}
         info = store.get_collection(NAME)
         assert info is not None and info.metadata == {"tuned": True}
+    with EdgeStore(tmp_path) as store:
+        store.upsert(NAME, [PointRecord(ids[0], {"n": -1}, [1.0, 0.0, 0.5, 0.0])])  # the writer resumes it
+        assert store.count(NAME) == 26
 
 
 def test_edge_reopen_after_close_keeps_points_and_metadata(tmp_path: Path) -> None:

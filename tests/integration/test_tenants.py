@@ -95,7 +95,7 @@ def tenant_index(store: Store, collection: str) -> bool | None:
     there the test is skipped, a server reports it like qdrant-edge does.
     """
     if isinstance(store, EdgeStore):
-        schema = store._get(collection).shard.info().payload_schema
+        schema = store._read(collection).shard.info().payload_schema
     else:
         assert isinstance(store, ClientStore)
         schema = store.client.get_collection(collection).payload_schema
