@@ -238,6 +238,7 @@ def _ingest(
     if chunks_per_batch < 1:
         raise InputError(f"chunks_per_batch must be at least 1, got {chunks_per_batch}")
     with store_from(settings, store) as target:
+        target.claim(collection or settings.collection)  # a second writer fails here, before the model loads
         encoder = dense or load_dense(settings)
         ingestor = make_ingestor(
             settings, target, encoder, collection, sparse=sparse, recreate=recreate, tenant=tenant,

@@ -82,8 +82,7 @@ def ensure_collection(
         info = None
     if info is not None:
         check_compatible(info, dimension=dimension, distance=distance, model=model)
-        if tenant_key:  # a collection first made without tenants gets the tenant index when one arrives
-            store.create_payload_index(name, tenant_key, "keyword", is_tenant=True)
+        _repair_indexes(store, info, tenant_key)
         return info
     spec = CollectionSpec(
         dense_size=dimension,
@@ -102,6 +101,17 @@ def ensure_collection(
     if created is None:
         raise StoreError(f"collection {name!r} was created but cannot be read back")
     return created
+
+
+def _repair_indexes(store: Store, info: CollectionInfo, tenant_key: str | None) -> None:
+    """Create the payload indexes an existing collection lacks (a run killed right after creating the
+    collection leaves some out; filtered queries would then scan every point)."""
+    have = set(info.payload_indexes)
+    for key, schema in INDEXED_KEYS.items():
+        if key not in have:
+            store.create_payload_index(name=info.name, key=key, schema=schema)
+    if tenant_key and tenant_key not in have:  # a collection first made without tenants gets it when one arrives
+        store.create_payload_index(info.name, tenant_key, "keyword", is_tenant=True)
 
 
 def _spec_options(options: CollectionSettings) -> dict[str, Any]:

@@ -126,10 +126,23 @@ def collections_drop(
 
         with _opened(opts) as store:
             require_collection(store, name)
-            if not yes and not typer.confirm(f"drop collection {name!r}?", err=True):
+            if not _confirmed(f"drop collection {name!r}?", yes):
                 raise typer.Exit(1)
             store.drop_collection(name)
         out.emit({"dropped": name}, lambda c: c.print(f"dropped {safe(name)}"))
+
+
+def _confirmed(question: str, yes: bool) -> bool:
+    """``--yes``, or the user's answer on a terminal; without a terminal there is nobody to ask (exit 2)."""
+    import sys
+
+    from legalrag.plugin.errors import InputError
+
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise InputError(f"{question} needs confirmation and there is no terminal to ask: pass --yes")
+    return bool(typer.confirm(question, err=True))
 
 
 def _snapshot_store(store: Any) -> Any:
@@ -205,7 +218,7 @@ def snapshot_restore(
     with fail_cleanly(out):
         with _opened(opts) as store:
             snapshots = _snapshot_store(store)
-            if not yes and not typer.confirm(f"replace collection {name!r} with snapshot {snapshot!r}?", err=True):
+            if not _confirmed(f"replace collection {name!r} with snapshot {snapshot!r}?", yes):
                 raise typer.Exit(1)
             snapshots.restore_snapshot(name, snapshot)
             points = store.count(name)

@@ -221,6 +221,10 @@ class AsyncClientStore:
         ) and loop.time() < deadline:
             await asyncio.sleep(0.5)
 
+    async def claim(self, name: str) -> None:
+        """Nothing to claim: a server takes concurrent writers (checks the name only)."""
+        validate_collection_name(name)
+
     async def close(self) -> None:
         await self._client.close()
 

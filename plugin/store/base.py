@@ -172,6 +172,14 @@ class Store(Protocol):
         """Build indexes now (after a bulk load), so the first query is not a brute-force scan."""
         ...
 
+    def claim(self, name: str) -> None:
+        """Become the writer of collection ``name`` now, before any slow preparation (a model load).
+
+        The embedded store takes the collection's writer lock here, so a second writer fails at once
+        with :class:`~legalrag.plugin.errors.StoreLockedError`; a server store has nothing to claim.
+        """
+        ...
+
     def bulk_load(self, name: str) -> contextlib.AbstractContextManager[None]:
         """A context manager to wrap a large load into ``name`` in: indexing is deferred until it exits.
 

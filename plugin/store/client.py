@@ -237,6 +237,10 @@ class ClientStore:
                 return
             time.sleep(0.5)
 
+    def claim(self, name: str) -> None:
+        """Nothing to claim: a server takes concurrent writers (checks the name only)."""
+        validate_collection_name(name)
+
     def bulk_load(self, name: str) -> AbstractContextManager[None]:
         """Pause HNSW indexing of ``name`` (``indexing_threshold=0``) for a large load, restore it after.
 

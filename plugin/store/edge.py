@@ -381,8 +381,9 @@ class EdgeStore:
                 item.lock.release()  # type: ignore[union-attr]
         for item in [*views.values(), *(view for _, view in retired)]:
             _discard(item)
-        for lock in claims.values():
+        for name, lock in claims.items():
             lock.release()
+            _remove_if_empty(self._folder(name))  # claimed but never created: leave nothing behind
         if failures:
             raise StoreError(f"qdrant-edge failed to close collections: {'; '.join(failures)}")
 
@@ -564,6 +565,12 @@ def _check_count(name: str, folder: Path, document: Mapping[str, Any], shard: qe
             "when it was last closed cleanly (a truncated write-ahead log or a damaged file); rebuild it: "
             f"re-run `legalrag ingest ... --collection {name} --recreate`, or restore a snapshot"
         )
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Delete a collection folder that holds nothing but a lock file."""
+    if folder.is_dir() and all(p.name == ".lock" for p in folder.iterdir()):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _discard(view: OpenShard) -> None:

@@ -74,6 +74,9 @@ class BlockingStore:
     def optimize(self, name: str) -> None:
         self._run(self.astore.optimize(name))
 
+    def claim(self, name: str) -> None:
+        self._run(self.astore.claim(name))
+
     def bulk_load(self, name: str) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
 

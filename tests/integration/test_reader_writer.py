@@ -1,0 +1,133 @@
+"""A live app and a nightly ingest on one embedded store (issue 13): the reader never fails, sees the
+new documents soon after the ingest ends, and keeps serving when the writer is killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, MINILM
+
+READER = textwrap.dedent(
+    """
+    import json, sys, time
+    from legalrag.plugin import LegalRetriever, Settings, open_searcher
+    from legalrag.plugin.store import EdgeStore
+    store = EdgeStore(sys.argv[1])
+    retriever = LegalRetriever(searcher=open_searcher(Settings(collection="laws"), store, mode="sparse"), k=50)
+    stop = time.monotonic() + float(sys.argv[2])
+    while time.monotonic() < stop:
+        try:
+            docs = retriever.invoke("개인정보 수집")
+            row = {"t": time.time(), "points": store.count("laws"), "docs": sorted({d.metadata["doc_id"] for d in docs})}
+        except Exception as exc:  # every failure is reported, none stops the loop
+            row = {"t": time.time(), "error": f"{type(exc).__name__}: {exc}"}
+        print(json.dumps(row, ensure_ascii=False), flush=True)
+        time.sleep(0.05)
+    store.close()
+    """
+)
+
+
+def _ingest(corpus: Path, store: Path) -> list[str]:
+    script = Path(sys.executable).with_name("legalrag")
+    command = [str(script)] if script.is_file() else [sys.executable, "-c", "from legalrag.cli import app; app()"]
+    return [*command, "ingest", str(corpus), "-c", "laws", "--model", MINILM, "--device", "cpu",
+            "--qdrant-path", str(store), "--json"]  # fmt: skip
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+@pytest.fixture()
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    shutil.copytree(EXAMPLES / "corpus" / "ko", folder / "ko")
+    return folder
+
+
+def _rows(output: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def test_reader_keeps_answering_while_an_ingest_writes_and_sees_its_documents(corpus: Path, tmp_path: Path) -> None:
+    store = tmp_path / "q"
+    first = subprocess.run(_ingest(corpus, store), env=_env(), capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(store), "90"], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(8)  # the reader is up and answering (Kiwi loaded)
+        shutil.copytree(EXAMPLES / "corpus" / "vi", corpus / "vi")
+        second = subprocess.run(_ingest(corpus, store), env=_env(), capture_output=True, text=True, timeout=300)
+        finished = time.time()
+        assert second.returncode == 0, second.stderr  # no lock error: the reader holds no writer lock
+        assert json.loads(second.stdout)["added"] == 1
+        time.sleep(6)
+    finally:
+        reader.send_signal(signal.SIGTERM)
+        out, err = reader.communicate(timeout=60)
+    rows = _rows(out)
+    assert rows, err
+    errors = [r for r in rows if "error" in r]
+    assert errors == [], errors[:3]
+    before = rows[0]["points"]
+    after = [r for r in rows if r["points"] != before]
+    assert after, "the reader never saw the new version"
+    assert float(after[0]["t"]) - finished <= 5.0  # visible within 5 s of the ingest finishing
+    assert all(float(r["t"]) >= finished - 1.0 for r in after)  # never a half-written version before the end
+
+
+def test_a_killed_writer_leaves_the_reader_serving(corpus: Path, tmp_path: Path) -> None:
+    store = tmp_path / "q"
+    first = subprocess.run(_ingest(corpus, store), env=_env(), capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(store), "90"], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(8)
+        shutil.copytree(EXAMPLES / "corpus" / "vi", corpus / "vi")
+        (corpus / "ko" / "개인정보보호법_발췌.md").write_text("제1조(목적) 바뀐 내용\n", encoding="utf-8")
+        writer = subprocess.Popen(_ingest(corpus, store), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while not (store / "laws" / ".lock").exists() or not _locked(store / "laws" / ".lock"):
+            assert time.monotonic() < deadline and writer.poll() is None
+            time.sleep(0.05)
+        time.sleep(1.0)
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=30)
+        time.sleep(4)
+    finally:
+        reader.send_signal(signal.SIGTERM)
+        out, err = reader.communicate(timeout=60)
+    rows = _rows(out)
+    assert rows and [r for r in rows if "error" in r] == []
+    assert {r["points"] for r in rows} == {rows[0]["points"]}  # the killed run published nothing
+    rerun = subprocess.run(_ingest(corpus, store), env=_env(), capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr  # the next writer finishes the job
+
+
+def _locked(path: Path) -> bool:
+    import fcntl
+
+    with open(path, "rb") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return False
