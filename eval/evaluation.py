@@ -209,7 +209,8 @@ def evaluate_collection(
         settings: model, device, store settings (default: ``Settings()``, the environment).
         collection: the collection to search (default: ``settings.collection``); ingested from the
             corpus when missing or empty.
-        modes: the search modes to compare (default: the settings' mode, or all three with ``tune``).
+        modes: the search modes to compare (default: the collection's own default search, or all
+            three with ``tune``).
         exact: brute-force search, comparable to a brute-force evaluator.
         compare_exact: each mode twice, through the index and exactly.
         metrics_compat: ``st`` (sentence-transformers' definitions), ``trec`` (trec_eval / ranx) or
@@ -256,7 +257,8 @@ def evaluate_collection(
     settings = _eval_settings(settings or Settings(), collection)
     files = (corpus_file, queries_file)
     data, dev, dev_split = _datasets(dataset, dataset_format, split, tune, tune_split, files)
-    chosen_modes = list(modes) if modes else (["dense", "sparse", "hybrid"] if tune else [settings.search.mode])
+    # no modes: the collection's own default (what a retriever over it searches with)
+    chosen_modes: list[str | None] = list(modes) if modes else (["dense", "sparse", "hybrid"] if tune else [None])
     progress = progress or _Silent()
     from legalrag.plugin.store import store_from
 
@@ -402,7 +404,7 @@ def _rows(
     settings: Settings,
     store: Store,
     encoder: DenseModel | None,
-    modes: Sequence[str],
+    modes: Sequence[str | None],
     exact: bool,
     compare_exact: bool,
     dev: EvalDataset | None,
@@ -416,8 +418,8 @@ def _rows(
     rows: dict[str, Searcher] = {}
     variants = [(m, e) for m in modes for e in (False, True)] if compare_exact else [(m, exact) for m in modes]
     for chosen_mode, is_exact in variants:
-        name = chosen_mode + (" exact" if is_exact and compare_exact else "")
         searcher = open_searcher(settings, store, dense=encoder, mode=chosen_mode, exact=is_exact)
+        name = (chosen_mode or searcher.resolve_mode()) + (" exact" if is_exact and compare_exact else "")
         # with tuning, the untuned rows ignore what the collection stores: a fair baseline
         rows[name] = searcher.with_config(**_untuned(settings)) if dev is not None else searcher
     if dev is None:

@@ -27,6 +27,7 @@ from typing import Any
 from legalrag.eval.datasets import EvalDataset
 from legalrag.eval.harness import run_queries, score_run
 from legalrag.eval.metrics import parse_metric
+from legalrag.plugin.defaults import TUNED_BY_EVAL
 from legalrag.plugin.dense import CachedQueries
 from legalrag.plugin.search import SearchConfig, Searcher
 from legalrag.plugin.store.base import Store
@@ -45,6 +46,8 @@ __all__ = [
     "tune",
 ]
 
+#: the provenance tuning writes with the configuration it stores
+TUNED_BY = TUNED_BY_EVAL
 #: RRF ``k`` values tried, the default (60) first
 DEFAULT_RRF_KS: tuple[int, ...] = (60, 10, 2)
 #: (dense, sparse) RRF weights tried: equal first, then sparse weaker, then sparse stronger
@@ -202,8 +205,11 @@ def _best(trials: Sequence[Trial]) -> Trial:
 
 
 def store_tuned(store: Store, collection: str, config: SearchConfig) -> None:
-    """Store ``config`` as the collection's search settings (read back by ``SearchConfig.from_metadata``)."""
-    store.set_metadata(collection, {"search": config.as_metadata()})
+    """Store ``config`` as the collection's search settings (read back by ``SearchConfig.from_metadata``).
+
+    Marked ``tuned_by: "eval --tune"``: a later ingest's label-free default never replaces it.
+    """
+    store.set_metadata(collection, {"search": {**config.as_metadata(), "tuned_by": TUNED_BY}})
 
 
 def searcher_evaluator(

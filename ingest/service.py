@@ -50,9 +50,11 @@ class IngestReport(IngestStats):
     """
 
     collection: str = ""
+    #: the default search this run chose for the collection without labels (``None``: kept as it was)
+    default_search: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"collection": self.collection, **IngestStats.as_dict(self)}
+        return {"collection": self.collection, **IngestStats.as_dict(self), "default_search": self.default_search}
 
 
 def ingest_paths(
@@ -247,9 +249,30 @@ def _ingest(
         stats = ingestor.run(documents, on_progress=on_progress, stop=stop)
         if after is not None:
             after(ingestor, stats)
+        chosen = _default_search(target, ingestor, encoder, stats)
         # once, after the bulk load: never per batch (qdrant-edge has no background optimizer)
         target.optimize(ingestor.collection)
-    return IngestReport(collection=ingestor.collection, **{f: getattr(stats, f) for f in _STATS_FIELDS})
+    report = IngestReport(collection=ingestor.collection, **{f: getattr(stats, f) for f in _STATS_FIELDS})
+    report.default_search = chosen
+    return report
+
+
+def _default_search(store: Store, ingestor: Ingestor, dense: DenseModel, stats: IngestStats) -> dict[str, Any] | None:
+    """After a run that changed the collection, choose its default search without labels (see
+    :mod:`legalrag.plugin.defaults`), unless ``legalrag eval --tune`` chose one from labelled queries."""
+    from legalrag.plugin.defaults import TUNED_BY_EVAL, choose_default
+
+    if ingestor.sparse is None or stats.interrupted or not (stats.added or stats.updated or stats.deleted):
+        return None
+    info = store.get_collection(ingestor.collection)
+    stored = dict((info.metadata if info is not None else {}).get("search") or {})
+    if stored.get("tuned_by") == TUNED_BY_EVAL:
+        return None
+    choice = choose_default(store, ingestor.collection, dense, ingestor.sparse)  # type: ignore[arg-type]
+    if choice is None:
+        return None
+    store.set_metadata(ingestor.collection, {"search": choice.as_metadata()})
+    return choice.as_metadata()
 
 
 _STATS_FIELDS = tuple(IngestStats.__dataclass_fields__)

@@ -18,6 +18,7 @@ from legalrag.plugin.store.base import Store
 
 if TYPE_CHECKING:
     from legalrag.plugin.sparse import BM25Encoder
+    from legalrag.plugin.store.aclient import AsyncStore
 
 __all__ = ["TokenizerInfo", "load_dense", "load_tokenizer", "model_for", "open_searcher", "sparse_from_metadata"]
 
@@ -111,6 +112,7 @@ def open_searcher(
     mode: Mode | str | None = None,
     exact: bool | None = None,
     search: SearchConfig | None = None,
+    astore: AsyncStore | None = None,
 ) -> Searcher:
     """A searcher for an existing collection, with its stored model, BM25 and tuned fusion settings.
 
@@ -124,6 +126,8 @@ def open_searcher(
             stores, e.g. after ``legalrag eval --tune``, else hybrid).
         exact: brute-force search instead of the index (default: ``settings.search.exact``).
         search: a whole search configuration; its fusion fields replace the collection's stored ones.
+        astore: the same collection through an async client
+            (:class:`~legalrag.plugin.store.aclient.AsyncClientStore`): ``asearch`` then awaits it.
 
     Raises:
         CollectionNotFoundError: no such collection (the message lists those that exist).
@@ -149,4 +153,4 @@ def open_searcher(
         from legalrag.plugin.collection import check_compatible
 
         check_compatible(info, dimension=encoder.dimension, distance=encoder.distance, model=encoder.name)
-    return Searcher(store, name, encoder, sparse_from_metadata(metadata), config=config, tenant=tenant)
+    return Searcher(store, name, encoder, sparse_from_metadata(metadata), config=config, tenant=tenant, astore=astore)

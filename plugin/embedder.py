@@ -213,6 +213,7 @@ class DenseEncoder:
         batch_tokens: int | None = None,
         precision: str = "fp32",
         replicas: Sequence[SentenceTransformer] = (),
+        query_threads: int = 1,
     ) -> None:
         """``batch_tokens=None`` picks by device (:data:`DEFAULT_BATCH_TOKENS`). ``precision`` other
         than ``fp32`` on a CPU runs the model under ``torch.autocast`` (on CUDA the weights are
@@ -227,6 +228,8 @@ class DenseEncoder:
         if precision not in ("fp32", "bf16", "fp16"):
             raise InputError(f"precision {precision!r} is not one of fp32, bf16, fp16")
         self.precision = precision
+        self.query_threads = query_threads
+        self._query_worker: Any = None
 
     @classmethod
     def load(cls, name: str, device: str = "auto", settings: EmbeddingSettings | None = None) -> DenseEncoder:
@@ -247,6 +250,7 @@ class DenseEncoder:
             batch_tokens=settings.batch_tokens,
             precision=precision,
             replicas=replicas,
+            query_threads=settings.query_threads,
         )
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
@@ -283,11 +287,34 @@ class DenseEncoder:
         return str(self.model.device)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Query vectors with the model's query prompt.
+
+        On the CPU they are computed on one worker thread running ``query_threads`` torch threads (torch
+        keeps its thread count per thread), whatever the caller's thread does: query-sized work gains
+        nothing from more threads and loses much to their spin-waits on a busy machine.
+        """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if str(self.model.device) != "cpu":
+            return self._encode_queries(list(texts))
+        return np.asarray(self._worker().submit(self._encode_queries, list(texts)).result())
+
+    def _encode_queries(self, texts: list[str]) -> np.ndarray:
         with self._autocast():
-            out = self.model.encode_query(list(texts), batch_size=self.query_batch_size, show_progress_bar=False)
+            out = self.model.encode_query(texts, batch_size=self.query_batch_size, show_progress_bar=False)
         return np.asarray(out, dtype=np.float32)
+
+    def _worker(self) -> Any:
+        if self._query_worker is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            import torch
+
+            threads = self.query_threads
+            self._query_worker = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="legalrag-query", initializer=lambda: torch.set_num_threads(threads)
+            )
+        return self._query_worker
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Encode in batches formed by a padded-token budget over length-sorted texts.

@@ -5,13 +5,15 @@ The LangChain retriever and vector store are thin adapters over this class.
 Score meaning (what ``score_threshold`` compares against):
 - ``dense``: the model's similarity (cosine in [-1, 1], or dot product for dot models);
 - ``sparse``: the BM25 score (sum over query terms of IDF × saturated term frequency);
-- ``hybrid``: the fused score — RRF: sum over prefetches of ``weight / (rrf_k + rank)``;
-  DBSF: sum of distribution-normalised scores.
+- ``hybrid``: the fused score — DBSF (the default): the sum over the two lists of each score
+  normalised by its list's mean ± 3 standard deviations; RRF: the sum over the lists of
+  ``1 / (rank / weight + rrf_k - 1)`` (Qdrant's weighted RRF).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -137,13 +139,15 @@ class Searcher:
             sparse = self.sparse.encode_query(query)  # type: ignore[union-attr]
         cfg = self.config
         return SearchRequest(
-            limit=k,
+            # a few more than asked, so a tie at the k-th place is seen whole (see _tie_depth); the fused
+            # candidates stay those of k, so asking for more never changes the scores of the first k
+            limit=min(MAX_K, k + _TIE_MARGIN),
             dense=dense,
             sparse=sparse,
             fusion=cfg.fusion,
             rrf_k=cfg.rrf_k,
             weights=cfg.weights,
-            prefetch_limit=cfg.prefetch_limit,
+            prefetch_limit=cfg.prefetch_limit or max(4 * k, 50),
             filter=self.filter_for(filter),
             score_threshold=score_threshold,
             exact=cfg.exact,
@@ -163,11 +167,18 @@ class Searcher:
         score_threshold: float | None = None,
         group_by: str | None = None,
     ) -> list[Hit]:
-        """Top ``k`` hits; with ``group_by`` ("article", "doc_id", ...) the best chunk per group."""
+        """Top ``k`` hits; with ``group_by`` ("article", "doc_id", ...) the best chunk per group.
+
+        Deterministic: hits with equal scores are ordered by id, and the search goes deep enough that
+        a tie is never cut at ``k`` in an order the engine chose (RRF ties often).
+        """
         _check_query(query, k)  # k itself, not only the (clamped) depth fetched for grouping/reranking
         depth = self._depth(k, group_by)
         request = self.request(query, depth, mode=mode, filter=filter, score_threshold=score_threshold)
         hits = self.store.query(self.collection, request)
+        while (deeper := _tie_depth(request, hits, depth)) is not None:
+            request = replace(request, limit=deeper)
+            hits = self.store.query(self.collection, request)
         if self.reranker is not None and _matchable(request):
             hits = self.reranker.rerank(query, hits)
         return _finish(request, hits, k, group_by)
@@ -207,9 +218,23 @@ class Searcher:
             query, depth, mode=mode, filter=filter, score_threshold=score_threshold, dense_vector=dense_vector
         )
         hits = await self.astore.query(self.collection, request)
+        while (deeper := _tie_depth(request, hits, depth)) is not None:
+            request = replace(request, limit=deeper)
+            hits = await self.astore.query(self.collection, request)
         if self.reranker is not None and _matchable(request):
             hits = await run_in_executor(None, self.reranker.rerank, query, hits)
         return _finish(request, hits, k, group_by)
+
+    def warmup(self) -> Searcher:
+        """Load now what the first query would load lazily: the dense model's first pass, the language
+        analysers BM25 uses (Korean's takes seconds), the store's copy of the collection. Returns self."""
+        if self.dense is not None:
+            self.encode_query("warm-up")
+        if self.sparse is not None:
+            for text in ("개인정보 보호", "Điều khoản bảo vệ", "个人信息保护", "personal data"):
+                self.sparse.encode_query(text)
+        self.store.count(self.collection)
+        return self
 
     def encode_query(self, query: str) -> list[float]:
         """The query's dense vector (the model's query prompt applied)."""
@@ -235,6 +260,19 @@ class Searcher:
         clone.__dict__.update(self.__dict__)
         clone.config = self.config.with_changes(**changes) if changes else self.config
         return clone
+
+
+#: hits fetched beyond the depth asked for, so a score tied at the cut is seen whole
+_TIE_MARGIN = 10
+
+
+def _tie_depth(request: SearchRequest, hits: list[Hit], depth: int) -> int | None:
+    """A deeper limit when the hit at ``depth`` ties with the last one fetched (the tie may go on), else None."""
+    if len(hits) < request.limit or len(hits) <= depth or request.limit >= MAX_K:
+        return None
+    if hits[depth - 1].score != hits[-1].score:
+        return None
+    return min(MAX_K, request.limit * 2)
 
 
 def _check_query(query: Any, k: Any) -> None:

@@ -85,6 +85,10 @@ class EmbeddingSettings(_Strict):
     #: queries per encode call (document batches are sized by ``batch_tokens`` instead);
     #: ``batch_size`` (``LEGALRAG_EMBEDDING__BATCH_SIZE``) is the older name
     query_batch_size: int = Field(default=32, ge=1, validation_alias=AliasChoices("query_batch_size", "batch_size"))
+    #: CPU threads that encode a query (``LEGALRAG_EMBEDDING__QUERY_THREADS``). A query is too small to
+    #: share among threads: on a busy 2-core machine two spin-waiting threads took 670 ms for what one
+    #: does in 15-27 ms (``bench/latency.py``). Documents still use every core.
+    query_threads: int = Field(default=1, ge=1)
     batch_tokens: int | None = Field(default=None, ge=512)
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
     backend: Literal["torch", "onnx", "openvino"] = "torch"
@@ -102,9 +106,11 @@ class SearchSettings(_Strict):
     Attributes:
         mode: ``dense``, ``sparse`` or ``hybrid``.
         k: hits returned when a call does not say (``legalrag search -k``, ``LegalRetriever.from_collection``).
-        fusion: how hybrid mode fuses its two lists: ``rrf`` or ``dbsf``.
+        fusion: how hybrid mode fuses its two lists: ``dbsf`` (distribution-based score fusion) or ``rrf``.
         rrf_k: RRF's ``k``.
-        weights: RRF weights (dense, sparse); ``None`` is equal.
+        weights: RRF weights per list (dense, sparse); ``None`` is equal. Qdrant divides a list's
+            ranks by its weight (``1 / (rank / w + k - 1)``): a larger weight flattens that list's
+            contribution, so it decides less of the order.
         prefetch_limit: depth of each hybrid prefetch (``None``: ``max(4*k, 50)``).
         exact: brute-force search instead of the HNSW index.
         hnsw_ef: HNSW search breadth (``None``: Qdrant's default).
@@ -118,7 +124,9 @@ class SearchSettings(_Strict):
 
     mode: Literal["dense", "sparse", "hybrid"] = "hybrid"
     k: int = Field(default=10, ge=1, le=10_000)
-    fusion: Literal["rrf", "dbsf"] = "rrf"
+    #: DBSF by measurement (README, "Default search"): never far below the better single mode,
+    #: where equal-weight RRF fell to half of it with a weak dense model
+    fusion: Literal["rrf", "dbsf"] = "dbsf"
     rrf_k: int = Field(default=60, ge=1)
     weights: tuple[float, float] | None = None
     prefetch_limit: int | None = Field(default=None, ge=1)

@@ -161,3 +161,29 @@ def test_an_explicit_precision_is_kept_and_reported(store_path: Path, monkeypatc
     monkeypatch.setenv("LEGALRAG_EMBEDDING__PRECISION", "bf16")
     report = evaluate_collection(EXAMPLES / "eval", settings=_settings(store_path, "bf"), modes=["dense"])
     assert report.embedding is not None and report.embedding["precision"] == "bf16"
+
+
+def test_ingest_chooses_the_default_search_without_labels_and_never_overrides_tuning(
+    store_path: Path, minilm_encoder: Any, tmp_path: Path
+) -> None:
+    from legalrag.plugin.components import open_searcher
+    from legalrag.plugin.store import EdgeStore
+
+    corpus = tmp_path / "corpus"
+    import shutil
+
+    shutil.copytree(CORPUS / "ko", corpus)
+    report = ingest_paths(corpus, settings=_settings(store_path), dense=minilm_encoder)
+    # MiniLM (English WordPiece) cannot read Korean: searching its vectors finds far less than BM25 does
+    chosen = report.default_search
+    assert chosen is not None and chosen["mode"] == "sparse" and chosen["tuned_by"] == "ingest"
+    assert chosen["label_free"]["dense_mrr"] < 0.5 * chosen["label_free"]["sparse_mrr"]
+    with EdgeStore(store_path) as store:
+        assert open_searcher(_settings(store_path), store).resolve_mode() == "sparse"
+        store.set_metadata("laws", {"search": {"mode": "hybrid", "fusion": "rrf", "tuned_by": "eval --tune"}})
+    (corpus / "new.md").write_text("제1조(목적) 이 규정은 새 내용을 정한다.\n", encoding="utf-8")
+    again = ingest_paths(corpus, settings=_settings(store_path), dense=minilm_encoder)
+    assert again.added == 1 and again.default_search is None  # a tuned choice stays
+    with EdgeStore(store_path) as store:
+        searcher = open_searcher(_settings(store_path), store, dense=minilm_encoder)
+        assert (searcher.resolve_mode(), searcher.config.fusion) == ("hybrid", "rrf")
