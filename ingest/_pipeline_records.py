@@ -64,6 +64,7 @@ class PreparedDocument:
     chunks: list[Chunk]
     ids: list[str]
     status: DocumentStatus
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -85,6 +86,8 @@ class IngestStats:
     skipped: int = 0
     tokens: int = 0
     failed: list[DocumentFailure] = field(default_factory=list)
+    #: documents stored with a change the user should know of (reserved metadata keys renamed)
+    warnings: list[DocumentFailure] = field(default_factory=list)
     seconds: float = 0.0
     #: wall time inside the dense encoder; ``seconds - embed_seconds`` is what the pipeline adds
     embed_seconds: float = 0.0
@@ -103,6 +106,7 @@ class IngestStats:
             "skipped": self.skipped,
             "tokens": self.tokens,
             "failed": [{"source": f.source, "reason": f.reason} for f in self.failed],
+            "warnings": [{"source": w.source, "reason": w.reason} for w in self.warnings],
             "seconds": round(self.seconds, 3),
             "embed_seconds": round(self.embed_seconds, 3),
             "interrupted": self.interrupted,

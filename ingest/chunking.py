@@ -24,7 +24,7 @@ from typing import Any
 from legalrag.ingest.structure import Block, clause_label, parse_structure
 from legalrag.plugin.errors import IngestError, InputError
 from legalrag.plugin.language import detect_language
-from legalrag.plugin.schema import Chunk, SourceDocument, content_hash
+from legalrag.plugin.schema import RESERVED_KEYS, Chunk, SourceDocument, content_hash
 from legalrag.plugin.token_counters import (
     BatchTokenCounter,
     HFTokenCounter,
@@ -291,7 +291,7 @@ class Chunker:
                 "tiktoken_count": tk,
             }
             for key, value in doc.metadata.items():
-                meta.setdefault(key, value)
+                meta.setdefault(f"meta_{key}" if key in RESERVED_KEYS else key, value)
             chunks.append(Chunk(text=body, embed_text=piece.header + body, metadata=meta))
         return chunks
 

@@ -7,8 +7,10 @@ an empty, binary, corrupt or encrypted file, or a malformed JSON record, is repo
 failure and every other file still loads.
 
 Document ids are stable across runs and machines: the path of the file relative to the argument
-that contained it (posix), or the file name for a file argument; JSON records add ``#<id>``
-(their ``doc_id``/``id``/``_id``) or ``#<index>`` (0-based position in the file).
+that contained it (posix), or the file name for a file argument, or relative to ``doc_id_root`` when
+given; JSON records add ``#<id>`` (their ``doc_id``/``id``/``_id``) or ``#<index>`` (0-based position
+in the file). Two files that would share an id are refused before anything loads. Only regular files
+are read (not FIFOs or devices, not links leading outside the folder unless asked), up to a size limit.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import io
 import json
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +31,14 @@ from pydantic import BaseModel, ConfigDict
 
 from legalrag.ingest._pipeline_records import DocumentFailure
 from legalrag.ingest.encodings import decode_bytes
-from legalrag.plugin.errors import MissingExtraError
+from legalrag.plugin.errors import InputError, MissingExtraError
 from legalrag.plugin.language import SUPPORTED_LANGUAGES, detect_language
 from legalrag.plugin.schema import SourceDocument
 
-__all__ = ["SUPPORTED_EXTENSIONS", "JsonFields", "LoadFailure", "iter_documents"]
+__all__ = ["DEFAULT_MAX_FILE_MB", "SUPPORTED_EXTENSIONS", "JsonFields", "LoadFailure", "iter_documents", "plan_files"]
+
+#: files larger than this are reported as failures, not read (``max_file_mb``, ``--max-file-mb``)
+DEFAULT_MAX_FILE_MB = 100.0
 
 _ID_KEYS = ("doc_id", "id", "_id")
 _TITLE_KEYS = ("제목", "title")
@@ -116,6 +122,9 @@ def iter_documents(
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     json_fields: JsonFields = JsonFields(),
+    doc_id_root: str | os.PathLike[str] | None = None,
+    max_file_mb: float = DEFAULT_MAX_FILE_MB,
+    follow_symlinks: bool = False,
 ) -> Iterator[SourceDocument | LoadFailure]:
     """Yield a document (or a failure) for every supported file under ``paths``, in a stable order.
 
@@ -127,23 +136,111 @@ def iter_documents(
             ``laws/**``); when given, only matching files load.
         exclude: glob patterns of files to skip.
         json_fields: key mapping for ``.json``/``.jsonl`` records.
+        doc_id_root: give every file the doc_id of its path relative to this folder (all files must be
+            under it); default: relative to the folder argument, or the file name for a file argument.
+        max_file_mb: a larger file is a failure (nothing of it is read).
+        follow_symlinks: follow links that lead outside the folder being walked; by default a link is
+            read only when it leads to a regular file inside that folder.
+
+    Only regular files are read: a FIFO, socket or device (or a link to one) is a failure, never a
+    hang. Two files that would get the same doc_id are refused before anything loads.
+
+    Raises:
+        InputError: two files would share a doc_id, or a file is outside ``doc_id_root``.
 
     Example:
         >>> docs = [d for d in iter_documents(["corpus/"]) if isinstance(d, SourceDocument)]  # doctest: +SKIP
     """
-    for arg in paths:
-        root = Path(arg)
-        if root.is_dir():
-            for path, rel in _walk(root, include, exclude):
-                yield from _load(_File(path, rel, json_fields))
-        elif root.is_file():
-            if root.suffix.lower() in _LOADERS:
-                yield from _load(_File(root, root.name, json_fields))
-            else:
-                supported = ", ".join(SUPPORTED_EXTENSIONS)
-                yield LoadFailure(str(root), f"unsupported file type '{root.suffix}' (supported: {supported})")
+    planned = plan_files(
+        paths, include=include, exclude=exclude, doc_id_root=doc_id_root, follow_symlinks=follow_symlinks
+    )
+    limit = int(max_file_mb * 1024 * 1024)
+    for item in planned:
+        if isinstance(item, LoadFailure):
+            yield item
         else:
-            yield LoadFailure(str(root), "no such file or directory")
+            path, rel = item
+            yield from _load(_File(path, rel, json_fields), limit)
+
+
+def plan_files(
+    paths: Sequence[str | Path],
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    doc_id_root: str | os.PathLike[str] | None = None,
+    follow_symlinks: bool = False,
+) -> list[tuple[Path, str] | LoadFailure]:
+    """The files :func:`iter_documents` reads, each with its doc_id base, or why one is skipped.
+
+    Raises:
+        InputError: two files would share a doc_id, or a file is outside ``doc_id_root``.
+    """
+    root = Path(doc_id_root).resolve() if doc_id_root is not None else None
+    planned: list[tuple[Path, str] | LoadFailure] = []
+    for arg in paths:
+        top = Path(arg)
+        if top.is_dir():
+            for path, rel in _walk(top, include, exclude):
+                planned.append(_regular(path, rel, top, follow_symlinks))
+        elif top.exists() or top.is_symlink():
+            if top.suffix.lower() not in _LOADERS:
+                supported = ", ".join(SUPPORTED_EXTENSIONS)
+                planned.append(LoadFailure(str(top), f"unsupported file type '{top.suffix}' (supported: {supported})"))
+            else:
+                planned.append(_regular(top, top.name, None, True))
+        else:
+            planned.append(LoadFailure(str(top), "no such file or directory"))
+    if root is not None:
+        planned = [_rebase(item, root) for item in planned]
+    _refuse_collisions(planned)
+    return planned
+
+
+def _regular(path: Path, rel: str, top: Path | None, follow_symlinks: bool) -> tuple[Path, str] | LoadFailure:
+    """``(path, rel)`` for a regular file; a failure for anything else (never opened: a FIFO would hang)."""
+    try:
+        target = path.stat()  # follows links
+    except OSError as exc:
+        return LoadFailure(str(path), f"cannot read file: {exc.strerror or exc}")
+    if not stat.S_ISREG(target.st_mode):
+        kind = "a FIFO" if stat.S_ISFIFO(target.st_mode) else "not a regular file"
+        return LoadFailure(str(path), f"{kind}: only regular files are read")
+    if path.is_symlink() and top is not None and not follow_symlinks:
+        resolved, inside = path.resolve(), top.resolve()
+        if resolved != inside and inside not in resolved.parents:
+            return LoadFailure(
+                str(path), f"a link to {resolved}, outside {top}: pass follow_symlinks=True (--follow-symlinks)"
+            )
+    return path, rel
+
+
+def _rebase(item: tuple[Path, str] | LoadFailure, root: Path) -> tuple[Path, str] | LoadFailure:
+    if isinstance(item, LoadFailure):
+        return item
+    path, _ = item
+    absolute = path.absolute()
+    try:
+        return path, absolute.relative_to(root).as_posix()
+    except ValueError:
+        raise InputError(
+            f"{path} is not under the doc_id root {root}: pass a doc_id root that holds every file"
+        ) from None
+
+
+def _refuse_collisions(planned: list[tuple[Path, str] | LoadFailure]) -> None:
+    owners: dict[str, Path] = {}
+    for item in planned:
+        if isinstance(item, LoadFailure):
+            continue
+        path, rel = item
+        other = owners.setdefault(rel, path)
+        if other != path:
+            raise InputError(
+                f"{other} and {path} would both be stored as doc_id {rel!r} (one would silently replace "
+                "the other): ingest their common parent folder, or pass doc_id_root= (--doc-id-root) "
+                "so that ids are paths under it"
+            )
 
 
 def _walk(root: Path, include: Sequence[str], exclude: Sequence[str]) -> Iterator[tuple[Path, str]]:
@@ -166,11 +263,15 @@ def _matches(rel: str, pattern: str) -> bool:
     return pattern.startswith("**/") and fnmatch.fnmatchcase(rel, pattern[3:])
 
 
-def _load(file: _File) -> Iterator[SourceDocument | LoadFailure]:
+def _load(file: _File, limit: int) -> Iterator[SourceDocument | LoadFailure]:
     try:
-        data = file.path.read_bytes()
+        with open(file.path, "rb") as fh:
+            data = fh.read(limit + 1)
     except OSError as exc:
         yield file.failure(f"cannot read file: {exc.strerror or exc}")
+        return
+    if len(data) > limit:
+        yield file.failure(f"larger than {limit / 1048576:g} MB: skipped (raise max_file_mb, --max-file-mb)")
         return
     if not data:
         yield file.failure("empty file (0 bytes)")

@@ -37,8 +37,17 @@ from legalrag.ingest._pipeline_records import (
     PreparedDocument,
     SparseDocumentEncoder,
 )
+from legalrag.plugin.errors import InputError
 from legalrag.plugin.memory import release_free_memory
-from legalrag.plugin.schema import DOC_ID_KEY, TENANT_KEY, VERSION_KEY, SourceDocument, SparseVector, point_id
+from legalrag.plugin.schema import (
+    DOC_ID_KEY,
+    RESERVED_KEYS,
+    TENANT_KEY,
+    VERSION_KEY,
+    SourceDocument,
+    SparseVector,
+    point_id,
+)
 from legalrag.plugin.store.base import PointRecord, Store
 
 __all__ = [
@@ -48,6 +57,10 @@ __all__ = [
     "Ingestor",
     "PreparedDocument",
 ]
+
+
+class DocumentRefused(InputError):
+    """One document cannot be ingested as it is (reported in ``failed``; the run goes on)."""
 
 
 # -- messages between the stages -------------------------------------------------------------------
@@ -151,21 +164,45 @@ class Ingestor:
 
     # -- preparation ---------------------------------------------------------------------------
     def prepare(self, doc: SourceDocument) -> PreparedDocument:
-        """Chunk ``doc`` and decide, from what the collection holds, whether it needs writing."""
+        """Chunk ``doc`` and decide, from what the collection holds, whether it needs writing.
+
+        Raises:
+            DocumentRefused: another file that still exists is stored under the same doc_id.
+        """
         version = version_of(doc, f"{self.fingerprint}\x1f{sorted(self.extra_payload.items())}")
         chunks = self.chunker.chunk(doc)
         ids = [point_id(doc.doc_id, version, i) for i in range(len(chunks))]
         held = self.store.count(self.collection, models.Filter(must=self._doc_filter(doc.doc_id)))
+        renamed = sorted(RESERVED_KEYS.intersection(doc.metadata))
+        warnings = tuple(f"metadata key {key!r} is reserved for legalrag: stored as 'meta_{key}'" for key in renamed)
         if held == 0:
             status: DocumentStatus = "added"
         else:
+            self._refuse_other_file(doc)
             current = self.store.count(
                 self.collection,
                 models.Filter(must=self._doc_filter(doc.doc_id, **{VERSION_KEY: version})),
             )
             complete = current == len(chunks)
             status = "updated" if not complete else ("unchanged" if held == current else "stale_only")
-        return PreparedDocument(doc, version, chunks, ids, status)
+        return PreparedDocument(doc, version, chunks, ids, status, warnings)
+
+    def _refuse_other_file(self, doc: SourceDocument) -> None:
+        """Two live files under one doc_id: the second would silently replace the first (a moved corpus,
+        whose old file is gone, is fine)."""
+        stored = next(
+            iter(self.store.scroll(self.collection, models.Filter(must=self._doc_filter(doc.doc_id)), batch_size=1)),
+            None,
+        )
+        before = str(stored.payload.get("source", "")) if stored is not None else ""
+        if not before or before == doc.source:
+            return
+        old, new = Path(before), Path(doc.source)
+        if old.is_file() and new.is_file() and old.resolve() != new.resolve():
+            raise DocumentRefused(
+                f"doc_id {doc.doc_id!r} is already stored from {old}, which still exists: ingesting {new} "
+                "would replace it; ingest both from a common parent folder, or pass doc_id_root= (--doc-id-root)"
+            )
 
     def _points(
         self, prepared: PreparedDocument, start: int, dense: Any, sparse: list[SparseVector] | None
@@ -255,6 +292,9 @@ class Ingestor:
                     continue
                 try:
                     prepared = self.prepare(item)
+                except DocumentRefused as exc:
+                    _put(out, _Failed(DocumentFailure(item.source, str(exc))), stop)
+                    continue
                 except Exception as exc:
                     _put(out, _Failed(DocumentFailure(item.source, f"chunking failed: {exc}")), stop)
                     continue
@@ -291,6 +331,7 @@ class Ingestor:
                 continue
             stats.documents += 1
             stats.chunks += len(item.chunks)
+            stats.warnings.extend(DocumentFailure(item.doc.source, w) for w in item.warnings)
             if item.status in ("unchanged", "stale_only"):
                 stats.skipped += len(item.chunks)
                 if item.status == "unchanged":

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from legalrag.ingest.chunking import Chunker, HFTokenCounter, TokenCounter
+from legalrag.ingest.loaders import DEFAULT_MAX_FILE_MB
 from legalrag.ingest.pipeline import DocumentFailure, Ingestor, IngestStats, fingerprint_of, tracked
 from legalrag.plugin.collection import ensure_collection
 from legalrag.plugin.components import TokenizerInfo, load_dense, sparse_from_metadata
@@ -66,6 +67,9 @@ def ingest_paths(
     dense: DenseModel | None = None,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    doc_id_root: PathLike | None = None,
+    max_file_mb: float = DEFAULT_MAX_FILE_MB,
+    follow_symlinks: bool = False,
     sparse: bool = True,
     recreate: bool = False,
     sync: bool = False,
@@ -85,6 +89,10 @@ def ingest_paths(
         dense: a loaded dense model (default: ``settings.model``, loaded after the store opened).
         include: glob patterns of files to load (relative to their folder argument).
         exclude: glob patterns of files to skip.
+        doc_id_root: ids are the files' paths under this folder (default: under each folder argument,
+            or the bare name of a file argument); two files that would share an id are refused.
+        max_file_mb: larger files are reported as failures, not read.
+        follow_symlinks: read links that lead outside the folder being walked.
         sparse: also store BM25 sparse vectors (for sparse and hybrid search).
         recreate: drop and recreate the collection first.
         sync: delete the stored documents under ``paths`` whose files are gone.
@@ -109,10 +117,20 @@ def ingest_paths(
         (4, 312)
     """
     roots = _existing(paths)
-    from legalrag.ingest.loaders import iter_documents
+    from legalrag.ingest.loaders import iter_documents, plan_files
 
+    # collisions and a bad doc_id root are refused before the store opens
+    plan_files(roots, include=include, exclude=exclude, doc_id_root=doc_id_root, follow_symlinks=follow_symlinks)
     seen: set[str] = set()
-    documents = tracked(iter_documents(roots, include=include, exclude=exclude), seen)
+    loaded = iter_documents(
+        roots,
+        include=include,
+        exclude=exclude,
+        doc_id_root=doc_id_root,
+        max_file_mb=max_file_mb,
+        follow_symlinks=follow_symlinks,
+    )
+    documents = tracked(loaded, seen)
 
     def sync_gone(ingestor: Ingestor, stats: IngestStats) -> None:
         if sync and not stats.interrupted:
@@ -140,6 +158,8 @@ def chunk_paths(
     settings: Settings | None = None,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    doc_id_root: PathLike | None = None,
+    max_file_mb: float = DEFAULT_MAX_FILE_MB,
 ) -> tuple[list[Chunk], list[DocumentFailure]]:
     """The chunks :func:`ingest_paths` would store for ``paths``, without loading model weights.
 
@@ -161,7 +181,9 @@ def chunk_paths(
     chunker = make_chunker(load_tokenizer(settings.model, settings), settings)
     chunks: list[Chunk] = []
     failed: list[DocumentFailure] = []
-    for item in iter_documents(roots, include=include, exclude=exclude):
+    for item in iter_documents(
+        roots, include=include, exclude=exclude, doc_id_root=doc_id_root, max_file_mb=max_file_mb
+    ):
         if isinstance(item, SourceDocument):
             chunks.extend(chunker.chunk(item))
         else:
@@ -239,14 +261,22 @@ def _ingest(
     settings = settings or Settings()
     if chunks_per_batch < 1:
         raise InputError(f"chunks_per_batch must be at least 1, got {chunks_per_batch}")
+    name = collection or settings.collection
     with store_from(settings, store) as target:
-        target.claim(collection or settings.collection)  # a second writer fails here, before the model loads
+        target.claim(name)  # a second writer fails here, before the model loads
+        created = recreate or target.get_collection(name) is None
         encoder = dense or load_dense(settings)
         ingestor = make_ingestor(
             settings, target, encoder, collection, sparse=sparse, recreate=recreate, tenant=tenant,
             chunks_per_batch=chunks_per_batch,
         )  # fmt: skip
         stats = ingestor.run(documents, on_progress=on_progress, stop=stop)
+        if created and stats.documents == 0 and stats.failed:
+            target.drop_collection(name)  # nothing loaded: leave no empty collection behind
+            first = stats.failed[0]
+            raise InputError(
+                f"every file failed ({len(stats.failed)}), nothing was written; first: {first.source}: {first.reason}"
+            )
         if after is not None:
             after(ingestor, stats)
         chosen = _default_search(target, ingestor, encoder, stats)

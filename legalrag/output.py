@@ -122,5 +122,5 @@ def fail_cleanly(out: Output) -> Iterator[None]:
         message = _one_line(exc)
         if out.as_json:
             out.emit({"error": message, "type": type(exc).__name__, "exit_code": code})
-        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {message}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {safe(message)}", highlight=False)
         raise typer.Exit(code) from None

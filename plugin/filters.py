@@ -28,10 +28,16 @@ _RANGE_OPS = {"$gt": "gt", "$gte": "gte", "$lt": "lt", "$lte": "lte"}
 _Scalar = (str, int, bool)
 
 
-def to_qdrant_filter(spec: Mapping[str, Any] | models.Filter | None) -> models.Filter | None:
+#: how deep $and / $or / $not may nest (a filter is written by hand; deeper is an attack or a bug)
+MAX_DEPTH = 32
+
+
+def to_qdrant_filter(spec: Mapping[str, Any] | models.Filter | None, _depth: int = 0) -> models.Filter | None:
     """Translate a LangChain-style filter dict; raise :class:`InputError` naming what is wrong."""
     if spec is None or isinstance(spec, models.Filter):
         return spec
+    if _depth > MAX_DEPTH:
+        raise InputError(f"filter is nested more than {MAX_DEPTH} levels deep: flatten it")
     if not isinstance(spec, Mapping):
         raise InputError(f"filter must be a dict or a qdrant_client.models.Filter, not {type(spec).__name__}")
     if not spec:
@@ -41,11 +47,11 @@ def to_qdrant_filter(spec: Mapping[str, Any] | models.Filter | None) -> models.F
     must_not: list[Any] = []
     for key, value in spec.items():
         if key == "$and":
-            must.extend(_sub_filters(key, value))
+            must.extend(_sub_filters(key, value, _depth))
         elif key == "$or":
-            should.extend(_sub_filters(key, value))
+            should.extend(_sub_filters(key, value, _depth))
         elif key == "$not":
-            must_not.extend(_sub_filters(key, [value]))
+            must_not.extend(_sub_filters(key, [value], _depth))
         elif key.startswith("$"):
             raise InputError(f"unknown filter operator {key!r}: use $and, $or, $not or a payload key")
         else:
@@ -55,15 +61,20 @@ def to_qdrant_filter(spec: Mapping[str, Any] | models.Filter | None) -> models.F
     return models.Filter(must=must or None, must_not=must_not or None)
 
 
-def _sub_filters(op: str, value: Any) -> list[models.Filter]:
+def _sub_filters(op: str, value: Any, depth: int) -> list[models.Filter]:
     if not isinstance(value, list) or not value:
-        raise InputError(f"{op} takes a non-empty list of filters, got {value!r}")
+        raise InputError(f"{op} takes a non-empty list of filters, got {_short(value)}")
     out = []
     for item in value:
-        sub = to_qdrant_filter(item)
+        sub = to_qdrant_filter(item, depth + 1)
         if sub is not None:
             out.append(sub)
     return out
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _check_scalar(key: str, value: Any) -> None:

@@ -16,6 +16,7 @@ __all__ = [
     "DENSE_VECTOR",
     "DOC_ID_KEY",
     "ID_NAMESPACE",
+    "RESERVED_KEYS",
     "SPARSE_VECTOR",
     "TENANT_KEY",
     "TEXT_KEY",
@@ -39,6 +40,9 @@ DOC_ID_KEY = "doc_id"
 VERSION_KEY = "version"
 #: payload key binding a point to one tenant (``--tenant``); a point without it belongs to no tenant
 TENANT_KEY = "tenant"
+#: payload keys only legalrag writes: a document's own metadata under these names is stored as
+#: ``meta_<key>`` instead (front matter ``tenant: B`` must never put a document in tenant B's view)
+RESERVED_KEYS: frozenset[str] = frozenset({TEXT_KEY, TENANT_KEY, VERSION_KEY, "lc_id"})
 #: names of the two vectors every legalrag collection may hold
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "sparse"

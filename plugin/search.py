@@ -12,6 +12,7 @@ Score meaning (what ``score_threshold`` compares against):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from functools import partial
@@ -321,6 +322,8 @@ def best_per_group(hits: Sequence[Hit], key: str) -> list[Hit]:
         if value is None:
             out.append(hit)
             continue
+        if not isinstance(value, (str, int, float, bool)):  # a list or an object: compare its JSON
+            value = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
         group = (hit.payload.get("doc_id"), value) if key != "doc_id" else (value,)
         if group in seen:
             continue

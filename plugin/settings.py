@@ -52,7 +52,7 @@ _COLLECTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 
 def validate_collection_name(name: str) -> str:
     """Return ``name`` if Qdrant and a file system both accept it, else raise :class:`ConfigError`."""
-    if not _COLLECTION.match(name) or ".." in name:
+    if not isinstance(name, str) or not _COLLECTION.fullmatch(name) or ".." in name:
         raise ConfigError(
             f"invalid collection name {name!r}: use 1-255 letters, digits, '_', '-' or '.', "
             "starting with a letter or digit"

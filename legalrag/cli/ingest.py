@@ -48,6 +48,13 @@ def ingest(
     qdrant_path: PathOpt = None,
     include: Annotated[list[str] | None, typer.Option(help="Glob of files to include (repeatable).")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Glob of files to exclude (repeatable).")] = None,
+    doc_id_root: Annotated[
+        Path | None, typer.Option(help="Document ids are paths under this folder (default: under each argument).")
+    ] = None,
+    max_file_mb: Annotated[float, typer.Option(min=0.001, help="Skip (and report) larger files.")] = 100.0,
+    follow_symlinks: Annotated[
+        bool, typer.Option(help="Read links that lead outside the folder being ingested.")
+    ] = False,
     sparse: Annotated[bool, typer.Option("--sparse/--no-sparse", help="Store BM25 sparse vectors too.")] = True,
     recreate: Annotated[bool, typer.Option(help="Drop and recreate the collection first.")] = False,
     sync: Annotated[bool, typer.Option(help="Delete stored documents whose files are gone.")] = False,
@@ -91,6 +98,9 @@ def ingest(
                     settings=settings,
                     include=include or (),
                     exclude=exclude or (),
+                    doc_id_root=doc_id_root,
+                    max_file_mb=max_file_mb,
+                    follow_symlinks=follow_symlinks,
                     sparse=sparse,
                     recreate=recreate,
                     sync=sync,
@@ -119,5 +129,7 @@ def _print_ingest(console: Any, summary: dict[str, Any]) -> None:
     console.print(table)
     for failure in summary["failed"]:
         console.print(f"[red]failed[/] {safe(failure['source'])}: {safe(failure['reason'])}", highlight=False)
+    for warning in summary["warnings"]:
+        console.print(f"[yellow]warning[/] {safe(warning['source'])}: {safe(warning['reason'])}", highlight=False)
     if summary["interrupted"]:
         console.print("[yellow]interrupted: re-run the same command to finish[/]")

@@ -6,6 +6,7 @@ Messages name the server by its URL without credentials and pass every library m
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from qdrant_client.http.exceptions import UnexpectedResponse
@@ -53,6 +54,8 @@ def gave_up(where: str, target: str, action: str, exc: RetriesExhausted) -> Stor
 
 def is_bad_request(exc: Exception) -> bool:
     """Whether the server (or local mode) refused the request itself: retrying cannot help."""
+    if isinstance(exc, json.JSONDecodeError):  # the server's answer was garbage, not our request
+        return False
     if isinstance(exc, ValueError):  # local mode reports bad input as ValueError
         return True
     if isinstance(exc, UnexpectedResponse):

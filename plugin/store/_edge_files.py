@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from legalrag.plugin.errors import InputError, StoreLockedError
+from legalrag.plugin.errors import InputError, StoreError, StoreLockedError
 from legalrag.plugin.store._common import check_spec
 from legalrag.plugin.store.base import CollectionSpec
 
@@ -86,7 +86,16 @@ def read_document(folder: Path) -> dict[str, Any]:
     """The collection's document: vector layout and metadata."""
     path = folder / DOCUMENT
     if path.is_file():
-        return dict(json.loads(path.read_text(encoding="utf-8")))
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise StoreError(
+                f"{path} is damaged ({type(exc).__name__}: {exc}): restore a snapshot of "
+                f"{folder.name!r}, or rebuild it with `legalrag ingest ... --collection {folder.name} --recreate`"
+            ) from None
+        if not isinstance(document, dict):
+            raise StoreError(f"{path} is damaged (not a JSON object): restore a snapshot, or rebuild with --recreate")
+        return dict(document)
     # a shard made outside legalrag: its own config has the same vectors / sparse_vectors shape
     config = json.loads((folder / SHARD_DIR / EDGE_CONFIG).read_text(encoding="utf-8"))
     return {

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -27,6 +28,8 @@ from typing import Any, TypeVar
 import httpx
 from qdrant_client.common.client_exceptions import ResourceExhaustedResponse
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from legalrag.plugin.redact import redact
 
 __all__ = ["RetriesExhausted", "RetryPolicy", "describe_error", "transient_wait"]
 
@@ -162,7 +165,8 @@ def transient_wait(exc: BaseException) -> float | None:
             return float(error.retry_after_s)
         if isinstance(error, UnexpectedResponse):
             return _status_wait(error)
-        if isinstance(error, _TRANSPORT):
+        if isinstance(error, (*_TRANSPORT, json.JSONDecodeError)):
+            # a server answering garbage (a proxy's HTML page, a cut body) is a server fault: retried like a 5xx
             return 0.0
         code = _grpc_code(error)
         if code is not None:
@@ -175,7 +179,8 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, ResponseHandlingException):
         exc = exc.source
     if isinstance(exc, UnexpectedResponse):
-        body = exc.content[:160].decode("utf-8", "replace")
+        # redact the whole body before cutting it: a key straddling the cut would otherwise show in part
+        body = redact(exc.content.decode("utf-8", "replace"))[:160]
         text = f"HTTP {exc.status_code} {exc.reason_phrase}" + (f": {body}" if body else "")
     elif _grpc_code(exc) is not None:
         details = getattr(exc, "details", None)

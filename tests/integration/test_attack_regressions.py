@@ -1,0 +1,241 @@
+"""Regression tests for the attack run (issue 15): each fails on the code before the fix.
+
+Findings 2 (tenant injection), 3 (doc_id collisions), 5 (terminal output), 6 (special files),
+8 (partial key leak), 9 (exit-code / one-JSON contract) and 10 (silent corruption); restore and
+indexes are in ``test_restore_hardening.py``. The last test throws a list of hostile inputs at the
+CLI and checks the contract every time: exit 0, 1 or 2, and with ``--json`` exactly one JSON document.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from qdrant_client.http.exceptions import UnexpectedResponse
+from typer.testing import CliRunner
+
+from legalrag.cli import app
+from legalrag.plugin.errors import ConfigError, InputError
+from legalrag.plugin.settings import validate_collection_name
+from legalrag.plugin.store import EdgeStore
+from tests.conftest import EXAMPLES, MINILM
+
+runner = CliRunner()
+
+
+def _cli(*args: str) -> tuple[int, dict[str, Any]]:
+    result = runner.invoke(app, [*args, "--json"])
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, f"--json must print one JSON document, got: {result.stdout!r}"
+    return result.exit_code, json.loads(lines[0])
+
+
+def _common(store: Path, collection: str = "laws") -> list[str]:
+    return ["-c", collection, "--model", MINILM, "--device", "cpu", "--qdrant-path", str(store)]
+
+
+@pytest.fixture()
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    shutil.copytree(EXAMPLES / "corpus" / "vi", folder)
+    return folder
+
+
+# -- 2: a document's own metadata cannot set a reserved key ------------------------------------------
+def test_front_matter_cannot_put_a_document_in_another_tenants_view(corpus: Path, tmp_path: Path) -> None:
+    (corpus / "evil.md").write_text("---\ntenant: B\nversion: x\n---\nĐiều 1. Nội dung.\n", encoding="utf-8")
+    (corpus / "evil.jsonl").write_text(json.dumps({"text": "Điều 2. Khác.", "tenant": "B"}) + "\n", encoding="utf-8")
+    store = tmp_path / "q"
+    code, first = _cli("ingest", str(corpus), *_common(store))
+    assert code == 0 and first["added"] == 3
+    assert {w["reason"] for w in first["warnings"]} >= {
+        "metadata key 'tenant' is reserved for legalrag: stored as 'meta_tenant'"
+    }
+    with EdgeStore(store) as edge:
+        payloads = [h.payload for h in edge.scroll("laws")]
+    assert all("tenant" not in p for p in payloads)  # nobody's view but the tenant-less one
+    assert {p.get("meta_tenant") for p in payloads} >= {"B"}
+    code, again = _cli("ingest", str(corpus), "--sync", *_common(store))
+    assert code == 0 and (again["added"], again["unchanged"]) == (0, 3)  # the run owns what it wrote
+
+
+# -- 3: two files never share a doc_id silently --------------------------------------------------------
+def test_same_named_files_are_refused_before_any_write(tmp_path: Path) -> None:
+    for folder in ("x", "y"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "doc.md").write_text(f"제1조(목적) {folder} 문서입니다.\n", encoding="utf-8")
+    store = tmp_path / "q"
+    code, refused = _cli("ingest", str(tmp_path / "x" / "doc.md"), str(tmp_path / "y" / "doc.md"), *_common(store))
+    assert code == 2 and "both be stored as doc_id 'doc.md'" in refused["error"]
+    assert str(tmp_path / "x" / "doc.md") in refused["error"] and str(tmp_path / "y" / "doc.md") in refused["error"]
+    assert not (store / "laws").exists()
+    code, done = _cli("ingest", str(tmp_path / "x"), *_common(store))
+    assert code == 0 and done["added"] == 1
+    code, other = _cli("ingest", str(tmp_path / "y"), *_common(store))  # another live file, same doc_id
+    assert code == 0 and other["updated"] == 0 and other["added"] == 0
+    assert "already stored from" in other["failed"][0]["reason"]
+    code, rooted = _cli("ingest", str(tmp_path / "y"), "--doc-id-root", str(tmp_path), *_common(store))
+    assert code == 0 and rooted["added"] == 1  # y/doc.md: its own id under the common root
+    with EdgeStore(store) as edge:
+        assert {h.payload["doc_id"] for h in edge.scroll("laws")} == {"doc.md", "y/doc.md"}
+
+
+# -- 5: untrusted text never drives the terminal ------------------------------------------------------
+def test_markup_and_escape_sequences_in_documents_and_names_are_printed_inert(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "[bold red]x.md").write_text(
+        "제1조(목적) [/bold] 닫는 태그 \x1b[2J 화면 지우기 \x1b]0;title\x07\n", encoding="utf-8"
+    )
+    result = runner.invoke(app, ["chunk", str(corpus), "--model", MINILM])
+    assert result.exit_code == 0, result.output
+    assert "\x1b[2J" not in result.output and "\x1b]0;" not in result.output
+    assert "[/bold]" in result.output  # shown as text, not parsed (it used to crash with MarkupError)
+    store = tmp_path / "q"
+    assert runner.invoke(app, ["ingest", str(corpus), *_common(store)]).exit_code == 0
+    shown = runner.invoke(app, ["search", "닫는 태그", "--mode", "sparse", *_common(store)])
+    assert shown.exit_code == 0 and "[/bold]" in shown.output and "\x1b[2J" not in shown.output
+
+
+# -- 6: only regular files are read ---------------------------------------------------------------------
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_fifos_and_links_to_devices_are_failures_not_hangs(corpus: Path, tmp_path: Path) -> None:
+    os.mkfifo(corpus / "pipe.md")
+    (corpus / "zero.txt").symlink_to("/dev/zero")
+    (tmp_path / "outside.md").write_text("제1조(목적) 밖의 파일\n", encoding="utf-8")
+    (corpus / "outside.md").symlink_to(tmp_path / "outside.md")
+    (corpus / "big.txt").write_text("가" * 300_000, encoding="utf-8")  # ~0.9 MB
+    store = tmp_path / "q"
+    code, report = _cli("ingest", str(corpus), "--max-file-mb", "0.5", *_common(store))
+    assert code == 0 and report["added"] == 1
+    reasons = {Path(f["source"]).name: f["reason"] for f in report["failed"]}
+    assert "FIFO" in reasons["pipe.md"] and "regular file" in reasons["zero.txt"]
+    assert "outside" in reasons["outside.md"] and "larger than 0.5 MB" in reasons["big.txt"]
+    code, followed = _cli("ingest", str(corpus), "--follow-symlinks", *_common(store))
+    assert code == 0 and followed["added"] == 2  # the link out, now followed, and the big file (default limit)
+
+
+# -- 8: a key in a server's error body is redacted before the body is cut -------------------------------
+def test_a_key_straddling_the_cut_is_never_printed_in_part() -> None:
+    import httpx
+
+    from legalrag.plugin.redact import register_secret
+    from legalrag.plugin.store.retry import describe_error
+
+    key = "sk-live-ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    register_secret(key)
+    body = ("x" * 150 + key + " tail").encode()
+    error = UnexpectedResponse(status_code=500, reason_phrase="Internal", content=body, headers=httpx.Headers())
+    text = describe_error(error)
+    assert key[:10] not in text and "ABCDEFGH" not in text
+
+
+# -- 9: every failure keeps the exit-code and one-JSON contract -------------------------------------------
+def test_hostile_search_inputs_keep_the_contract(corpus: Path, tmp_path: Path) -> None:
+    store = tmp_path / "q"
+    assert _cli("ingest", str(corpus), *_common(store))[0] == 0
+    deep: Any = {"language": "vi"}
+    for _ in range(900):
+        deep = {"$not": deep}
+    code, result = _cli("search", "hàng hóa", "--filter", json.dumps(deep), *_common(store))
+    assert code == 2 and "nested" in result["error"]
+    code, result = _cli("search", "hàng hóa", "--group-by", "tags", "--mode", "sparse", *_common(store))
+    assert code == 0  # grouping by any payload value, lists included, never a TypeError
+    # readers use the published copy: a damaged working document stops the next writer, with the fix
+    (store / "laws" / "collection.json").write_text("", encoding="utf-8")
+    assert _cli("collections", "--qdrant-path", str(store))[0] == 0
+    code, result = _cli("ingest", str(corpus), *_common(store))
+    assert code == 1 and "collection.json is damaged" in result["error"] and "--recreate" in result["error"]
+    for published in (store / "laws" / "published").glob("*/collection.json"):
+        published.write_text("[]", encoding="utf-8")
+    code, result = _cli("search", "hàng hóa", *_common(store))
+    assert code == 1 and "damaged" in result["error"]
+
+
+def test_a_server_answering_garbage_is_retried_then_a_runtime_error() -> None:
+    import http.server
+    import socketserver
+    import threading
+
+    from legalrag.plugin.settings import Settings
+    from legalrag.plugin.store import open_store
+
+    class Garbage(http.server.BaseHTTPRequestHandler):
+        hits = 0
+
+        def do_GET(self) -> None:
+            Garbage.hits += 1
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"<html>proxy error</html>")
+
+        do_POST = do_PUT = do_GET
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = socketserver.TCPServer(("127.0.0.1", 0), Garbage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        store = open_store(Settings(qdrant_url=f"http://127.0.0.1:{server.server_address[1]}", qdrant_retry_seconds=1))
+        from legalrag.plugin.errors import StoreError
+
+        with pytest.raises(StoreError) as err:
+            store.count("laws")
+        assert not isinstance(err.value, InputError) and Garbage.hits > 1  # retried, then exit 1
+    finally:
+        server.shutdown()
+
+
+# -- 10: silent corruption and lax names ---------------------------------------------------------------------
+def test_a_collection_name_with_a_trailing_newline_is_refused() -> None:
+    with pytest.raises(ConfigError):
+        validate_collection_name("laws\n")
+
+
+def test_an_ingest_where_every_file_fails_writes_nothing_and_says_so(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "empty.md").write_text("", encoding="utf-8")
+    (corpus / "broken.json").write_text("{nope", encoding="utf-8")
+    store = tmp_path / "q"
+    code, result = _cli("ingest", str(corpus), *_common(store))
+    assert code == 2 and "every file failed (2)" in result["error"]
+    with EdgeStore(store) as edge:
+        assert edge.list_collections() == []
+
+
+HOSTILE = [
+    ["search", ""],
+    ["search", "q", "-k", "0"],
+    ["search", "q", "--filter", "[1, 2]"],
+    ["search", "q", "--filter", '{"a": {"$gte": [1]}}'],
+    ["search", "q", "--mode", "fuzzy"],
+    ["search", "q", "-c", "../../etc"],
+    ["search", "q", "-c", "bad\nname"],
+    ["search", "q", "--score-threshold", "nan"],
+    ["ingest", "/nonexistent/path"],
+    ["chunk", "/dev/null"],
+    ["eval", "/nonexistent"],
+    ["collections", "inspect", "nope"],
+    ["collections", "snapshot", "restore", "laws", "/etc/passwd", "--yes"],
+    ["collections", "drop", "laws"],
+]
+
+
+@pytest.mark.parametrize("args", HOSTILE, ids=[" ".join(a)[:40] for a in HOSTILE])
+def test_hostile_cli_inputs_keep_the_contract(args: list[str], tmp_path: Path) -> None:
+    extra = ["--qdrant-path", str(tmp_path / "q")] if args[0] != "chunk" else []
+    result = runner.invoke(app, [*args, *extra, "--json"])
+    assert result.exit_code in (0, 1, 2), (result.exit_code, result.output)
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stdout
+    document = json.loads(lines[0])
+    if result.exit_code:
+        assert document["exit_code"] == result.exit_code and document["error"]
+    assert "Traceback" not in result.output
