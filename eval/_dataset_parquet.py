@@ -86,12 +86,12 @@ def find_autorag_files(root: Path, roles: tuple[str, ...] = ("corpus", "qa")) ->
         if len(candidates) == 1 or standard:
             chosen[role] = standard[0] if standard else candidates[0]
             continue
-        flag = "corpus_file= (--corpus)" if role == "corpus" else "queries_file= (--queries)"
+        flag = "corpus_file=" if role == "corpus" else "queries_file="
         needed = ", ".join(_AUTORAG_ROLES[role])
         if not candidates:
-            raise DatasetError(f"{root}: no parquet file with the AutoRAG {role} columns ({needed}): pass {flag} FILE")
+            raise DatasetError(f"{root}: no parquet file with the AutoRAG {role} columns ({needed}): pass {flag}")
         names = ", ".join(p.name for p in candidates)
-        raise DatasetError(f"{root}: several parquet files look like the AutoRAG {role} ({names}): pass {flag} FILE")
+        raise DatasetError(f"{root}: several parquet files look like the AutoRAG {role} ({names}): pass {flag}")
     return chosen
 
 

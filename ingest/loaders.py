@@ -210,7 +210,7 @@ def _regular(path: Path, rel: str, top: Path | None, follow_symlinks: bool) -> t
         resolved, inside = path.resolve(), top.resolve()
         if resolved != inside and inside not in resolved.parents:
             return LoadFailure(
-                str(path), f"a link to {resolved}, outside {top}: pass follow_symlinks=True (--follow-symlinks)"
+                str(path), f"a link to {resolved}, outside {top}: pass follow_symlinks=True"
             )
     return path, rel
 
@@ -238,7 +238,7 @@ def _refuse_collisions(planned: list[tuple[Path, str] | LoadFailure]) -> None:
         if other != path:
             raise InputError(
                 f"{other} and {path} would both be stored as doc_id {rel!r} (one would silently replace "
-                "the other): ingest their common parent folder, or pass doc_id_root= (--doc-id-root) "
+                "the other): ingest their common parent folder, or pass doc_id_root= "
                 "so that ids are paths under it"
             )
 
@@ -271,7 +271,7 @@ def _load(file: _File, limit: int) -> Iterator[SourceDocument | LoadFailure]:
         yield file.failure(f"cannot read file: {exc.strerror or exc}")
         return
     if len(data) > limit:
-        yield file.failure(f"larger than {limit / 1048576:g} MB: skipped (raise max_file_mb, --max-file-mb)")
+        yield file.failure(f"larger than {limit / 1048576:g} MB: skipped (raise max_file_mb=)")
         return
     if not data:
         yield file.failure("empty file (0 bytes)")

@@ -201,7 +201,7 @@ class Ingestor:
         if old.is_file() and new.is_file() and old.resolve() != new.resolve():
             raise DocumentRefused(
                 f"doc_id {doc.doc_id!r} is already stored from {old}, which still exists: ingesting {new} "
-                "would replace it; ingest both from a common parent folder, or pass doc_id_root= (--doc-id-root)"
+                "would replace it; ingest both from a common parent folder, or pass doc_id_root="
             )
 
     def _points(

@@ -21,7 +21,7 @@ from rich.console import Console
 from legalrag.plugin.errors import LegalRAGError
 from legalrag.plugin.redact import RedactingFilter, redact
 
-__all__ = ["Output", "configure_logging", "fail_cleanly", "safe"]
+__all__ = ["Output", "cli_terms", "configure_logging", "fail_cleanly", "safe"]
 
 #: loggers that write wire-level details (hpack logs HTTP/2 header values, the API key among them)
 _WIRE_LOGGERS = ("hpack", "h2", "httpcore", "grpc")
@@ -103,11 +103,42 @@ def configure_logging() -> None:
         logging.getLogger(wire).setLevel(max(level, logging.WARNING))
 
 
+#: the library speaks in Python argument names; the CLI's messages name the flags instead
+_CLI_TERMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), flag)
+    for pattern, flag in (
+        (r"\bingest_paths\(\.\.\., collection='([^']*)'\)", r"`legalrag ingest PATH --collection \1`"),
+        (r"\brecreate=True\b", "--recreate"),
+        (r"\bfollow_symlinks=True\b", "--follow-symlinks"),
+        (r"\bcollection=(?!\w)", "--collection"),
+        (r"\bdoc_id_root=(?!\w)", "--doc-id-root"),
+        (r"\bmax_file_mb=(?!\w)", "--max-file-mb"),
+        (r"\bcorpus_file=(?!\w)", "--corpus FILE"),
+        (r"\bqueries_file=(?!\w)", "--queries FILE"),
+        (r"\bdevice='([^']*)'", r"--device \1"),
+        (r"\bbackend='([^']*)'", r"--backend \1"),
+        (r"\bquantize='([^']*)'", r"--quantize \1"),
+        (r"\bmode='([^']*)'", r"--mode \1"),
+    )
+)
+
+
+def cli_terms(message: str) -> str:
+    """A library message as the CLI shows it: argument names (``recreate=True``) become flags (``--recreate``).
+
+    >>> cli_terms("drop it first (recreate=True), or choose another collection=")
+    'drop it first (--recreate), or choose another --collection'
+    """
+    for pattern, flag in _CLI_TERMS:
+        message = pattern.sub(flag, message)
+    return message
+
+
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         parts = [f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()]
         return redact("invalid settings: " + "; ".join(parts))
-    return redact(" ".join(str(exc).split()))
+    return redact(cli_terms(" ".join(str(exc).split())))
 
 
 @contextmanager

@@ -35,9 +35,10 @@ def require_collection(store: Store, name: str) -> CollectionInfo:
     info = store.get_collection(name)
     if info is None:
         existing = ", ".join(sorted(store.list_collections())) or "none"
+        where = getattr(store, "root", None) or repr(store)
         raise CollectionNotFoundError(
-            f"collection {name!r} does not exist (existing: {existing}): "
-            f"run `legalrag ingest PATH --collection {name}` first or pass --collection"
+            f"collection {name!r} does not exist in {where} (existing: {existing}): "
+            f"ingest into it first (ingest_paths(..., collection={name!r})) or pass an existing collection="
         )
     return info
 
@@ -48,13 +49,13 @@ def check_compatible(info: CollectionInfo, *, dimension: int, distance: Distance
     if vector is None:
         raise CollectionMismatchError(
             f"collection {info.name!r} has no dense vector named {DENSE_VECTOR!r}; it was not made by "
-            "legalrag: use another --collection, or --recreate to replace it"
+            "legalrag: use another collection=, or recreate=True to replace it"
         )
     if vector.size != dimension or vector.distance != distance:
         raise CollectionMismatchError(
             f"collection {info.name!r} has dim {vector.size} / {vector.distance} but model {model!r} makes "
-            f"dim {dimension} / {distance}: use another --collection, the collection's model "
-            f"({info.metadata.get('model', 'unknown')}), or --recreate"
+            f"dim {dimension} / {distance}: use another collection=, the collection's model "
+            f"({info.metadata.get('model', 'unknown')}), or recreate=True"
         )
 
 

@@ -96,7 +96,7 @@ def resolve_device(device: str) -> str:
             return "mps"
         return "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"device {device!r} was asked for but CUDA is not available: use --device cpu or auto")
+        raise InputError(f"device {device!r} was asked for but CUDA is not available: use device='cpu' or 'auto'")
     return device
 
 
@@ -165,7 +165,7 @@ def _load_sentence_transformer(name: str, device: str, settings: EmbeddingSettin
         if precision != "fp32":
             kwargs["torch_dtype"] = torch.bfloat16 if precision == "bf16" else torch.float16
     if settings.backend != "torch" and device != "cpu":
-        raise InputError(f"backend {settings.backend!r} runs on the CPU: use --device cpu or --backend torch")
+        raise InputError(f"backend {settings.backend!r} runs on the CPU: use device='cpu' or backend='torch'")
     try:
         model = SentenceTransformer(
             path,
@@ -191,7 +191,7 @@ def _load_sentence_transformer(name: str, device: str, settings: EmbeddingSettin
             precision=resolve_precision(settings.precision, device),
         )
     elif settings.quantize != "none":
-        raise InputError("int8 quantization runs on the onnx backend: add --backend onnx")
+        raise InputError("int8 quantization runs on the onnx backend: add backend='onnx'")
     return model
 
 

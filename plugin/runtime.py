@@ -178,7 +178,7 @@ def attach_runtime(
     if quantize not in ("none", "int8"):
         raise InputError(f"quantize {quantize!r} is not one of none, int8")
     if quantize == "int8" and runtime != "onnx":
-        raise InputError("int8 quantization runs on the onnx backend: use --backend onnx --quantize int8")
+        raise InputError("int8 quantization runs on the onnx backend: use backend='onnx' with quantize='int8'")
     try:
         import onnx  # noqa: F401  (torch.onnx.export writes through it)
 

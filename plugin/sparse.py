@@ -171,7 +171,7 @@ class BM25Encoder:
         if config.get("hash", HASH_SCHEME) != HASH_SCHEME:
             raise ConfigError(
                 f"the collection's sparse vectors use term hash {config['hash']!r} but this legalrag "
-                f"uses {HASH_SCHEME!r}: re-ingest the collection (--recreate)"
+                f"uses {HASH_SCHEME!r}: re-ingest the collection (recreate=True)"
             )
         missing = [key for key in ("language", "k1", "b", "avgdl") if key not in config]
         if missing:

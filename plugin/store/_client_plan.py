@@ -67,7 +67,7 @@ def collection_info(name: str, found: Any, points: int) -> CollectionInfo:
 
 def already_exists(name: str) -> InputError:
     return InputError(
-        f"collection {name!r} already exists: use it, drop it first (--recreate), or choose another --collection"
+        f"collection {name!r} already exists: use it, drop it first (recreate=True), or choose another collection="
     )
 
 
@@ -142,7 +142,7 @@ def not_found(name: str, existing: Sequence[str] | None) -> CollectionNotFoundEr
     listed = "unknown" if existing is None else (", ".join(existing) or "none")
     return CollectionNotFoundError(
         f"collection {name!r} does not exist (existing: {listed}): run "
-        f"`legalrag ingest PATH --collection {name}` first, or pass an existing --collection"
+        f"ingest into it first (ingest_paths(..., collection={name!r})), or pass an existing collection="
     )
 
 

@@ -95,7 +95,7 @@ def check_dim(name: str, expected: int, got: int) -> None:
     if expected != got:
         raise InputError(
             f"collection {name!r} stores dense vectors of dim {expected} but got dim {got}: embed with "
-            "the collection's model, use another --collection, or --recreate"
+            "the collection's model, use another collection=, or recreate=True"
         )
 
 

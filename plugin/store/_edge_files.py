@@ -91,10 +91,10 @@ def read_document(folder: Path) -> dict[str, Any]:
         except (ValueError, UnicodeDecodeError) as exc:
             raise StoreError(
                 f"{path} is damaged ({type(exc).__name__}: {exc}): restore a snapshot of "
-                f"{folder.name!r}, or rebuild it with `legalrag ingest ... --collection {folder.name} --recreate`"
+                f"{folder.name!r}, or ingest it again with recreate=True"
             ) from None
         if not isinstance(document, dict):
-            raise StoreError(f"{path} is damaged (not a JSON object): restore a snapshot, or rebuild with --recreate")
+            raise StoreError(f"{path} is damaged (not a JSON object): restore a snapshot, or ingest it again with recreate=True")
         return dict(document)
     # a shard made outside legalrag: its own config has the same vectors / sparse_vectors shape
     config = json.loads((folder / SHARD_DIR / EDGE_CONFIG).read_text(encoding="utf-8"))

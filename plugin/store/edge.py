@@ -147,7 +147,7 @@ class EdgeStore:
         document = spec_document(spec)
         exists = InputError(
             f"collection {name!r} already exists in {self._root}: use it, drop it first "
-            "(--recreate), or choose another --collection"
+            "(recreate=True), or choose another collection="
         )
         with self._guard:
             if name in self._open or name in self._views or is_collection(folder):
@@ -395,7 +395,7 @@ class EdgeStore:
         existing = ", ".join(self.list_collections()) or "none"
         return CollectionNotFoundError(
             f"collection {name!r} does not exist in {self._root} (existing: {existing}): "
-            f"run `legalrag ingest PATH --collection {name}` first, or pass an existing --collection"
+            f"ingest into it first (ingest_paths(..., collection={name!r})), or pass an existing collection="
         )
 
     def _write(self, name: str) -> OpenShard:
@@ -563,7 +563,7 @@ def _check_count(name: str, folder: Path, document: Mapping[str, Any], shard: qe
         raise StoreError(
             f"collection {name!r} ({folder}) is damaged: it opens with {found} points but held {recorded} "
             "when it was last closed cleanly (a truncated write-ahead log or a damaged file); rebuild it: "
-            f"re-run `legalrag ingest ... --collection {name} --recreate`, or restore a snapshot"
+            f"ingest it again with recreate=True, or restore a snapshot"
         )
 
 

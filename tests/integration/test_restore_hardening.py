@@ -153,7 +153,7 @@ def test_a_damaged_shard_is_refused_on_open_with_the_fix(root: Path) -> None:
     document = json.loads((root / "laws" / "collection.json").read_text())
     assert document["clean"] is True and document["points"] == 48
     (root / "laws" / "collection.json").write_text(json.dumps({**document, "points": 60}))  # as if points were lost
-    with EdgeStore(root) as store, pytest.raises(StoreError, match=r"damaged.*48 points but held 60.*--recreate"):
+    with EdgeStore(root) as store, pytest.raises(StoreError, match=r"damaged.*48 points but held 60.*recreate=True"):
         store.upsert("laws", _points(0, 1))
 
 

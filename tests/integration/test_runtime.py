@@ -89,10 +89,14 @@ def test_bge_m3_architecture_exports(tiny_bge_m3_path: Path, tmp_path: Path) -> 
 
 
 def test_runtime_errors_tell_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="--backend onnx --quantize int8"):
+    # the library names its arguments; the CLI shows the same advice with its flags (legalrag.output.cli_terms)
+    with pytest.raises(InputError, match="backend='onnx' with quantize='int8'"):
         DenseEncoder.load(MINILM, "cpu", EmbeddingSettings(backend="openvino", quantize="int8", cache_folder=tmp_path))
-    with pytest.raises(InputError, match="add --backend onnx"):
+    with pytest.raises(InputError, match="add backend='onnx'") as err:
         DenseEncoder.load(MINILM, "cpu", EmbeddingSettings(quantize="int8"))
+    from legalrag.output import cli_terms
+
+    assert "add --backend onnx" in cli_terms(str(err.value))
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(ModelLoadError, match=r"legalrag\[onnx\]"):
         DenseEncoder.load(MINILM, "cpu", EmbeddingSettings(backend="onnx", cache_folder=tmp_path))

@@ -453,7 +453,7 @@ def test_missing_collection_errors_say_what_to_do(store: Store) -> None:
     for call in calls:
         with pytest.raises(CollectionNotFoundError) as err:
             call()
-        assert "legalrag ingest" in str(err.value) and "--collection nope" in str(err.value)
+        assert "ingest_paths(..., collection='nope')" in str(err.value) and "collection=" in str(err.value)
         assert "present" in str(err.value)
 
 
