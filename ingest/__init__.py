@@ -10,7 +10,15 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["IngestReport", "IngestStats", "chunk_paths", "ingest_documents", "ingest_paths"]
+__all__ = [
+    "IngestReport",
+    "IngestStats",
+    "LegalDocumentLoader",
+    "LegalTextSplitter",
+    "chunk_paths",
+    "ingest_documents",
+    "ingest_paths",
+]
 
 _WHERE = {
     "IngestReport": "service",
@@ -18,6 +26,8 @@ _WHERE = {
     "ingest_documents": "service",
     "ingest_paths": "service",
     "IngestStats": "pipeline",
+    "LegalDocumentLoader": "langchain",
+    "LegalTextSplitter": "langchain",
 }
 
 
@@ -34,5 +44,6 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from legalrag.ingest.langchain import LegalDocumentLoader, LegalTextSplitter
     from legalrag.ingest.pipeline import IngestStats
     from legalrag.ingest.service import IngestReport, chunk_paths, ingest_documents, ingest_paths

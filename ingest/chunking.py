@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import re
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,7 @@ __all__ = [
     "HFTokenCounter",
     "SimpleTokenCounter",
     "TokenCounter",
+    "effective_date",
     "tiktoken_count",
 ]
 
@@ -262,6 +263,7 @@ class Chunker:
 
     def _build(self, doc: SourceDocument, language: str, pieces: list[tuple[_Piece, int]]) -> list[Chunk]:
         text, doc_hash, title = doc.text, doc.doc_hash, doc.title
+        effective = effective_date(doc.metadata)
         per_block: dict[int, int] = {}
         for piece, _ in pieces:
             per_block[id(piece.block)] = per_block.get(id(piece.block), 0) + 1
@@ -290,10 +292,38 @@ class Chunker:
                 "token_count": count,
                 "tiktoken_count": tk,
             }
+            if effective:
+                meta["effective_date"] = effective
             for key, value in doc.metadata.items():
                 meta.setdefault(f"meta_{key}" if key in RESERVED_KEYS else key, value)
             chunks.append(Chunk(text=body, embed_text=piece.header + body, metadata=meta))
         return chunks
+
+
+#: metadata keys that carry a statute's effective date (law_api front matter, common English/Vietnamese names)
+_DATE_KEYS = ("시행일자", "시행일", "effective_date", "effective", "ngày hiệu lực", "ngay_hieu_luc", "施行日期")
+_DATE = re.compile(r"^\s*(\d{4})[-./년\s]*(\d{1,2})[-./월\s]*(\d{1,2})\s*일?\s*$")
+
+
+def effective_date(metadata: Mapping[str, Any]) -> str | None:
+    """The effective date in the metadata as an ISO date (``20251002`` → ``2025-10-02``), else ``None``.
+
+    Stored as ``effective_date`` with a datetime index, so ``{"effective_date": {"$gte": "2020-01-01"}}``
+    filters by it.
+
+    >>> effective_date({"시행일자": "20251002"}), effective_date({"effective_date": "2024.1.5"})
+    ('2025-10-02', '2024-01-05')
+    """
+    for key in _DATE_KEYS:
+        value = metadata.get(key)
+        if value is None:
+            continue
+        match = _DATE.match(str(value))
+        if match:
+            year, month, day = (int(g) for g in match.groups())
+            if 1 <= month <= 12 and 1 <= day <= 31:
+                return f"{year:04d}-{month:02d}-{day:02d}"
+    return None
 
 
 def _citation(language: str, title: str, block: Block, clause: str | None) -> str:

@@ -209,9 +209,7 @@ def _regular(path: Path, rel: str, top: Path | None, follow_symlinks: bool) -> t
     if path.is_symlink() and top is not None and not follow_symlinks:
         resolved, inside = path.resolve(), top.resolve()
         if resolved != inside and inside not in resolved.parents:
-            return LoadFailure(
-                str(path), f"a link to {resolved}, outside {top}: pass follow_symlinks=True"
-            )
+            return LoadFailure(str(path), f"a link to {resolved}, outside {top}: pass follow_symlinks=True")
     return path, rel
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "ConfigError",
     "DenseEncoder",
     "EdgeStore",
+    "FilterWarning",
     "InputError",
     "LegalEmbeddings",
     "LegalRAGError",
@@ -42,6 +43,7 @@ _WHERE = {
     "Store": "store",
     "open_store": "store",
     "DenseEncoder": "embedder",
+    "FilterWarning": "diagnose",
     "LegalEmbeddings": "embeddings",
     "LegalRetriever": "retriever",
     "LegalVectorStore": "vectorstore",
@@ -82,6 +84,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from legalrag.plugin.components import load_dense, open_searcher
+    from legalrag.plugin.diagnose import FilterWarning
     from legalrag.plugin.embedder import DenseEncoder
     from legalrag.plugin.embeddings import LegalEmbeddings
     from legalrag.plugin.errors import (

@@ -27,6 +27,7 @@ INDEXED_KEYS: dict[str, PayloadSchema] = {
     "chapter": "keyword",
     "language": "keyword",
     "chunk_index": "integer",
+    "effective_date": "datetime",
 }
 
 

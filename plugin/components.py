@@ -113,6 +113,7 @@ def open_searcher(
     exact: bool | None = None,
     search: SearchConfig | None = None,
     astore: AsyncStore | None = None,
+    strict_filters: bool = False,
 ) -> Searcher:
     """A searcher for an existing collection, with its stored model, BM25 and tuned fusion settings.
 
@@ -128,6 +129,7 @@ def open_searcher(
         search: a whole search configuration; its fusion fields replace the collection's stored ones.
         astore: the same collection through an async client
             (:class:`~legalrag.plugin.store.aclient.AsyncClientStore`): ``asearch`` then awaits it.
+        strict_filters: a filter field no point has (or a value none holds) is an error, not a warning.
 
     Raises:
         CollectionNotFoundError: no such collection (the message lists those that exist).

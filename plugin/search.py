@@ -22,6 +22,7 @@ from langchain_core.runnables.config import run_in_executor
 from qdrant_client import models
 
 from legalrag.plugin.dense import DenseModel
+from legalrag.plugin.diagnose import FilterDoctor, check_threshold, score_ceiling
 from legalrag.plugin.errors import InputError
 from legalrag.plugin.filters import and_filters, to_qdrant_filter
 from legalrag.plugin.models import as_dense_model
@@ -69,6 +70,7 @@ class Searcher:
         tenant: str | None = None,
         tenant_key: str = TENANT_KEY,
         astore: AsyncStore | None = None,
+        strict_filters: bool = False,
     ) -> None:
         self.store = store
         self.astore = astore
@@ -79,6 +81,9 @@ class Searcher:
         self.reranker = reranker
         self.tenant = tenant
         self.tenant_key = tenant_key
+        #: checks filters, thresholds and groupings against what the collection holds
+        self.doctor = FilterDoctor(store, collection, strict=strict_filters)
+        self._distance: str | None = None
 
     def resolve_mode(self, mode: str | None = None) -> Mode:
         """The mode a search with ``mode`` (``None``: the configured one) runs in.
@@ -132,6 +137,7 @@ class Searcher:
         """Build the store request for ``query`` (encoding it as the mode needs)."""
         _check_query(query, k)
         chosen = self.resolve_mode(mode)
+        score_threshold = self.check_threshold(score_threshold, chosen)
         dense = None
         sparse = None
         if chosen in ("dense", "hybrid"):
@@ -174,6 +180,7 @@ class Searcher:
         a tie is never cut at ``k`` in an order the engine chose (RRF ties often).
         """
         _check_query(query, k)  # k itself, not only the (clamped) depth fetched for grouping/reranking
+        self.doctor.before(filter, group_by)
         depth = self._depth(k, group_by)
         request = self.request(query, depth, mode=mode, filter=filter, score_threshold=score_threshold)
         hits = self.store.query(self.collection, request)
@@ -182,7 +189,9 @@ class Searcher:
             hits = self.store.query(self.collection, request)
         if self.reranker is not None and _matchable(request):
             hits = self.reranker.rerank(query, hits)
-        return _finish(request, hits, k, group_by)
+        found = _finish(request, hits, k, group_by)
+        self.doctor.after(filter, len(found))
+        return found
 
     async def asearch(
         self,
@@ -211,6 +220,12 @@ class Searcher:
             )
             return await run_in_executor(None, call)
         _check_query(query, k)  # before encoding: a bad query fails without a model call
+        known = await self.doctor.afields(self.astore) if self.doctor.needed(filter, group_by) else None
+        self.doctor.before(filter, group_by, known)
+        if score_threshold is not None and self._distance is None:
+            info = await self.astore.get_collection(self.collection)
+            dense = info.vectors.get("dense") if info is not None else None
+            self._distance = dense.distance if dense is not None else ""
         depth = self._depth(k, group_by)
         dense_vector = None
         if self.resolve_mode(mode) in ("dense", "hybrid"):
@@ -224,7 +239,25 @@ class Searcher:
             hits = await self.astore.query(self.collection, request)
         if self.reranker is not None and _matchable(request):
             hits = await run_in_executor(None, self.reranker.rerank, query, hits)
-        return _finish(request, hits, k, group_by)
+        found = _finish(request, hits, k, group_by)
+        if not found and isinstance(filter, Mapping):
+            self.doctor.after(filter, 0, await self.doctor.afields(self.astore))
+        return found
+
+    def check_threshold(self, threshold: Any, mode: str | None = None) -> float | None:
+        """``threshold`` as a float, refused when it is not a number or ``mode`` can never score that high."""
+        chosen = self.resolve_mode(mode) if mode is None else mode
+        if threshold is None:
+            return None
+        if chosen == "dense" and self._distance is None:
+            info = self.store.get_collection(self.collection)
+            dense = info.vectors.get("dense") if info is not None else None
+            self._distance = dense.distance if dense is not None else ""
+        cfg = self.config
+        ceiling = score_ceiling(
+            chosen, distance=self._distance, fusion=cfg.fusion, rrf_k=cfg.rrf_k, weights=cfg.weights
+        )
+        return check_threshold(threshold, ceiling, chosen)
 
     def warmup(self) -> Searcher:
         """Load now what the first query would load lazily: the dense model's first pass, the language

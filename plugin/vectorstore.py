@@ -144,6 +144,7 @@ class LegalVectorStore(VectorStore):
         """Embed and upsert ``texts``; an id already present is overwritten. Returns the ids."""
         no_extra(kwargs)
         items, metas, keys = prepare_texts(texts, metadatas, ids)
+        self._refuse_too_long(items)
         self._refuse_foreign(self.store.retrieve(self.collection, self._ids(keys)) if self.tenant else [])
         if items:
             dense = self.embedding.embed_documents(items)
@@ -163,12 +164,36 @@ class LegalVectorStore(VectorStore):
             return await super().aadd_texts(texts, metadatas, ids=ids, **kwargs)
         no_extra(kwargs)
         items, metas, keys = prepare_texts(texts, metadatas, ids)
+        self._refuse_too_long(items)
         self._refuse_foreign(await self.astore.retrieve(self.collection, self._ids(keys)) if self.tenant else [])
         if items:
             dense = await self.embedding.aembed_documents(items)
             sparse = await run_in_executor(None, self._sparse, items)  # tokenizing is CPU work
             await self.astore.upsert(self.collection, self._points(items, metas, keys, dense, sparse))
         return keys
+
+    def _refuse_too_long(self, items: list[str]) -> None:
+        """A text longer than the model reads would be cut silently by the model: refuse it with the fix.
+
+        Checked for legalrag's own models (``LegalEmbeddings``), whose tokenizer and limit are known.
+        """
+        from legalrag.plugin.embeddings import LegalEmbeddings
+
+        if not isinstance(self.embedding, LegalEmbeddings) or not items:
+            return
+        model = self.embedding.dense_model
+        tokenizer, limit = model.tokenizer, model.max_seq_length
+        if not callable(tokenizer):
+            return  # a words-and-characters budget (USE): no silent cut to guard against
+        lengths = [len(ids) for ids in tokenizer(items, add_special_tokens=True)["input_ids"]]
+        too_long = [(i, n) for i, n in enumerate(lengths) if n > limit]
+        if too_long:
+            index, tokens = too_long[0]
+            raise InputError(
+                f"{len(too_long)} text(s) are longer than the model reads (text {index}: {tokens} tokens, the "
+                f"model's limit is {limit}) and would be cut silently: split them first, e.g. with "
+                "legalrag.ingest.langchain.LegalTextSplitter (statute-aware) or any LangChain text splitter"
+            )
 
     def _sparse(self, items: list[str]) -> list[SparseVector] | None:
         return self.sparse.encode_documents(items) if self.sparse is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Annotated, Any
 
 import typer
@@ -33,6 +34,9 @@ def search(
     score_threshold: Annotated[float | None, typer.Option(help="Drop hits scoring below this.")] = None,
     group_by: Annotated[str | None, typer.Option(help="Best chunk per article or doc_id.")] = None,
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's documents.")] = None,
+    strict_filters: Annotated[
+        bool, typer.Option(help="A filter that cannot match what the collection holds is an error, not a warning.")
+    ] = False,
     model: ModelOpt = None,
     device: DeviceOpt = None,
     qdrant_url: UrlOpt = None,
@@ -44,6 +48,7 @@ def search(
     out = Output(as_json)
     with fail_cleanly(out):
         from legalrag.plugin.components import open_searcher
+        from legalrag.plugin.diagnose import FilterWarning
         from legalrag.plugin.schema import TEXT_KEY
         from legalrag.plugin.store import store_from
 
@@ -56,8 +61,10 @@ def search(
             qdrant_path=qdrant_path,
         )
         parsed = parse_filter(filter)
-        with store_from(settings) as store:
+        with store_from(settings) as store, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FilterWarning)
             searcher = open_searcher(settings, store, tenant=tenant, mode=mode)
+            searcher.doctor.strict = strict_filters
             hits = searcher.search(
                 query,
                 k if k is not None else settings.search.k,
@@ -65,6 +72,9 @@ def search(
                 score_threshold=score_threshold,
                 group_by=group_by,
             )
+        notes = [str(w.message) for w in caught if issubclass(w.category, FilterWarning)]
+        for note in notes:
+            out.console.print(f"[yellow]warning:[/] {safe(note)}", highlight=False)
         rows = [
             {
                 "id": h.id,
@@ -75,7 +85,13 @@ def search(
             for h in hits
         ]
         out.emit(
-            {"collection": searcher.collection, "query": query, "mode": searcher.resolve_mode(mode), "hits": rows},
+            {
+                "collection": searcher.collection,
+                "query": query,
+                "mode": searcher.resolve_mode(mode),
+                "hits": rows,
+                "warnings": notes,
+            },
             lambda c: _print_hits(c, rows),
         )
 

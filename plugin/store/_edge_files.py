@@ -94,7 +94,9 @@ def read_document(folder: Path) -> dict[str, Any]:
                 f"{folder.name!r}, or ingest it again with recreate=True"
             ) from None
         if not isinstance(document, dict):
-            raise StoreError(f"{path} is damaged (not a JSON object): restore a snapshot, or ingest it again with recreate=True")
+            raise StoreError(
+                f"{path} is damaged (not a JSON object): restore a snapshot, or ingest it again with recreate=True"
+            )
         return dict(document)
     # a shard made outside legalrag: its own config has the same vectors / sparse_vectors shape
     config = json.loads((folder / SHARD_DIR / EDGE_CONFIG).read_text(encoding="utf-8"))

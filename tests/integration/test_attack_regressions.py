@@ -144,7 +144,15 @@ def test_hostile_search_inputs_keep_the_contract(corpus: Path, tmp_path: Path) -
     code, result = _cli("search", "hàng hóa", "--filter", json.dumps(deep), *_common(store))
     assert code == 2 and "nested" in result["error"]
     code, result = _cli("search", "hàng hóa", "--group-by", "tags", "--mode", "sparse", *_common(store))
-    assert code == 0  # grouping by any payload value, lists included, never a TypeError
+    assert code == 2 and "no stored point has" in result["error"]  # refused, never a TypeError
+
+
+def test_grouping_by_a_list_valued_field_never_raises() -> None:
+    from legalrag.plugin.search import best_per_group
+    from legalrag.plugin.store.base import Hit
+
+    hits = [Hit(str(i), 1.0 - i / 10, {"doc_id": "d", "tags": ["a", "b"] if i < 2 else ["c"]}) for i in range(4)]
+    assert [h.id for h in best_per_group(hits, "tags")] == ["0", "2"]
     # readers use the published copy: a damaged working document stops the next writer, with the fix
     (store / "laws" / "collection.json").write_text("", encoding="utf-8")
     assert _cli("collections", "--qdrant-path", str(store))[0] == 0

