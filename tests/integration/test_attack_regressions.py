@@ -146,13 +146,6 @@ def test_hostile_search_inputs_keep_the_contract(corpus: Path, tmp_path: Path) -
     code, result = _cli("search", "hàng hóa", "--group-by", "tags", "--mode", "sparse", *_common(store))
     assert code == 2 and "no stored point has" in result["error"]  # refused, never a TypeError
 
-
-def test_grouping_by_a_list_valued_field_never_raises() -> None:
-    from legalrag.plugin.search import best_per_group
-    from legalrag.plugin.store.base import Hit
-
-    hits = [Hit(str(i), 1.0 - i / 10, {"doc_id": "d", "tags": ["a", "b"] if i < 2 else ["c"]}) for i in range(4)]
-    assert [h.id for h in best_per_group(hits, "tags")] == ["0", "2"]
     # readers use the published copy: a damaged working document stops the next writer, with the fix
     (store / "laws" / "collection.json").write_text("", encoding="utf-8")
     assert _cli("collections", "--qdrant-path", str(store))[0] == 0
@@ -162,6 +155,14 @@ def test_grouping_by_a_list_valued_field_never_raises() -> None:
         published.write_text("[]", encoding="utf-8")
     code, result = _cli("search", "hàng hóa", *_common(store))
     assert code == 1 and "damaged" in result["error"]
+
+
+def test_grouping_by_a_list_valued_field_never_raises() -> None:
+    from legalrag.plugin.search import best_per_group
+    from legalrag.plugin.store.base import Hit
+
+    hits = [Hit(str(i), 1.0 - i / 10, {"doc_id": "d", "tags": ["a", "b"] if i < 2 else ["c"]}) for i in range(4)]
+    assert [h.id for h in best_per_group(hits, "tags")] == ["0", "2"]
 
 
 def test_a_server_answering_garbage_is_retried_then_a_runtime_error() -> None:
