@@ -194,6 +194,7 @@ def evaluate_collection(
     queries_file: str | os.PathLike[str] | None = None,
     tune: bool = False,
     tune_split: str | None = None,
+    tune_data: EvalDataset | None = None,
     objective: str = "mrr@10",
     rerank: str | None = None,
     rerank_top_n: int = 50,
@@ -223,6 +224,7 @@ def evaluate_collection(
         queries_file: an AutoRAG QA parquet, likewise.
         tune: pick fusion settings on ``tune_split`` and store them with the collection.
         tune_split: the split to tune on (default: ``dev`` when there is one, else the evaluated one).
+        tune_data: a loaded dataset to tune on (with a loaded ``dataset``; instead of ``tune_split``).
         objective: the metric tuning maximises.
         rerank: a cross-encoder (hub name or folder): adds a ``<row>+rerank`` row per row.
         rerank_top_n: candidates the reranker re-scores.
@@ -257,6 +259,8 @@ def evaluate_collection(
     settings = _eval_settings(settings or Settings(), collection)
     files = (corpus_file, queries_file)
     data, dev, dev_split = _datasets(dataset, dataset_format, split, tune, tune_split, files)
+    if tune and tune_data is not None:
+        dev, dev_split = tune_data, tune_data.name
     # no modes: the collection's own default (what a retriever over it searches with)
     chosen_modes: list[str | None] = list(modes) if modes else (["dense", "sparse", "hybrid"] if tune else [None])
     progress = progress or _Silent()

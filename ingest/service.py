@@ -279,12 +279,22 @@ def _ingest(
             )
         if after is not None:
             after(ingestor, stats)
+        _record_model(target, ingestor.collection, encoder, stats)
         chosen = _default_search(target, ingestor, encoder, stats)
         # once, after the bulk load: never per batch (qdrant-edge has no background optimizer)
         target.optimize(ingestor.collection)
     report = IngestReport(collection=ingestor.collection, **{f: getattr(stats, f) for f in _STATS_FIELDS})
     report.default_search = chosen
     return report
+
+
+def _record_model(store: Store, collection: str, dense: DenseModel, stats: IngestStats) -> None:
+    """A run with another model (a fine-tuned one) re-embedded what it read: searchers must now load that
+    model for queries. (The version of every point includes the model, so every document it read was
+    re-embedded and its old points deleted; re-ingest the whole corpus to leave none behind.)"""
+    info = store.get_collection(collection)
+    if info is not None and not stats.interrupted and info.metadata.get("model") != dense.name:
+        store.set_metadata(collection, {"model": dense.name})
 
 
 def _default_search(store: Store, ingestor: Ingestor, dense: DenseModel, stats: IngestStats) -> dict[str, Any] | None:

@@ -7,5 +7,5 @@ tree=build/typecheck
 rm -rf "$tree"
 mkdir -p "$tree/legalrag"
 for f in legalrag/*; do ln -s "$PWD/$f" "$tree/legalrag/$(basename "$f")"; done
-for pkg in plugin ingest eval; do ln -s "$PWD/$pkg" "$tree/legalrag/$pkg"; done
+for pkg in plugin ingest eval train; do ln -s "$PWD/$pkg" "$tree/legalrag/$pkg"; done
 MYPYPATH="$tree" exec "${MYPY:-mypy}" -p legalrag "$@"

@@ -1,11 +1,12 @@
-"""The ``legalrag`` command line: ingest, search, chunk, eval, collections.
+"""The ``legalrag`` command line: ingest, search, chunk, eval, train, collections.
 
 Every command takes ``--json`` and then prints one JSON document on stdout and nothing else
 there. Exit codes: 0 success, 2 bad usage or bad input (nothing written), 1 runtime failure.
 
 Each command module only parses flags, calls the library and prints: ``ingest`` calls
 :func:`legalrag.ingest.ingest_paths`, ``eval`` :func:`legalrag.eval.evaluate_collection`,
-``chunk`` :func:`legalrag.ingest.chunk_paths`, ``search`` :func:`legalrag.plugin.open_searcher`.
+``chunk`` :func:`legalrag.ingest.chunk_paths`, ``search`` :func:`legalrag.plugin.open_searcher`,
+``train`` :func:`legalrag.train.train_model`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from legalrag.cli.collections import collections_app
 from legalrag.cli.eval import eval_command
 from legalrag.cli.ingest import ingest
 from legalrag.cli.search import search
+from legalrag.cli.train import train
 
 __all__ = ["app"]
 
@@ -35,4 +37,5 @@ app.command()(ingest)
 app.command()(search)
 app.command()(chunk)
 app.command("eval")(eval_command)
+app.command()(train)
 app.add_typer(collections_app, name="collections")

@@ -1,0 +1,117 @@
+"""``legalrag train`` with a tiny random-weight model on CPU: it trains, the folder loads, the card holds the
+before/after table, ``--resume`` continues, bad input writes nothing, leaks are removed, the reranker works,
+and re-ingesting with the trained model leaves nothing stale."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from legalrag.cli import app
+from tests.conftest import EXAMPLES
+from tests.helpers.tiny_models import build_tiny_bge_m3
+
+runner = CliRunner()
+DATASET = EXAMPLES / "eval"
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_bge_m3(tmp_path_factory.mktemp("base"), hidden=64, max_seq_length=128)
+
+
+def _train(base: Path, store: Path, output: Path, *extra: str, code: int = 0) -> dict[str, Any]:
+    args = ["train", str(DATASET), "--model", str(base), "--output", str(output), "--qdrant-path", str(store),
+            "--device", "cpu", "--batch-size", "4", "--mini-batch-size", "2", *extra, "--json"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == code, result.output
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_a_tiny_model_trains_and_the_folder_is_a_model_with_its_card(base: Path, tmp_path: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    report = _train(base, tmp_path / "q", tmp_path / "out", "--epochs", "8", "--learning-rate", "1e-3")
+    assert report["model"] == str(tmp_path / "out") and report["train_pairs"] >= 8
+    assert report["loss_first"] is not None and report["loss_last"] < report["loss_first"]  # it learned something
+    assert set(report["before"]) == set(report["after"]) >= {"dense", "sparse", "tuned"}
+    assert "mrr@10" in report["before"]["dense"] and "cosine" not in json.dumps(report["before"])  # eval's keys
+    model = SentenceTransformer(str(tmp_path / "out"), device="cpu")
+    assert model.encode(["제1조(목적)"]).shape == (1, 64)
+    card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    assert "cosine_accuracy@1" in card and "cosine_map@100" in card and "| dense | before |" in card
+    assert "| dense | after |" in card and "hard negatives" in card and "learning_rate" in card
+
+
+def test_resume_continues_from_the_last_checkpoint(base: Path, tmp_path: Path) -> None:
+    first = _train(base, tmp_path / "q", tmp_path / "out", "--epochs", "2", "--save-steps", "2")
+    assert list((tmp_path / "out" / "checkpoints").glob("checkpoint-*"))
+    _train(base, tmp_path / "q", tmp_path / "out", "--epochs", "2", code=2)  # in use: refused without --resume
+    again = _train(base, tmp_path / "q", tmp_path / "out", "--epochs", "4", "--save-steps", "2", "--resume")
+    assert again["steps"] > first["steps"]
+
+
+def test_bad_input_exits_2_and_writes_nothing(base: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    message = _train(base, tmp_path / "q", out, "--model", "use:multilingual", code=2)["error"]
+    assert "not trainable" in message
+    assert "no_such_split" in _train(base, tmp_path / "q", out, "--split", "no_such_split", code=2)["error"]
+    tiny = tmp_path / "tiny.jsonl"
+    tiny.write_text("".join(json.dumps({"query": f"q{i}", "passage": f"p{i}"}) + "\n" for i in range(5)))
+    args = [
+        "train",
+        str(tiny),
+        "--model",
+        str(base),
+        "--output",
+        str(out),
+        "--qdrant-path",
+        str(tmp_path / "q"),
+        "--json",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "training needs at least" in json.loads(result.stdout)["error"]
+    assert not out.exists() and not (tmp_path / "q").exists()
+
+
+def test_leaked_queries_are_removed_from_training(tmp_path: Path) -> None:
+    from legalrag.train.data import prepare_data
+
+    rows = [{"query": f"질문 {i}: 신용카드 분실 책임은 누구에게 있는가 {i}", "passage": f"답변 {i}"} for i in range(40)]
+    rows += [{"query": rows[i]["query"] + " ?", "passage": f"다른 답변 {i}"} for i in range(40)]  # near-duplicates
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    data = prepare_data(path, seed=1)
+    held_out = {q for d in (data.dev, data.test) if d is not None for q in d.queries.values()}
+    assert data.leaks > 0 and data.sizes()["leaks_removed"] == data.leaks
+    for pair in data.pairs:
+        assert all(pair.query.rstrip(" ?") != other.rstrip(" ?") for other in held_out)
+
+
+def test_reranker_and_reingest_with_the_trained_model(base: Path, tmp_path: Path) -> None:
+    from sentence_transformers import CrossEncoder
+
+    from legalrag.plugin.store import EdgeStore
+
+    store = tmp_path / "q"
+    report = _train(base, store, tmp_path / "out", "--epochs", "1", "--reranker")
+    assert report["reranker"] and CrossEncoder(report["reranker"], device="cpu").predict([("질문", "답")]).shape == (1,)
+    assert any(row.endswith("+rerank") for row in report["after"])
+    rows = runner.invoke(app, ["eval", str(DATASET), "-c", "ev", "--model", str(base), "--qdrant-path", str(store),
+                               "--mode", "sparse", "--rerank", report["reranker"], "--json"])  # fmt: skip
+    assert rows.exit_code == 0 and "sparse+rerank" in json.loads(rows.stdout)["results"]
+    # the corpus, ingested with the base model, then again with the trained one: every point re-embedded
+    corpus = EXAMPLES / "corpus"
+    common = ["-c", "laws", "--qdrant-path", str(store), "--device", "cpu", "--json"]
+    first = json.loads(runner.invoke(app, ["ingest", str(corpus), "--model", str(base), *common]).stdout)
+    second = json.loads(runner.invoke(app, ["ingest", str(corpus), "--model", report["model"], *common]).stdout)
+    assert second["updated"] == first["added"] and second["upserted"] == first["chunks"]
+    with EdgeStore(store) as edge:
+        info = edge.get_collection("laws")
+        assert info is not None and info.points == first["chunks"] and info.metadata["model"] == report["model"]
+        versions = {h.payload["version"] for h in edge.scroll("laws")}
+    assert len(versions) == first["documents"]  # one version per document: nothing of the base model's left

@@ -1,0 +1,240 @@
+"""Fine-tuning with sentence-transformers' own trainers: nothing here re-implements what they do.
+
+The embedder: ``SentenceTransformerTrainer`` with ``CachedMultipleNegativesRankingLoss`` by default
+(in-batch negatives over a large batch in the memory of a small one: GradCache), or plain MNRL, either
+optionally inside ``MatryoshkaLoss``; the mined hard negatives are extra columns; duplicates within a
+batch are avoided (``BatchSamplers.NO_DUPLICATES``); the model's own query/document prompts are applied
+to the columns. The reranker: ``CrossEncoderTrainer`` with ``BinaryCrossEntropyLoss`` over (query,
+positive) = 1 and (query, negative) = 0. bf16 on CUDA; checkpoints every ``save_steps`` under
+``<output>/checkpoints``; ``resume`` continues from the last one; Ctrl-C saves one before stopping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from legalrag.plugin.errors import LegalRAGError, MissingExtraError
+from legalrag.train.mining import Mined
+
+__all__ = ["FitOptions", "Interrupted", "fit_embedder", "fit_reranker"]
+
+Loss = Literal["cached_mnrl", "mnrl", "matryoshka"]
+
+
+class Interrupted(LegalRAGError):
+    """Training stopped by Ctrl-C; a checkpoint was saved and ``resume`` continues from it."""
+
+    exit_code = 130
+
+
+@dataclass(frozen=True, slots=True)
+class FitOptions:
+    """Hyperparameters of a run (recorded in the model card)."""
+
+    epochs: float = 1.0
+    batch_size: int = 64
+    mini_batch_size: int = 16
+    learning_rate: float = 2e-5
+    warmup_ratio: float = 0.1
+    loss: Loss = "cached_mnrl"
+    max_seq_length: int | None = 256
+    seed: int = 13
+    gradient_checkpointing: bool = False
+    save_steps: int = 200
+    logging_steps: int = 10
+    device: str = "auto"
+    show_progress: bool = False
+
+
+def _require_training() -> None:
+    try:
+        import accelerate  # noqa: F401
+        import datasets  # noqa: F401
+    except ImportError as exc:
+        raise MissingExtraError("datasets and accelerate", "train", "Training") from exc
+
+
+def _dataset(mined: Sequence[Mined]) -> Any:
+    from datasets import Dataset
+
+    count = min((len(m.negatives) for m in mined), default=0)
+    columns: dict[str, list[str]] = {
+        "anchor": [m.pair.query for m in mined],
+        "positive": [m.pair.positive for m in mined],
+    }
+    for i in range(count):  # the same number of negatives in every row (a table has fixed columns)
+        columns[f"negative_{i + 1}"] = [m.negatives[i] for m in mined]
+    return Dataset.from_dict(columns)
+
+
+def _loss(model: Any, options: FitOptions) -> Any:
+    try:
+        from sentence_transformers.sentence_transformer import losses
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers import losses  # type: ignore[no-redef,attr-defined]
+
+    base = (
+        losses.MultipleNegativesRankingLoss(model)
+        if options.loss == "mnrl"
+        else losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=options.mini_batch_size)
+    )
+    if options.loss != "matryoshka":
+        return base
+    dimension = model.get_sentence_embedding_dimension() or 768
+    dims = [d for d in (dimension, 512, 256, 128, 64) if d <= dimension]
+    return losses.MatryoshkaLoss(model, base, matryoshka_dims=dims)
+
+
+def _arguments(kind: str, output: Path, options: FitOptions, cuda: bool, prompts: dict[str, str] | None) -> Any:
+    from sentence_transformers import CrossEncoderTrainingArguments, SentenceTransformerTrainingArguments
+
+    try:
+        from sentence_transformers.base.sampler import BatchSamplers
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.training_args import BatchSamplers  # type: ignore[no-redef]
+
+    common: dict[str, Any] = {
+        "output_dir": str(output),
+        "num_train_epochs": options.epochs,
+        "per_device_train_batch_size": options.batch_size if kind == "embedder" else options.mini_batch_size,
+        "learning_rate": options.learning_rate,
+        "warmup_ratio": options.warmup_ratio,
+        "seed": options.seed,
+        "bf16": cuda,
+        "gradient_checkpointing": options.gradient_checkpointing,
+        "save_strategy": "steps",
+        "save_steps": options.save_steps,
+        "save_total_limit": 2,
+        "logging_steps": options.logging_steps,
+        "report_to": "none",
+        "disable_tqdm": not options.show_progress,
+        "batch_sampler": BatchSamplers.NO_DUPLICATES,
+        "dataloader_drop_last": False,
+    }
+    if kind == "embedder":
+        if prompts:
+            common["prompts"] = prompts
+        return SentenceTransformerTrainingArguments(**common)
+    return CrossEncoderTrainingArguments(**common)
+
+
+@contextlib.contextmanager
+def _quiet(enabled: bool) -> Iterator[None]:
+    """Keep the trainers' chatter off stdout (``--json`` prints one document there) and their INFO logs
+    off the console when no progress is wanted: the Trainer prints its log dicts without a progress bar."""
+    if not enabled:
+        yield
+        return
+    loggers = [logging.getLogger(n) for n in ("transformers", "sentence_transformers", "accelerate")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def _run(trainer: Any, checkpoints: Path, resume: bool) -> list[dict[str, Any]]:
+    """Train; on Ctrl-C save a checkpoint and raise :class:`Interrupted`. Returns the logged history."""
+    last = _last_checkpoint(checkpoints) if resume else None
+    try:
+        trainer.train(resume_from_checkpoint=str(last) if last else None)
+    except KeyboardInterrupt:
+        saved = checkpoints / f"checkpoint-{trainer.state.global_step}"
+        trainer.save_model(str(saved))
+        trainer.state.save_to_json(str(saved / "trainer_state.json"))
+        with contextlib.suppress(Exception):
+            trainer._save_optimizer_and_scheduler(str(saved))
+        raise Interrupted(
+            f"training interrupted at step {trainer.state.global_step}: checkpoint saved in {saved}; "
+            "run the same command with resume=True (--resume) to continue"
+        ) from None
+    return list(trainer.state.log_history)
+
+
+def _last_checkpoint(folder: Path) -> Path | None:
+    found = sorted(
+        (p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+        key=lambda p: int(p.name.split("-")[-1]),
+    )
+    return found[-1] if found else None
+
+
+def fit_embedder(
+    base: str, mined: Sequence[Mined], output: Path, options: FitOptions, *, resume: bool = False
+) -> tuple[Any, list[dict[str, Any]]]:
+    """Fine-tune the sentence-transformers model at ``base`` on ``mined`` and save it to ``output``."""
+    _require_training()
+    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+
+    from legalrag.plugin.embedder import resolve_device, resolve_model_path
+
+    device = resolve_device(options.device if "," not in options.device else options.device.split(",")[0])
+    model = SentenceTransformer(resolve_model_path(base), device=device)
+    if options.max_seq_length:
+        model.max_seq_length = min(model.max_seq_length or options.max_seq_length, options.max_seq_length)
+    prompts = _column_prompts(model, len(mined[0].negatives) if mined else 0)
+    checkpoints = output / "checkpoints"
+    arguments = _arguments("embedder", checkpoints, options, device.startswith("cuda"), prompts)
+    with _quiet(not options.show_progress):
+        trainer = SentenceTransformerTrainer(
+            model=model, args=arguments, train_dataset=_dataset(mined), loss=_loss(model, options)
+        )
+        history = _run(trainer, checkpoints, resume)
+    model.save(str(output))
+    history.append({"global_step": trainer.state.global_step})
+    return model, history
+
+
+def _column_prompts(model: Any, negatives: int) -> dict[str, str] | None:
+    """The model's own query and document prompts for the anchor and the document columns (E5's
+    ``query: `` / ``passage: ``); ``None`` for a model without prompts."""
+    stored = dict(getattr(model, "prompts", None) or {})
+    query = stored.get("query", "")
+    document = stored.get("document") or stored.get("passage") or ""
+    if not query and not document:
+        return None
+    columns = {"anchor": query, "positive": document}
+    columns.update({f"negative_{i + 1}": document for i in range(negatives)})
+    return columns
+
+
+def fit_reranker(
+    base: str, mined: Sequence[Mined], output: Path, options: FitOptions, *, resume: bool = False
+) -> list[dict[str, Any]]:
+    """Train a cross-encoder from ``base`` (a new one-label head) on the pairs and their negatives."""
+    _require_training()
+    from datasets import Dataset
+    from sentence_transformers import CrossEncoder, CrossEncoderTrainer
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+    from legalrag.plugin.embedder import resolve_device, resolve_model_path
+
+    device = resolve_device(options.device if "," not in options.device else options.device.split(",")[0])
+    rows: dict[str, list[Any]] = {"query": [], "document": [], "label": []}
+    for item in mined:
+        for text, label in ((item.pair.positive, 1.0), *((n, 0.0) for n in item.negatives)):
+            rows["query"].append(item.pair.query)
+            rows["document"].append(text)
+            rows["label"].append(label)
+    model = CrossEncoder(
+        resolve_model_path(base), num_labels=1, device=device, max_length=options.max_seq_length or 512
+    )
+    checkpoints = output / "checkpoints"
+    arguments = _arguments("reranker", checkpoints, options, device.startswith("cuda"), None)
+    with _quiet(not options.show_progress):
+        trainer = CrossEncoderTrainer(
+            model=model, args=arguments, train_dataset=Dataset.from_dict(rows), loss=BinaryCrossEntropyLoss(model)
+        )
+        history = _run(trainer, checkpoints, resume)
+    model.save(str(output))
+    return history

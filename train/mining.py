@@ -1,0 +1,97 @@
+"""Hard negatives mined through the collection, with the searcher users query with.
+
+For every training query the collection is searched in hybrid mode (BM25 and the base model, fused as
+users get them) and the documents ranked by their best chunk. A candidate is a hard negative unless it
+is a positive, or scores too close to the positive to be trusted as a negative: as sentence-transformers'
+``mine_hard_negatives`` does with ``relative_margin``, the base model's cosine between the query and the
+candidate must stay below ``(1 - relative_margin)`` times its cosine with the positive (unlabelled
+relevant documents are the usual false negatives of a legal Q&A set: two interpretations answering the
+same question). The first ``count`` that pass are kept, in search order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from legalrag.eval.datasets import EvalDataset
+from legalrag.eval.harness import document_ranking
+from legalrag.plugin.dense import DenseModel
+from legalrag.plugin.search import Searcher
+from legalrag.train.data import Pair
+
+__all__ = ["Mined", "mine_negatives"]
+
+#: documents searched per query for negatives
+CANDIDATES = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Mined:
+    """A training pair with its hard negatives' texts."""
+
+    pair: Pair
+    negatives: tuple[str, ...]
+
+
+def mine_negatives(
+    pairs: Sequence[Pair],
+    searcher: Searcher,
+    dense: DenseModel,
+    data: EvalDataset,
+    *,
+    count: int,
+    relative_margin: float = 0.05,
+    on_query: Callable[[], None] | None = None,
+) -> tuple[list[Mined], dict[str, float]]:
+    """``count`` hard negatives per pair from ``searcher``'s collection; returns them and mining statistics.
+
+    ``data`` holds the corpus texts and every query's relevant documents (a document relevant to the
+    query is never its negative, whatever the pair).
+    """
+    positives: dict[str, set[str]] = {}
+    for pair in pairs:
+        positives.setdefault(pair.query_id, set()).add(pair.doc_id)
+        positives[pair.query_id].update(d for d, r in data.qrels.get(pair.query_id, {}).items() if r > 0)
+    candidates: list[list[str]] = []
+    for pair in pairs:  # the searches first; then every document is encoded once, not once per query
+        ranked = [doc for doc, _ in document_ranking(searcher, pair.query, CANDIDATES, mode="hybrid")]
+        candidates.append([doc for doc in ranked if doc not in positives[pair.query_id] and doc in data.corpus])
+        if on_query is not None:
+            on_query()
+    needed = sorted({d for found in candidates for d in found} | {p.doc_id for p in pairs})
+    vectors = dict(zip(needed, _unit(dense.encode_documents([_text(data, d) for d in needed])), strict=True))
+    queries = _unit(dense.encode_queries([p.query for p in pairs]))
+    mined: list[Mined] = []
+    skipped_close = found_short = 0
+    for pair, query, found in zip(pairs, queries, candidates, strict=True):
+        ceiling = (1.0 - relative_margin) * float(query @ vectors[pair.doc_id])
+        kept: list[str] = []
+        for doc in found:
+            if len(kept) == count:
+                break
+            if float(query @ vectors[doc]) >= ceiling:
+                skipped_close += 1
+                continue
+            kept.append(_text(data, doc))
+        found_short += len(kept) < count
+        mined.append(Mined(pair, tuple(kept)))
+    stats = {
+        "negatives_per_pair": count,
+        "relative_margin": relative_margin,
+        "skipped_as_likely_positive": skipped_close,
+        "pairs_with_fewer_negatives": found_short,
+    }
+    return mined, stats
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows / np.where(norms == 0, 1.0, norms)
+
+
+def _text(data: EvalDataset, doc_id: str) -> str:
+    doc = data.corpus[doc_id]
+    return f"{doc.title}\n{doc.text}" if doc.title else doc.text

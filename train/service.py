@@ -1,0 +1,275 @@
+"""``legalrag train`` as a library call: :func:`train_model` — data in, a fine-tuned model and its report out.
+
+The loop no peer closes: the dataset's corpus in a Qdrant collection → hard negatives mined through it
+with the searcher users query with → sentence-transformers' trainer → the base and the trained model
+evaluated side by side on the held-out split (dense, hybrid re-tuned, reranked) → a model card → a
+folder ``legalrag ingest --model`` takes. Bad input (too few pairs, an empty split, a model that cannot
+be trained, an output folder in use) is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from legalrag.plugin.errors import InputError, ModelLoadError
+from legalrag.plugin.settings import Settings
+from legalrag.train.data import TrainData, prepare_data
+from legalrag.train.fit import FitOptions, fit_embedder, fit_reranker
+
+__all__ = ["TrainReport", "train_model"]
+
+
+@dataclass(slots=True)
+class TrainReport:
+    """What a training run did and measured (``legalrag train --json`` prints :meth:`as_dict`)."""
+
+    model: str
+    base: str
+    dataset: str
+    collection: str
+    train_pairs: int
+    sizes: dict[str, int]
+    before: dict[str, dict[str, float]]
+    after: dict[str, dict[str, float]]
+    negatives: dict[str, Any]
+    hyperparameters: dict[str, Any]
+    eval_split: str
+    split_by: str
+    reranker: str | None = None
+    loss_first: float | None = None
+    loss_last: float | None = None
+    steps: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    distance: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def train_model(
+    dataset: str | os.PathLike[str],
+    *,
+    model: str,
+    output: str | os.PathLike[str],
+    settings: Settings | None = None,
+    collection: str | None = None,
+    dataset_format: str = "auto",
+    split: str | None = None,
+    eval_split: str | None = None,
+    epochs: float = 1.0,
+    batch_size: int = 64,
+    mini_batch_size: int = 16,
+    negatives: int = 1,
+    relative_margin: float = 0.05,
+    loss: str = "cached_mnrl",
+    learning_rate: float = 2e-5,
+    max_seq_length: int | None = 256,
+    max_pairs: int | None = None,
+    reranker: bool = False,
+    resume: bool = False,
+    seed: int = 13,
+    gradient_checkpointing: bool = False,
+    save_steps: int = 200,
+    progress: Callable[[str, int], AbstractContextManager[Callable[[], None]]] | None = None,
+    show_progress: bool = False,
+) -> TrainReport:
+    """Fine-tune ``model`` on ``dataset`` and report the held-out split before and after.
+
+    Args:
+        dataset: anything ``legalrag eval`` reads (BEIR with a train split, pairs, Zalo, AutoRAG).
+        model: the base sentence-transformers model (hub name, folder, ``pkg:<module>``).
+        output: the trained model's folder (``reranker/`` inside it with ``reranker=True``).
+        settings: the store (``qdrant_path`` / ``qdrant_url``) and device.
+        collection: where the corpus is ingested with the base model and negatives are mined
+            (default ``train-<dataset>``); the trained model's copy is ``<collection>-trained``.
+        split / eval_split: the training split and the held-out one (see :func:`~legalrag.train.data.prepare_data`).
+        epochs, batch_size, mini_batch_size, learning_rate, max_seq_length, seed: training settings;
+            ``batch_size`` is the effective in-batch-negatives batch, ``mini_batch_size`` what one
+            forward pass holds (CachedMNRL).
+        save_steps: a checkpoint every this many steps (``resume`` continues from the last).
+        negatives: hard negatives per pair; ``relative_margin``: how far below the positive's score a
+            negative must stay.
+        loss: ``cached_mnrl`` (default), ``mnrl`` or ``matryoshka``.
+        max_pairs: train on at most this many pairs.
+        reranker: also train a cross-encoder from the same negatives (``legalrag eval --rerank OUT/reranker``).
+        resume: continue from the last checkpoint in ``output``.
+        progress: ``progress(label, total)`` gives a context yielding a tick (mining and evaluation bars).
+        show_progress: the trainers' own progress bars (steps, loss, ETA).
+
+    Raises:
+        InputError: bad input; nothing is written.
+        ModelLoadError: the base model cannot be loaded.
+    """
+    started = time.perf_counter()
+    settings = (settings or Settings()).model_copy(update={"model": model})
+    target = Path(output)
+    _check_inputs(model, target, resume, loss, negatives, batch_size, mini_batch_size)
+    data = prepare_data(
+        dataset, dataset_format=dataset_format, split=split, eval_split=eval_split, seed=seed, max_pairs=max_pairs
+    )
+    name = collection or _slug(f"train-{data.test.name.split(':')[0]}")
+    base_settings = settings.model_copy(update={"collection": name})
+    options = FitOptions(
+        epochs=epochs,
+        batch_size=batch_size,
+        mini_batch_size=mini_batch_size,
+        learning_rate=learning_rate,
+        loss=loss,  # type: ignore[arg-type]
+        max_seq_length=max_seq_length,
+        seed=seed,
+        gradient_checkpointing=gradient_checkpointing,
+        save_steps=save_steps,
+        # a few loss points even for a short run: the report shows the first and the last
+        logging_steps=max(1, min(10, int(epochs * -(-len(data.pairs) // batch_size)) // 5)),
+        device=settings.device,
+        show_progress=show_progress,
+    )
+    from legalrag.plugin.components import load_dense
+
+    base_dense = load_dense(base_settings)  # fails here (exit 2) for a model that is not there
+    times: dict[str, float] = {}
+    target.mkdir(parents=True, exist_ok=True)
+    mined, mining = _mine(base_settings, base_dense, data, negatives, relative_margin, progress, times)
+    began = time.perf_counter()
+    _, history = fit_embedder(model, mined, target, options, resume=resume)
+    times["train_embedder"] = time.perf_counter() - began
+    rerank_path = None
+    if reranker:
+        began = time.perf_counter()
+        rerank_path = target / "reranker"
+        fit_reranker(model, mined, rerank_path, options, resume=resume)
+        times["train_reranker"] = time.perf_counter() - began
+    began = time.perf_counter()
+    before, distance = _evaluate(base_settings, base_dense, data, rerank_path, progress)
+    trained_settings = settings.model_copy(update={"model": str(target), "collection": f"{name}-trained"})
+    after, _ = _evaluate(trained_settings, load_dense(trained_settings), data, rerank_path, progress)
+    times["evaluate"] = time.perf_counter() - began
+    times["total"] = time.perf_counter() - started
+    losses = [row["loss"] for row in history if "loss" in row]
+    steps = max((int(row.get("global_step", row.get("step", 0))) for row in history), default=0)
+    report = TrainReport(
+        model=str(target),
+        base=model,
+        dataset=str(dataset),
+        collection=name,
+        train_pairs=len(mined),
+        sizes=data.sizes(),
+        before=before,
+        after=after,
+        negatives={**mining, "candidates": 30},
+        hyperparameters={k: v for k, v in asdict(options).items() if k not in ("show_progress",)},
+        eval_split=data.test.name.split(":")[-1] if ":" in data.test.name else (eval_split or "test"),
+        split_by=data.split_by,
+        reranker=str(rerank_path) if rerank_path else None,
+        loss_first=losses[0] if losses else None,
+        loss_last=losses[-1] if losses else None,
+        steps=steps,
+        seconds={k: round(v, 1) for k, v in times.items()},
+        distance=distance,
+    )
+    _write_card(target, report)
+    return report
+
+
+def _check_inputs(
+    model: str, output: Path, resume: bool, loss: str, negatives: int, batch_size: int, mini_batch_size: int
+) -> None:
+    from legalrag.plugin.dense_adapters import is_adapter_model
+
+    if is_adapter_model(model):
+        raise InputError(
+            f"model {model!r} is not trainable (USE runs on numpy): start from a sentence-transformers model"
+        )
+    if loss not in ("cached_mnrl", "mnrl", "matryoshka"):
+        raise InputError(f"loss must be cached_mnrl, mnrl or matryoshka, not {loss!r}")
+    if negatives < 0 or batch_size < 2 or mini_batch_size < 1:
+        raise InputError("negatives must be >= 0, batch_size >= 2 and mini_batch_size >= 1")
+    if output.exists() and any(output.iterdir()) and not resume:
+        raise InputError(f"output {output} is not empty: choose a new folder, or pass resume=True to continue a run")
+    from legalrag.plugin.embedder import resolve_model_path
+
+    path = Path(resolve_model_path(model))
+    if path.is_dir() and not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+        raise ModelLoadError(f"{path} is not a sentence-transformers model (no modules.json or config.json)")
+
+
+def _mine(
+    settings: Settings,
+    dense: Any,
+    data: TrainData,
+    count: int,
+    margin: float,
+    progress: Callable[[str, int], AbstractContextManager[Callable[[], None]]] | None,
+    times: dict[str, float],
+) -> tuple[list[Any], dict[str, Any]]:
+    """Ingest the corpus with the base model when the collection is empty, then mine through it."""
+    from legalrag.eval.harness import corpus_documents
+    from legalrag.ingest.service import ingest_documents
+    from legalrag.plugin.components import open_searcher
+    from legalrag.plugin.store import store_from
+    from legalrag.train.mining import mine_negatives
+
+    began = time.perf_counter()
+    with store_from(settings) as store:
+        info = store.get_collection(settings.collection)
+        if info is None or info.points == 0:
+            ingest_documents(corpus_documents(data.test), settings=settings, store=store, dense=dense)
+        times["ingest_base"] = time.perf_counter() - began
+        began = time.perf_counter()
+        searcher = open_searcher(settings, store, dense=dense, mode="hybrid")
+        with progress("mining hard negatives", len(data.pairs)) if progress else nullcontext(None) as tick:
+            mined, stats = mine_negatives(
+                data.pairs, searcher, dense, data.train, count=count, relative_margin=margin, on_query=tick
+            )
+        times["mine"] = time.perf_counter() - began
+    return mined, stats
+
+
+def _evaluate(
+    settings: Settings,
+    dense: Any,
+    data: TrainData,
+    reranker: Path | None,
+    progress: Callable[[str, int], AbstractContextManager[Callable[[], None]]] | None,
+) -> tuple[dict[str, dict[str, float]], str | None]:
+    """Dense and tuned hybrid (and reranked) on the held-out split, keyed as ``legalrag eval --json`` keys them."""
+    from legalrag.eval.evaluation import evaluate_collection
+
+    report = evaluate_collection(
+        data.test,
+        settings=settings,
+        modes=["dense", "sparse", "hybrid"],
+        exact=True,
+        tune=True,
+        tune_data=data.dev,
+        rerank=str(reranker) if reranker else None,
+        dense=dense,
+    )
+    keep = {k for k in report.summaries if k.split("+")[0] in ("dense", "sparse", "tuned")}
+    rows = {k: {m: v for m, v in report.summaries[k].items() if "@" in m} for k in keep}
+    distance = {"cosine": "Cosine", "dot": "Dot"}.get(report.similarity, report.similarity)
+    return rows, distance
+
+
+def _write_card(target: Path, report: TrainReport) -> None:
+    from legalrag.train.card import model_card
+
+    readme = target / "README.md"
+    existing = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    card = model_card({**report.as_dict(), "model_name": target.name}, existing)
+    readme.write_text(card, encoding="utf-8")
+    (target / "legalrag_training.json").write_text(
+        json.dumps(report.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")[:100] or "train"
