@@ -383,17 +383,22 @@ class DenseEncoder:
             if "out of memory" not in str(exc).lower():
                 raise
             _free_cuda_cache()
-            if len(texts) == 1 or self.batch_tokens // 2 < MIN_BATCH_TOKENS:
+            lengths = self._token_lengths(texts)
+            padded = len(texts) * int(lengths.max())
+            lowered = padded // 2 if padded <= self.batch_tokens else self.batch_tokens
+            if len(texts) == 1 or lowered < MIN_BATCH_TOKENS:
                 raise LegalRAGError(
-                    f"out of GPU memory even at {len(texts)} sequence(s) / {self.batch_tokens} batch tokens: "
+                    f"out of GPU memory even at {len(texts)} sequence(s) / {padded} padded tokens: "
                     "lower --max-tokens, use --precision fp16/bf16, or run on a larger GPU"
                 ) from exc
-            self.batch_tokens //= 2
-            log.warning("CUDA out of memory: batch token budget lowered to %d", self.batch_tokens)
-            half = len(texts) // 2
-            return np.concatenate(
-                [self._encode_with_backoff(texts[:half], model), self._encode_with_backoff(texts[half:], model)]
-            )
+            if lowered < self.batch_tokens:  # formed under this budget: lower it below what failed
+                self.batch_tokens = lowered
+                log.warning("CUDA out of memory: batch token budget lowered to %d", lowered)
+            # Re-form this batch's texts under the current budget (every part is smaller than what failed).
+            out = np.empty((len(texts), self.dimension), dtype=np.float32)
+            for batch in self._budget_batches(np.argsort(-lengths, kind="stable"), lengths):
+                out[batch] = self._encode_with_backoff([texts[i] for i in batch], model)
+            return out
 
 
 def _free_cuda_cache() -> None:
