@@ -121,7 +121,8 @@ def open_searcher(
         settings: the model to load when ``dense`` is not given, and the search defaults.
         store: the store holding ``collection``.
         collection: the collection (default: ``settings.collection``).
-        dense: a loaded dense model (default: the collection's own model, loaded now; none in sparse mode).
+        dense: a loaded dense model (default: the collection's own model, loaded now; in sparse mode at
+            the first query that asks for dense or hybrid).
         tenant: see only this tenant's documents.
         mode: the mode (default: ``settings.search.mode`` when set explicitly, else what the collection
             stores, e.g. after ``legalrag eval --tune``, else hybrid).
@@ -149,10 +150,24 @@ def open_searcher(
     if exact is not None:
         changes["exact"] = exact
     config = config.with_changes(**changes) if changes else config
-    encoder = None
-    if config.mode != "sparse":
-        encoder = dense or load_dense(settings, model_for(settings, metadata))
+
+    def load() -> DenseModel:
         from legalrag.plugin.collection import check_compatible
 
-        check_compatible(info, dimension=encoder.dimension, distance=encoder.distance, model=encoder.name)
-    return Searcher(store, name, encoder, sparse_from_metadata(metadata), config=config, tenant=tenant, astore=astore)
+        loaded = dense or load_dense(settings, model_for(settings, metadata))
+        check_compatible(info, dimension=loaded.dimension, distance=loaded.distance, model=loaded.name)
+        return loaded
+
+    # sparse by default: the model loads at the first query that asks for dense or hybrid, not now
+    lazy = config.mode == "sparse"
+    return Searcher(
+        store,
+        name,
+        None if lazy else load(),
+        sparse_from_metadata(metadata),
+        config=config,
+        tenant=tenant,
+        astore=astore,
+        strict_filters=strict_filters,
+        dense_loader=load if lazy else None,
+    )

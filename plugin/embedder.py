@@ -151,12 +151,14 @@ def resolve_model_path(name: str, cache_folder: Path | None = None) -> str:
 
 
 def _load_sentence_transformer(name: str, device: str, settings: EmbeddingSettings) -> SentenceTransformer:
-    from sentence_transformers import SentenceTransformer
+    from legalrag.plugin._imports import import_sentence_transformers
+
+    path = resolve_model_path(name, settings.cache_folder)  # a wrong name fails here, before seconds of imports
+    SentenceTransformer = import_sentence_transformers().SentenceTransformer
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    path = resolve_model_path(name, settings.cache_folder)
     kwargs: dict[str, Any] = {}
     if settings.backend == "torch" and device.startswith("cuda"):
         import torch
@@ -236,6 +238,7 @@ class DenseEncoder:
         from legalrag.plugin.settings import EmbeddingSettings
 
         settings = settings or EmbeddingSettings()
+        resolve_model_path(name, settings.cache_folder)  # a wrong name fails now, before torch is imported
         asked = split_devices(device)
         if len(asked) > 1 and len({d.split(":")[0] for d in asked}) > 1:
             raise InputError(f"devices {device!r} mix kinds: list only cuda:N devices (or only cpu)")

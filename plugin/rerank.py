@@ -34,9 +34,10 @@ class Reranker:
     def load(
         cls, name: str, device: str = "auto", *, top_n: int = 50, batch_size: int = 32, max_length: int | None = 512
     ) -> Reranker:
-        from sentence_transformers import CrossEncoder
+        from legalrag.plugin._imports import import_sentence_transformers
 
-        path = resolve_model_path(name)
+        path = resolve_model_path(name)  # a wrong name fails here, before seconds of imports
+        CrossEncoder = import_sentence_transformers().CrossEncoder
         try:
             model = CrossEncoder(
                 path,

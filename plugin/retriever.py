@@ -89,7 +89,8 @@ class LegalRetriever(BaseRetriever):
             astore: the same collection through an async client, for a truly async ``ainvoke``.
             tenant: see only this tenant's documents.
             search_kwargs: ``k``, ``mode``, ``filter``, ``score_threshold``, ``group_by``.
-            warmup: load the model, the BM25 analysers and the collection now, not at the first query.
+            warmup: load now, not at the first query, what the mode needs: the model (dense, hybrid),
+                the BM25 analysers (sparse, hybrid) and the collection.
 
         Example:
             >>> retriever = LegalRetriever.from_collection("ko-laws", search_kwargs={"k": 5})  # doctest: +SKIP
@@ -99,9 +100,10 @@ class LegalRetriever(BaseRetriever):
 
         settings = settings or Settings()
         store = store if store is not None else open_store(settings)
-        searcher = open_searcher(settings, store, collection, tenant=tenant, astore=astore)
+        mode = (search_kwargs or {}).get("mode")
+        searcher = open_searcher(settings, store, collection, tenant=tenant, astore=astore, mode=mode)
         if warmup:
-            searcher.warmup()
+            searcher.warmup(mode)
         return cls(searcher=searcher, k=settings.search.k, search_kwargs=dict(search_kwargs or {}))
 
     def _get_relevant_documents(

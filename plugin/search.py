@@ -13,7 +13,8 @@ Score meaning (what ``score_threshold`` compares against):
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
@@ -71,6 +72,7 @@ class Searcher:
         tenant_key: str = TENANT_KEY,
         astore: AsyncStore | None = None,
         strict_filters: bool = False,
+        dense_loader: Callable[[], DenseModel] | None = None,
     ) -> None:
         self.store = store
         self.astore = astore
@@ -84,6 +86,16 @@ class Searcher:
         #: checks filters, thresholds and groupings against what the collection holds
         self.doctor = FilterDoctor(store, collection, strict=strict_filters)
         self._distance: str | None = None
+        #: loads the dense model the first time a query needs it (a searcher opened in sparse mode)
+        self._dense_loader = dense_loader
+        self._dense_lock = threading.Lock()
+
+    def _ensure_dense(self) -> bool:
+        if self.dense is None and self._dense_loader is not None:
+            with self._dense_lock:
+                if self.dense is None:
+                    self.dense = as_dense_model(self._dense_loader())
+        return self.dense is not None
 
     def resolve_mode(self, mode: str | None = None) -> Mode:
         """The mode a search with ``mode`` (``None``: the configured one) runs in.
@@ -95,13 +107,14 @@ class Searcher:
         if chosen not in MODES:
             raise InputError(f"unknown search mode {chosen!r}: use dense, sparse or hybrid")
         if chosen in ("sparse", "hybrid") and self.sparse is None:
-            if mode is None and self.dense is not None:
+            if mode is None and (self.dense is not None or self._dense_loader is not None):
+                self._ensure_dense()
                 return "dense"  # collection without sparse vectors: default quietly to dense
             raise InputError(
                 f"mode {chosen!r} needs sparse vectors, but collection {self.collection!r} has none: "
                 "search with mode='dense', or re-ingest the collection with sparse vectors"
             )
-        if chosen in ("dense", "hybrid") and self.dense is None:
+        if chosen in ("dense", "hybrid") and not self._ensure_dense():
             raise InputError(
                 f"mode {chosen!r} needs a dense model, but this searcher has none: pass dense= "
                 "(open_searcher loads the collection's own model), or search with mode='sparse'"
@@ -259,12 +272,14 @@ class Searcher:
         )
         return check_threshold(threshold, ceiling, chosen)
 
-    def warmup(self) -> Searcher:
-        """Load now what the first query would load lazily: the dense model's first pass, the language
-        analysers BM25 uses (Korean's takes seconds), the store's copy of the collection. Returns self."""
-        if self.dense is not None:
+    def warmup(self, mode: str | None = None) -> Searcher:
+        """Load now what the first query in ``mode`` (default: the configured one) would load lazily:
+        the dense model and its first pass, the language analysers BM25 uses (Korean's takes seconds),
+        the store's copy of the collection. Parts another mode needs load at its first query. Returns self."""
+        chosen = self.resolve_mode(mode)
+        if chosen != "sparse":
             self.encode_query("warm-up")
-        if self.sparse is not None:
+        if chosen != "dense" and self.sparse is not None:
             for text in ("개인정보 보호", "Điều khoản bảo vệ", "个人信息保护", "personal data"):
                 self.sparse.encode_query(text)
         self.store.count(self.collection)

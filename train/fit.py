@@ -91,6 +91,19 @@ def _loss(model: Any, options: FitOptions) -> Any:
     return losses.MatryoshkaLoss(model, base, matryoshka_dims=dims)
 
 
+def _version_named(options: FitOptions) -> dict[str, Any]:
+    """Warm-up and checkpointing under the names this transformers release reads (v5 renamed both and
+    warns on the old ones)."""
+    import transformers
+
+    if int(transformers.__version__.split(".")[0]) >= 5:
+        named: dict[str, Any] = {"warmup_steps": float(options.warmup_ratio)}  # a float < 1 is a ratio
+        if options.gradient_checkpointing:
+            named["activation_checkpointing"] = True
+        return named
+    return {"warmup_ratio": options.warmup_ratio, "gradient_checkpointing": options.gradient_checkpointing}
+
+
 def _arguments(kind: str, output: Path, options: FitOptions, cuda: bool, prompts: dict[str, str] | None) -> Any:
     from sentence_transformers import CrossEncoderTrainingArguments, SentenceTransformerTrainingArguments
 
@@ -104,10 +117,9 @@ def _arguments(kind: str, output: Path, options: FitOptions, cuda: bool, prompts
         "num_train_epochs": options.epochs,
         "per_device_train_batch_size": options.batch_size if kind == "embedder" else options.mini_batch_size,
         "learning_rate": options.learning_rate,
-        "warmup_ratio": options.warmup_ratio,
         "seed": options.seed,
         "bf16": cuda,
-        "gradient_checkpointing": options.gradient_checkpointing,
+        "dataloader_pin_memory": cuda,
         "save_strategy": "steps",
         "save_steps": options.save_steps,
         "save_total_limit": 2,
@@ -117,6 +129,7 @@ def _arguments(kind: str, output: Path, options: FitOptions, cuda: bool, prompts
         "batch_sampler": BatchSamplers.NO_DUPLICATES,
         "dataloader_drop_last": False,
     }
+    common.update(_version_named(options))
     if kind == "embedder":
         if prompts:
             common["prompts"] = prompts

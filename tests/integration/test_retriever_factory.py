@@ -42,3 +42,43 @@ def test_warmup_loads_what_the_first_query_would(laws: Settings, monkeypatch: py
     assert "kiwi" in tokenizers._kiwi_state  # loaded by warmup, not by the first query
     assert warm.invoke("개인정보 수집 동의")
     warm.searcher.store.close()
+
+
+def test_a_sparse_default_searcher_loads_the_model_when_a_query_asks_for_dense(laws: Settings) -> None:
+    from legalrag.plugin import open_searcher
+
+    with EdgeStore(laws.qdrant_path) as store:
+        searcher = open_searcher(laws, store, mode="sparse")
+        assert searcher.dense is None  # nothing loaded for sparse serving
+        hits = searcher.search("personal data breach", 3, mode="dense")
+        assert len(hits) == 3 and searcher.dense is not None
+        assert searcher.search("personal data breach", 3, mode="hybrid")
+
+
+def test_from_collection_loads_the_model_for_the_mode_in_search_kwargs(laws: Settings) -> None:
+    sparse_only = laws.model_copy(update={"search": laws.search.with_changes(mode="sparse")})
+    retriever = LegalRetriever.from_collection(settings=sparse_only, search_kwargs={"k": 2, "mode": "dense"})
+    assert retriever.searcher.dense is not None  # loaded (and warmed) before the first query
+    assert len(retriever.invoke("personal data")) == 2
+    retriever.searcher.store.close()
+
+
+def test_open_searcher_passes_strict_filters_on(laws: Settings) -> None:
+    from legalrag.plugin import InputError, open_searcher
+
+    with EdgeStore(laws.qdrant_path) as store:
+        searcher = open_searcher(laws, store, mode="sparse", strict_filters=True)
+        with pytest.raises(InputError, match="no_such_field"):
+            searcher.search("개인정보", 3, filter={"no_such_field": "x"})
+
+
+def test_warmup_loads_only_what_the_mode_needs(laws: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from legalrag.plugin import tokenizers
+
+    monkeypatch.setattr(tokenizers, "_kiwi_state", {})
+    dense = LegalRetriever.from_collection(
+        settings=laws, search_kwargs={"mode": "dense"}, store=EdgeStore(laws.qdrant_path)
+    )
+    assert "kiwi" not in tokenizers._kiwi_state  # a dense app never pays for the Korean analyser
+    assert dense.invoke("개인정보 수집 동의")
+    dense.searcher.store.close()

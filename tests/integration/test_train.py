@@ -115,3 +115,16 @@ def test_reranker_and_reingest_with_the_trained_model(base: Path, tmp_path: Path
         assert info is not None and info.points == first["chunks"] and info.metadata["model"] == report["model"]
         versions = {h.payload["version"] for h in edge.scroll("laws")}
     assert len(versions) == first["documents"]  # one version per document: nothing of the base model's left
+
+
+@pytest.mark.parametrize("kind", ["embedder", "reranker"])
+def test_training_arguments_use_this_transformers_names_without_warnings(kind: str, tmp_path: Path) -> None:
+    import warnings
+
+    from legalrag.train.fit import FitOptions, _arguments
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a deprecated name or a CPU pin_memory request fails here
+        args = _arguments(kind, tmp_path, FitOptions(warmup_ratio=0.25, gradient_checkpointing=True), False, None)
+    assert args.get_warmup_steps(100) == 25
+    assert args.dataloader_pin_memory is False
