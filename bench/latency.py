@@ -13,6 +13,9 @@ load from other processes hits all modes alike; the machine's load average is pr
 
     python bench/latency.py                      # 100k chunks, MiniLM on CPU
     python bench/latency.py --chunks 10000 --queries 50
+
+``python bench/latency.py serving`` times what a LangChain app sees instead (warm ``invoke``, ``batch``,
+``ainvoke`` and cold starts against langchain-qdrant): see ``latency_serving.py``.
 """
 
 from __future__ import annotations
@@ -231,4 +234,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["serving"]:
+        from latency_serving import main as serving
+
+        serving(sys.argv[2:])
+    else:
+        main()
