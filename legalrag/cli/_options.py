@@ -27,22 +27,27 @@ __all__ = [
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")]
 CollectionOpt = Annotated[
-    str | None, typer.Option("--collection", "-c", help="Collection name [env LEGALRAG_COLLECTION].")
+    str | None, typer.Option("--collection", "-c", help="Collection name (env LEGALRAG_COLLECTION).")
 ]
 ModelOpt = Annotated[
     str | None,
-    typer.Option(help="Model: hub name, local folder, pkg:<module> or use:multilingual [env LEGALRAG_MODEL]."),
+    typer.Option(help="Model: hub name, local folder, pkg:<module> or use:multilingual (env LEGALRAG_MODEL)."),
 ]
 DeviceOpt = Annotated[
     str | None,
-    typer.Option(help="auto, cpu, cuda, cuda:N, or cuda:0,cuda:1 to spread batches over GPUs [env LEGALRAG_DEVICE]."),
+    typer.Option(help="auto, cpu, cuda, cuda:N, or cuda:0,cuda:1 to spread batches over GPUs (env LEGALRAG_DEVICE)."),
 ]
-UrlOpt = Annotated[str | None, typer.Option("--qdrant-url", help="Qdrant server URL [env LEGALRAG_QDRANT_URL].")]
-KeyOpt = Annotated[str | None, typer.Option("--qdrant-api-key", help="Qdrant API key [env LEGALRAG_QDRANT_API_KEY].")]
+UrlOpt = Annotated[str | None, typer.Option("--qdrant-url", help="Qdrant server URL (env LEGALRAG_QDRANT_URL).")]
+KeyOpt = Annotated[str | None, typer.Option("--qdrant-api-key", help="Qdrant API key (env LEGALRAG_QDRANT_API_KEY).")]
 PathOpt = Annotated[
-    Path | None, typer.Option("--qdrant-path", help="Embedded store folder [env LEGALRAG_QDRANT_PATH].")
+    Path | None, typer.Option("--qdrant-path", help="Embedded store folder (env LEGALRAG_QDRANT_PATH).")
 ]
-ModeOpt = Annotated[str | None, typer.Option("--mode", help="dense, sparse or hybrid (default: hybrid).")]
+ModeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mode", help="dense, sparse or hybrid (default: the collection's own, see legalrag collections inspect)."
+    ),
+]
 
 
 def settings_from(**flags: Any) -> Settings:

@@ -63,14 +63,14 @@ def ingest(
     batch_size: Annotated[int, typer.Option(min=1, help="Chunks per embed/upsert batch.")] = 256,
     backend: Annotated[
         str | None,
-        typer.Option(help="torch, onnx or openvino (the last two on the CPU) [env LEGALRAG_EMBEDDING__BACKEND]."),
+        typer.Option(help="torch, onnx or openvino (the last two on the CPU) (env LEGALRAG_EMBEDDING__BACKEND)."),
     ] = None,
     precision: Annotated[
         str | None,
-        typer.Option(help="auto, fp32, bf16 or fp16 [env LEGALRAG_EMBEDDING__PRECISION]."),
+        typer.Option(help="auto, fp32, bf16 or fp16 (env LEGALRAG_EMBEDDING__PRECISION)."),
     ] = None,
     quantize: Annotated[
-        str | None, typer.Option(help="none or int8 (onnx backend) [env LEGALRAG_EMBEDDING__QUANTIZE].")
+        str | None, typer.Option(help="none or int8 (onnx backend) (env LEGALRAG_EMBEDDING__QUANTIZE).")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:

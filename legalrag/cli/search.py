@@ -26,7 +26,7 @@ __all__ = ["parse_filter", "search"]
 def search(
     query: Annotated[str, typer.Argument(help="The question or terms to search for.")],
     collection: CollectionOpt = None,
-    k: Annotated[int | None, typer.Option("-k", "--k", help="Number of hits [env LEGALRAG_SEARCH__K, 10].")] = None,
+    k: Annotated[int | None, typer.Option("-k", "--k", help="Number of hits (env LEGALRAG_SEARCH__K, 10).")] = None,
     mode: ModeOpt = None,
     filter: Annotated[
         str | None, typer.Option("--filter", help='JSON filter, e.g. \'{"title": "개인정보 보호법"}\'.')
