@@ -1,0 +1,373 @@
+"""The GPU path, proven in one run: embedding throughput and MFU, end-to-end ingest, OOM back-off, training.
+
+Needs nothing from the hub: it builds random-weight models with BGE-M3's architecture (XLM-R, 24 layers,
+1024-d, 568M parameters) and multilingual-e5-small's (BERT, 12 layers, 384-d), then prints one JSON
+document:
+
+* ``tokens_per_s`` / ``mfu``: statute chunks at 512 tokens through plain ``SentenceTransformer.encode``
+  (fp32 and fp16) and legalrag's ``DenseEncoder`` (bf16 weights, token-budget batches over length-sorted
+  texts); model FLOP utilisation against the bf16 matmul peak measured in the same run;
+* ``pipeline_overhead``: a few MB of card-legal-data ingested into the embedded store, (run − time in
+  the encoder) / time in the encoder, with chunks/s;
+* ``oom``: a batch budget far too large shrinks and finishes; with the device's memory taken, the
+  documented error (on a CPU both are simulated: the encoder is made to fail like CUDA does);
+* ``training``: steps/s and peak memory of ``legalrag train``'s trainer (CachedMNRL, effective batch
+  4,096, bf16) on synthetic pairs.
+
+    python bench/gpu_check.py                       # on a GPU: under 8 minutes on an H100/H200
+    python bench/gpu_check.py --device cpu --tiny   # the same code at toy sizes, a few minutes
+
+On a machine that reaches no package index (the device tool's GPUs), ``bash bench/gpu_prepare.sh`` gathers
+the wheels and a corpus sample to carry and prints the one command to run there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from embed import bf16_peak_tflops, flops_per_token  # noqa: E402 - after the path setup
+
+SIZES = {
+    # name: (tiny?, builder kwargs)
+    "bge-m3": {"full": {"hidden": 1024, "layers": 24, "model_vocab": 250_002, "intermediate": 4096},
+               "tiny": {"hidden": 64, "layers": 2}},
+    "e5-small": {"full": {"hidden": 384, "layers": 12, "model_vocab": 250_037, "intermediate": 1536},
+                 "tiny": {"hidden": 32, "layers": 2}},
+}  # fmt: skip
+
+
+def build(name: str, folder: Path, tiny: bool) -> Path:
+    """A random-weight model shaped like ``name`` (tokenizer trained on legal text in a second)."""
+    from tests.helpers.tiny_models import build_tiny_bge_m3
+
+    kwargs = dict(SIZES[name]["tiny" if tiny else "full"])
+    if name == "e5-small":
+        kwargs.update(pooling="mean")
+    return build_tiny_bge_m3(folder / name, max_seq_length=512, **kwargs)
+
+
+def corpus_files(corpus: Path | None, megabytes: float) -> list[Path]:
+    """Statutes to embed and ingest: ``--corpus`` (a folder, e.g. carried to a GPU machine), else card-legal-data."""
+    if corpus is None:
+        from _common import legal_files
+
+        return legal_files(max_mb=megabytes)
+    files = sorted(p for p in corpus.rglob("*") if p.suffix in (".md", ".json", ".txt"))
+    picked, total = [], 0
+    for path in files:
+        if total >= megabytes * 1e6:
+            break
+        picked.append(path)
+        total += path.stat().st_size
+    return picked
+
+
+def texts(n: int, model: Path, files: list[Path]) -> list[str]:
+    """``n`` statute chunks of at most 512 of the model's tokens."""
+    from legalrag.ingest import chunk_paths
+    from legalrag.plugin.settings import Settings
+
+    chunks, _ = chunk_paths(files, settings=Settings(model=str(model), chunking={"max_tokens": 512}))
+    out = [c.embed_text for c in chunks]
+    while out and len(out) < n:  # a small corpus: repeat it (throughput does not care)
+        out = out + out
+    return out[:n]
+
+
+@contextlib.contextmanager
+def _synced(device: str) -> Iterator[Callable[[], float]]:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    box: dict[str, float] = {}
+    yield lambda: box["seconds"]
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    box["seconds"] = time.perf_counter() - started
+
+
+def embedding(model: Path, sample: list[str], device: str) -> dict[str, Any]:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from legalrag.plugin.embedder import DenseEncoder
+    from legalrag.plugin.settings import EmbeddingSettings
+
+    plain = SentenceTransformer(str(model), device=device)
+    tokens = sum(len(ids) for ids in plain.tokenizer(sample, truncation=True, max_length=512)["input_ids"])
+    rates: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+
+    def run(name: str, fn: Callable[[list[str]], Any]) -> None:
+        fn(sample[:32])  # warm up
+        with _synced(device) as took:
+            fn(sample)
+        seconds[name] = took()
+        rates[name] = tokens / seconds[name]
+
+    run("sentence_transformers_fp32", lambda t: plain.encode(t, batch_size=32))
+    if device.startswith("cuda"):
+        half = SentenceTransformer(str(model), device=device, model_kwargs={"torch_dtype": torch.float16})
+        run("sentence_transformers_fp16", lambda t: half.encode(t, batch_size=32))
+        del half
+    ours = DenseEncoder.load(str(model), device, EmbeddingSettings())
+    run(f"legalrag_{ours.precision}", ours.encode_documents)
+    peak = bf16_peak_tflops(device) if device.startswith("cuda") else _cpu_peak()
+    per_token = flops_per_token(plain, tokens / len(sample))
+    mfu = {name: rate * per_token / (peak * 1e12) for name, rate in rates.items()}
+    return {
+        "texts": len(sample),
+        "tokens": tokens,
+        "tokens_per_s": {k: round(v) for k, v in rates.items()},
+        "seconds": {k: round(v, 2) for k, v in seconds.items()},
+        "mfu": {k: round(v, 4) for k, v in mfu.items()},
+        "peak_tflops_bf16": round(peak, 1),
+        "flops_per_token": per_token,
+        "batch_tokens": ours.batch_tokens,
+    }
+
+
+def _cpu_peak() -> float:
+    """The CPU's bf16 matmul throughput (TFLOP/s), measured like the GPU's: a meaningless MFU otherwise."""
+    import torch
+
+    a = torch.randn(1024, 1024, dtype=torch.bfloat16)
+    a @ a
+    started = time.perf_counter()
+    for _ in range(5):
+        a @ a
+    return 2 * 1024**3 * 5 / (time.perf_counter() - started) / 1e12
+
+
+def ingest(model: Path, device: str, files: list[Path], store: Path, sparse: bool = True) -> dict[str, Any]:
+    from legalrag.ingest import ingest_paths
+    from legalrag.plugin.settings import Settings
+
+    settings = Settings(model=str(model), device=device, qdrant_path=store, collection="gpu")
+    report = ingest_paths(files, settings=settings, sparse=sparse)
+    overhead = (report.seconds - report.embed_seconds) / report.embed_seconds if report.embed_seconds else None
+    return {
+        "files": len(files),
+        "megabytes": round(sum(f.stat().st_size for f in files) / 1e6, 2),
+        "chunks": report.chunks,
+        "sparse": sparse,
+        "seconds": round(report.seconds, 2),
+        "embed_seconds": round(report.embed_seconds, 2),
+        "chunks_per_s": round(report.chunks / report.seconds, 1) if report.seconds else None,
+        "pipeline_overhead": round(overhead, 4) if overhead is not None else None,
+    }
+
+
+def oom(model: Path, device: str, sample: list[str]) -> dict[str, Any]:
+    """A budget far too large shrinks and finishes; with no memory left, the documented error."""
+    from legalrag.plugin.embedder import MIN_BATCH_TOKENS, DenseEncoder
+    from legalrag.plugin.errors import LegalRAGError
+    from legalrag.plugin.settings import EmbeddingSettings
+
+    encoder = DenseEncoder.load(str(model), device, EmbeddingSettings(batch_tokens=1 << 30))
+    simulated = not device.startswith("cuda")
+    if simulated:  # a CPU never runs out like a GPU: fail like CUDA above a budget this run picks
+        _simulate_oom(encoder, limit=4096)
+    start_budget = encoder.batch_tokens
+    out = encoder.encode_documents(sample)
+    result: dict[str, Any] = {
+        "simulated": simulated,
+        "start_batch_tokens": start_budget,
+        "final_batch_tokens": encoder.batch_tokens,
+        "shrank_and_finished": encoder.batch_tokens < start_budget and len(out) == len(sample),
+        "floor": MIN_BATCH_TOKENS,
+    }
+    with _memory_taken(device, encoder) as taken:
+        try:
+            encoder.encode_documents(sample[:8])
+            result["below_floor"] = "no error (memory could not be taken)" if not taken else "no error"
+        except LegalRAGError as exc:
+            result["below_floor"] = str(exc)
+            result["documented_error"] = "out of GPU memory even at" in str(exc)
+    return result
+
+
+def _simulate_oom(encoder: Any, *, limit: int) -> None:
+    """Make ``encoder``'s model fail as CUDA does on batches of more than ``limit`` padded tokens."""
+    encoder.model = _Limited(encoder.model, limit)
+
+
+class _Limited:
+    """A model that raises CUDA's out-of-memory error above ``limit`` padded tokens per batch."""
+
+    def __init__(self, model: Any, limit: int) -> None:
+        self._model = model
+        self.limit = limit
+        self.hits = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def encode_document(self, texts: list[str], *args: Any, **kwargs: Any) -> Any:
+        lengths = [len(ids) for ids in self._model.tokenizer(texts, truncation=True, max_length=512)["input_ids"]]
+        if len(texts) * max(lengths) > self.limit:
+            self.hits += 1
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+        return self._model.encode_document(texts, *args, **kwargs)
+
+
+@contextlib.contextmanager
+def _memory_taken(device: str, encoder: Any) -> Iterator[bool]:
+    if not device.startswith("cuda"):
+        encoder.model.limit = 0  # every batch fails: the back-off reaches its floor
+        yield True
+        return
+    import torch
+
+    blocks = []
+    try:
+        free, _ = torch.cuda.mem_get_info()
+        while free > (64 << 20):  # leave 64 MB: not enough for a batch of a 568M-parameter model's activations
+            size = max(free - (64 << 20), 1 << 20)
+            try:
+                blocks.append(torch.empty(size, dtype=torch.uint8, device=device))
+            except RuntimeError:
+                break
+            free, _ = torch.cuda.mem_get_info()
+        yield bool(blocks)
+    finally:
+        del blocks
+        torch.cuda.empty_cache()
+
+
+def training(model: Path, device: str, tiny: bool, work: Path) -> dict[str, Any]:
+    """Steps/s and peak memory of the trainer legalrag train uses: CachedMNRL at a large effective batch."""
+    import torch
+
+    from legalrag.train.data import Pair
+    from legalrag.train.fit import FitOptions, fit_embedder
+    from legalrag.train.mining import Mined
+
+    batch, mini = (32, 8) if tiny else (4096, 256)
+    steps = 2
+    words = [
+        "신용카드",
+        "분실",
+        "도난",
+        "책임",
+        "개인정보",
+        "수집",
+        "동의",
+        "제공",
+        "보호",
+        "처리",
+        "회원",
+        "가맹점",
+        "금융",
+        "법률",
+        "조항",
+    ]
+    mined = [
+        Mined(Pair(f"q{i}", " ".join(words[(i + j) % len(words)] for j in range(12)), f"d{i}",
+                   " ".join(words[(i * 7 + j) % len(words)] for j in range(120))), ())
+        for i in range(batch * steps)
+    ]  # fmt: skip
+    options = FitOptions(epochs=1, batch_size=batch, mini_batch_size=mini, max_seq_length=256, device=device,
+                         save_steps=10_000, logging_steps=1)  # fmt: skip
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    started = time.perf_counter()
+    _, history = fit_embedder(str(model), mined, work / "trained", options)
+    seconds = time.perf_counter() - started
+    done = max((int(r.get("global_step", 0)) for r in history), default=0)
+    peak = torch.cuda.max_memory_allocated() / 1e9 if device.startswith("cuda") else None
+    return {
+        "effective_batch": batch,
+        "mini_batch": mini,
+        "steps": done,
+        "seconds": round(seconds, 1),
+        "steps_per_s": round(done / seconds, 4) if seconds else None,
+        "peak_memory_gb": round(peak, 2) if peak is not None else None,
+        "bf16": device.startswith("cuda"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--tiny", action="store_true", help="toy sizes (a CPU run of the same code)")
+    parser.add_argument("--texts", type=int, default=None)
+    parser.add_argument("--ingest-mb", type=float, default=None)
+    parser.add_argument("--corpus", type=Path, default=None, help="statutes folder (default: card-legal-data)")
+    parser.add_argument("--no-sparse", action="store_true", help="ingest without BM25 (no Korean analyser there)")
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    args = parser.parse_args()
+    import torch
+
+    device = args.device
+    texts_n = args.texts or (48 if args.tiny else 2000)
+    megabytes = args.ingest_mb or (0.05 if args.tiny else 3.0)
+    result: dict[str, Any] = {
+        "device": device,
+        "device_name": torch.cuda.get_device_name(0) if device.startswith("cuda") else "cpu",
+        "torch": torch.__version__,
+        "tiny": args.tiny,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    started = time.perf_counter()
+    files = corpus_files(args.corpus, max(megabytes, 1.0 if not args.tiny else 0.2))
+    ingest_files = corpus_files(args.corpus, megabytes)
+    with tempfile.TemporaryDirectory(prefix="legalrag-gpu-") as tmp:
+        work = Path(tmp)
+        for name in SIZES:
+            section: dict[str, Any] = {}
+            result[name] = section
+            section["build"] = _guarded(lambda n=name: {"path": str(build(n, work, args.tiny))})
+            model = Path(section["build"].get("path", ""))
+            sample = texts(texts_n, model, files)
+            section["embedding"] = _guarded(lambda m=model, s=sample: embedding(m, s, device))
+            if name == "bge-m3":
+                section["ingest"] = _guarded(
+                    lambda m=model: ingest(m, device, ingest_files, work / "store", sparse=not args.no_sparse)
+                )
+                section["oom"] = _guarded(lambda m=model, s=sample: oom(m, device, s[:64]))
+                section["training"] = _guarded(lambda m=model: training(m, device, args.tiny, work))
+    bge = result["bge-m3"]
+    result["tokens_per_s"] = bge.get("embedding", {}).get("tokens_per_s")
+    result["mfu"] = bge.get("embedding", {}).get("mfu")
+    result["pipeline_overhead"] = bge.get("ingest", {}).get("pipeline_overhead")
+    result["oom"] = bge.get("oom")
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    text = json.dumps(result, ensure_ascii=False, indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+
+
+def _guarded(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run one part; a failure is recorded (with its traceback's end) and the other parts still run."""
+    started = time.perf_counter()
+    try:
+        out = fn()
+    except Exception as exc:  # the check reports every part, whatever fails
+        out = {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()[-1500:]}
+    out["part_seconds"] = round(time.perf_counter() - started, 1)
+    return out
+
+
+if __name__ == "__main__":
+    main()

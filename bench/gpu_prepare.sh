@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Prepare bench/gpu_check.py for a machine that reaches no package index (the device tool's H100/H200):
+# wheels of what its image lacks go to .whl/, a few MB of statutes to .gpu_corpus/ (both git-ignored
+# through .git/info/exclude), and the one command to run there is printed. Run from the repository root:
+#
+#   bash bench/gpu_prepare.sh            # then run the printed command with carry [".whl", ".gpu_corpus"]
+#
+# The image holds torch, transformers, sentence-transformers, numpy, pandas, pyarrow, grpcio, httpx,
+# rich, typer and tiktoken (the device tool's KINDS.md); everything else legalrag imports on the GPU path
+# travels here. Korean BM25 (kiwipiepy's 105 MB model) does not fit the 64 MiB limit, so the check's
+# ingest runs without sparse vectors.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
+grep -qx '/.gpu_corpus/' .git/info/exclude 2>/dev/null || echo '/.gpu_corpus/' >> .git/info/exclude
+rm -rf .whl .gpu_corpus && mkdir -p .whl .gpu_corpus
+PLATFORMS=()
+for n in 2_39 2_35 2_34 2_31 2_28 2_27 2_24 2_17 2014 1; do
+  case $n in 2014|1) PLATFORMS+=(--platform "manylinux${n}_x86_64");; *) PLATFORMS+=(--platform "manylinux_${n}_x86_64");; esac
+done
+# the versions this checkout's environment runs (a consistent set: pydantic pins pydantic-core exactly)
+NAMES=(qdrant-edge-py qdrant-client h2 hpack hyperframe pydantic pydantic-core pydantic-settings python-dotenv
+  typing-inspection annotated-types langchain-core langchain-text-splitters langsmith jsonpatch jsonpointer
+  tenacity orjson requests-toolbelt zstandard uuid-utils datasets dill multiprocess)
+mapfile -t WHEELS < <("$PY" -c '
+import importlib.metadata as m, sys
+for name in sys.argv[1:]:
+    try:
+        print(f"{name}=={m.version(name)}")
+    except m.PackageNotFoundError:
+        print(name)
+' "${NAMES[@]}")
+"$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+  "${PLATFORMS[@]}" -d .whl "${WHEELS[@]}"
+"$PY" - <<'EOF'
+import shutil, sys
+from pathlib import Path
+sys.path.insert(0, "bench")
+from _common import legal_files
+total = 0
+for path in legal_files(max_mb=4.0):
+    target = Path(".gpu_corpus") / path.name
+    shutil.copyfile(path, target)
+    total += target.stat().st_size
+print(f".gpu_corpus: {total / 1e6:.1f} MB")
+EOF
+du -sh .whl .gpu_corpus
+cat <<'EOF'
+
+On the device (device tool `run`, carry [".whl", ".gpu_corpus"], timeout_s 600):
+
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PYTHONPATH && python3 -m pip install -q --no-index --no-deps --no-build-isolation --target /tmp/site . && PYTHONUNBUFFERED=1 python3 bench/gpu_check.py --corpus .gpu_corpus --no-sparse --out $OUT/gpu.json 2>&1 | tee $OUT/log.txt
+EOF
