@@ -11,8 +11,9 @@ from __future__ import annotations
 import copy
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +54,17 @@ class IngestReport(IngestStats):
     collection: str = ""
     #: the default search this run chose for the collection without labels (``None``: kept as it was)
     default_search: dict[str, Any] | None = None
+    #: seconds per phase: ``model_load`` (with a runtime's one-time ``export`` inside it, when this run
+    #: exported), ``pipeline`` (load → chunk → embed → upsert), ``default_search``, ``optimize``, ``total``
+    timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"collection": self.collection, **IngestStats.as_dict(self), "default_search": self.default_search}
+        return {
+            "collection": self.collection,
+            **IngestStats.as_dict(self),
+            "default_search": self.default_search,
+            "timings": {key: round(value, 3) for key, value in self.timings.items()},
+        }
 
 
 def ingest_paths(
@@ -262,10 +271,19 @@ def _ingest(
     if chunks_per_batch < 1:
         raise InputError(f"chunks_per_batch must be at least 1, got {chunks_per_batch}")
     name = collection or settings.collection
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
     with store_from(settings, store) as target:
         target.claim(name)  # a second writer fails here, before the model loads
         created = recreate or target.get_collection(name) is None
-        encoder = dense or load_dense(settings)
+        if dense is None:
+            loading = time.perf_counter()
+            encoder = load_dense(settings)
+            timings["model_load"] = time.perf_counter() - loading
+            if getattr(encoder, "export_seconds", 0.0):
+                timings["export"] = encoder.export_seconds  # type: ignore[attr-defined]
+        else:
+            encoder = dense
         ingestor = make_ingestor(
             settings, target, encoder, collection, sparse=sparse, recreate=recreate, tenant=tenant,
             chunks_per_batch=chunks_per_batch,
@@ -279,12 +297,19 @@ def _ingest(
             )
         if after is not None:
             after(ingestor, stats)
+        timings["pipeline"] = stats.seconds
         _record_model(target, ingestor.collection, encoder, stats)
+        choosing = time.perf_counter()
         chosen = _default_search(target, ingestor, encoder, stats)
+        timings["default_search"] = time.perf_counter() - choosing
+        optimizing = time.perf_counter()
         # once, after the bulk load: never per batch (qdrant-edge has no background optimizer)
         target.optimize(ingestor.collection)
+        timings["optimize"] = time.perf_counter() - optimizing
+    timings["total"] = time.perf_counter() - started
     report = IngestReport(collection=ingestor.collection, **{f: getattr(stats, f) for f in _STATS_FIELDS})
     report.default_search = chosen
+    report.timings = timings
     return report
 
 

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import queue
+import time
 import socket
 from collections.abc import Iterator, Sequence
 from functools import cached_property
@@ -150,7 +151,9 @@ def resolve_model_path(name: str, cache_folder: Path | None = None) -> str:
     return name
 
 
-def _load_sentence_transformer(name: str, device: str, settings: EmbeddingSettings) -> SentenceTransformer:
+def _load_sentence_transformer(
+    name: str, device: str, settings: EmbeddingSettings, timings: dict[str, float] | None = None
+) -> SentenceTransformer:
     from legalrag.plugin._imports import import_sentence_transformers
 
     path = resolve_model_path(name, settings.cache_folder)  # a wrong name fails here, before seconds of imports
@@ -191,6 +194,7 @@ def _load_sentence_transformer(name: str, device: str, settings: EmbeddingSettin
             cache=settings.cache_folder,
             quantize=settings.quantize,
             precision=resolve_precision(settings.precision, device),
+            timings=timings,
         )
     elif settings.quantize != "none":
         raise InputError("int8 quantization runs on the onnx backend: add backend='onnx'")
@@ -232,21 +236,26 @@ class DenseEncoder:
         self.precision = precision
         self.query_threads = query_threads
         self._query_worker: Any = None
+        #: seconds :meth:`load` took (imports, weights, a runtime's one-time export), and of them the export
+        self.load_seconds = 0.0
+        self.export_seconds = 0.0
 
     @classmethod
     def load(cls, name: str, device: str = "auto", settings: EmbeddingSettings | None = None) -> DenseEncoder:
         from legalrag.plugin.settings import EmbeddingSettings
 
+        started = time.perf_counter()
         settings = settings or EmbeddingSettings()
         resolve_model_path(name, settings.cache_folder)  # a wrong name fails now, before torch is imported
         asked = split_devices(device)
         if len(asked) > 1 and len({d.split(":")[0] for d in asked}) > 1:
             raise InputError(f"devices {device!r} mix kinds: list only cuda:N devices (or only cpu)")
         devices = [resolve_device(d) for d in asked]
-        model = _load_sentence_transformer(name, devices[0], settings)
+        timings: dict[str, float] = {}
+        model = _load_sentence_transformer(name, devices[0], settings, timings)
         replicas = [_load_sentence_transformer(name, d, settings) for d in devices[1:]]
         precision = resolve_precision(settings.precision, devices[0]) if settings.backend == "torch" else "fp32"
-        return cls(
+        encoder = cls(
             model,
             name=name,
             query_batch_size=settings.query_batch_size,
@@ -255,6 +264,9 @@ class DenseEncoder:
             replicas=replicas,
             query_threads=settings.query_threads,
         )
+        encoder.load_seconds = time.perf_counter() - started
+        encoder.export_seconds = timings.get("export", 0.0)
+        return encoder
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         """Reduced precision on the CPU (CUDA models already hold converted weights)."""

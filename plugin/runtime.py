@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import os
 import warnings
 from pathlib import Path
@@ -166,8 +167,12 @@ def attach_runtime(
     cache: Path | None = None,
     quantize: str = "none",
     precision: str = "fp32",
+    timings: dict[str, float] | None = None,
 ) -> Path:
     """Run ``model``'s transformer on ``runtime`` from now on; returns the ONNX file used.
+
+    ``timings`` (when given) gets ``export`` seconds when this call exported the model (not when the
+    cache already held it).
 
     The export is cached under ``cache`` (default :func:`default_cache`) keyed by the checkpoint's
     files, so it happens once per model. ``quantize="int8"`` needs the ``onnx`` runtime;
@@ -199,7 +204,10 @@ def attach_runtime(
     path = folder / "model.onnx"
     if not path.exists():
         log.info("exporting %s to ONNX at %s (once per model)", source, path)
+        started = time.perf_counter()
         export_onnx(model, path)
+        if timings is not None:
+            timings["export"] = time.perf_counter() - started
     if quantize == "int8":
         path = _quantized(path)
     run = _session(runtime, path, precision)

@@ -126,6 +126,11 @@ def _print_ingest(console: Any, summary: dict[str, Any]) -> None:
     for key in _SUMMARY_ROWS:
         table.add_row(key, str(summary[key]))
     table.add_row("failed", str(len(summary["failed"])))
+    timings = summary.get("timings") or {}
+    if timings:
+        names = {"model_load": "model", "export": "export (once per model)", "pipeline": "pipeline",
+                 "default_search": "default search", "optimize": "index"}  # fmt: skip
+        table.add_row("time", " · ".join(f"{names[k]} {v:.1f} s" for k, v in timings.items() if k in names))
     console.print(table)
     for failure in summary["failed"]:
         console.print(f"[red]failed[/] {safe(failure['source'])}: {safe(failure['reason'])}", highlight=False)

@@ -45,6 +45,9 @@ def test_ingest_twice_keeps_the_same_points(corpus: Path, store_path: Path) -> N
     for key in ("files", "chunks", "upserted", "skipped", "failed", "seconds", "embed_seconds"):
         assert key in first
     assert 0 < first["embed_seconds"] <= first["seconds"]
+    timings = first["timings"]
+    assert set(timings) == {"model_load", "pipeline", "default_search", "optimize", "total"}  # torch: no export
+    assert timings["model_load"] + timings["pipeline"] <= timings["total"]
     code, second = invoke("ingest", str(corpus), *base(store_path))
     assert code == 0
     assert second["upserted"] == 0 and second["unchanged"] == 3 and second["skipped"] == first["chunks"]

@@ -66,10 +66,11 @@ def test_export_happens_once_and_follows_the_checkpoint(tmp_path: Path) -> None:
     model_dir = tmp_path / "model"
     shutil.copytree(resolve_model_path(MINILM), model_dir)
     cache = tmp_path / "cache"
-    DenseEncoder.load(str(model_dir), "cpu", EmbeddingSettings(backend="onnx", cache_folder=cache))
+    exported = DenseEncoder.load(str(model_dir), "cpu", EmbeddingSettings(backend="onnx", cache_folder=cache))
     first = sorted(cache.rglob("model.onnx"))
     stamp = first[0].stat().st_mtime_ns
-    DenseEncoder.load(str(model_dir), "cpu", EmbeddingSettings(backend="onnx", cache_folder=cache))
+    cached = DenseEncoder.load(str(model_dir), "cpu", EmbeddingSettings(backend="onnx", cache_folder=cache))
+    assert 0 < exported.export_seconds < exported.load_seconds and cached.export_seconds == 0.0  # reported once
     assert sorted(cache.rglob("model.onnx")) == first and first[0].stat().st_mtime_ns == stamp
     (model_dir / "README.md").write_text("changed checkpoint folder")
     DenseEncoder.load(str(model_dir), "cpu", EmbeddingSettings(backend="onnx", cache_folder=cache))
