@@ -257,6 +257,7 @@ def training(model: Path, device: str, tiny: bool, work: Path) -> dict[str, Any]
     """Steps/s and peak memory of the trainer legalrag train uses: CachedMNRL at a large effective batch."""
     import torch
 
+    from legalrag.plugin.embedder import resolve_precision
     from legalrag.train.data import Pair
     from legalrag.train.fit import FitOptions, fit_embedder
     from legalrag.train.mining import Mined
@@ -301,7 +302,7 @@ def training(model: Path, device: str, tiny: bool, work: Path) -> dict[str, Any]
         "seconds": round(seconds, 1),
         "steps_per_s": round(done / seconds, 4) if seconds else None,
         "peak_memory_gb": round(peak, 2) if peak is not None else None,
-        "bf16": device.startswith("cuda"),
+        "precision": resolve_precision("auto", device),
     }
 
 

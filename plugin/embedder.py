@@ -10,8 +10,8 @@ import contextlib
 import logging
 import os
 import queue
-import time
 import socket
+import time
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from importlib import util as importlib_util

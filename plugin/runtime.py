@@ -18,8 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 import os
+import time
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from legalrag.plugin.errors import LegalRAGError, MissingExtraError
+from legalrag.plugin.errors import InputError, LegalRAGError, MissingExtraError
 from legalrag.train.mining import Mined
 
 __all__ = ["FitOptions", "Interrupted", "fit_embedder", "fit_reranker"]
@@ -49,6 +49,8 @@ class FitOptions:
     save_steps: int = 200
     logging_steps: int = 10
     device: str = "auto"
+    #: ``auto``: bf16 on CUDA (fp16 where bf16 is missing), bf16 autocast on a CPU with native bf16, else fp32
+    precision: str = "auto"
     show_progress: bool = False
 
 
@@ -104,8 +106,14 @@ def _version_named(options: FitOptions) -> dict[str, Any]:
     return {"warmup_ratio": options.warmup_ratio, "gradient_checkpointing": options.gradient_checkpointing}
 
 
-def _arguments(kind: str, output: Path, options: FitOptions, cuda: bool, prompts: dict[str, str] | None) -> Any:
+def _arguments(kind: str, output: Path, options: FitOptions, device: str, prompts: dict[str, str] | None) -> Any:
     from sentence_transformers import CrossEncoderTrainingArguments, SentenceTransformerTrainingArguments
+
+    from legalrag.plugin.embedder import resolve_precision
+
+    precision = resolve_precision(options.precision, device)
+    if precision not in ("fp32", "bf16", "fp16") or (precision == "fp16" and not device.startswith("cuda")):
+        raise InputError(f"training precision {options.precision!r} is not one of auto, fp32, bf16 (fp16: CUDA only)")
 
     try:
         from sentence_transformers.base.sampler import BatchSamplers
@@ -118,8 +126,10 @@ def _arguments(kind: str, output: Path, options: FitOptions, cuda: bool, prompts
         "per_device_train_batch_size": options.batch_size if kind == "embedder" else options.mini_batch_size,
         "learning_rate": options.learning_rate,
         "seed": options.seed,
-        "bf16": cuda,
-        "dataloader_pin_memory": cuda,
+        "bf16": precision == "bf16",
+        "fp16": precision == "fp16",
+        "dataloader_pin_memory": device.startswith("cuda"),
+        "use_cpu": device == "cpu",  # also what lets the trainer run bf16 autocast on a CPU
         "save_strategy": "steps",
         "save_steps": options.save_steps,
         "save_total_limit": 2,
@@ -197,7 +207,7 @@ def fit_embedder(
         model.max_seq_length = min(model.max_seq_length or options.max_seq_length, options.max_seq_length)
     prompts = _column_prompts(model, len(mined[0].negatives) if mined else 0)
     checkpoints = output / "checkpoints"
-    arguments = _arguments("embedder", checkpoints, options, device.startswith("cuda"), prompts)
+    arguments = _arguments("embedder", checkpoints, options, device, prompts)
     with _quiet(not options.show_progress):
         trainer = SentenceTransformerTrainer(
             model=model, args=arguments, train_dataset=_dataset(mined), loss=_loss(model, options)
@@ -243,7 +253,7 @@ def fit_reranker(
         resolve_model_path(base), num_labels=1, device=device, max_length=options.max_seq_length or 512
     )
     checkpoints = output / "checkpoints"
-    arguments = _arguments("reranker", checkpoints, options, device.startswith("cuda"), None)
+    arguments = _arguments("reranker", checkpoints, options, device, None)
     with _quiet(not options.show_progress):
         trainer = CrossEncoderTrainer(
             model=model, args=arguments, train_dataset=Dataset.from_dict(rows), loss=BinaryCrossEntropyLoss(model)

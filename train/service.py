@@ -77,6 +77,7 @@ def train_model(
     resume: bool = False,
     seed: int = 13,
     gradient_checkpointing: bool = False,
+    precision: str = "auto",
     save_steps: int = 200,
     progress: Callable[[str, int], AbstractContextManager[Callable[[], None]]] | None = None,
     show_progress: bool = False,
@@ -95,6 +96,8 @@ def train_model(
             ``batch_size`` is the effective in-batch-negatives batch, ``mini_batch_size`` what one
             forward pass holds (CachedMNRL).
         save_steps: a checkpoint every this many steps (``resume`` continues from the last).
+        precision: ``auto`` (bf16 on CUDA, fp16 where bf16 is missing; bf16 autocast on a CPU with native
+            bf16, else fp32), ``fp32``, ``bf16`` or ``fp16`` (CUDA only).
         negatives: hard negatives per pair; ``relative_margin``: how far below the positive's score a
             negative must stay.
         loss: ``cached_mnrl`` (default), ``mnrl`` or ``matryoshka``.
@@ -112,6 +115,8 @@ def train_model(
     settings = (settings or Settings()).model_copy(update={"model": model})
     target = Path(output)
     _check_inputs(model, target, resume, loss, negatives, batch_size, mini_batch_size)
+    if precision not in ("auto", "fp32", "bf16", "fp16"):
+        raise InputError(f"precision must be auto, fp32, bf16 or fp16, not {precision!r}")
     data = prepare_data(
         dataset, dataset_format=dataset_format, split=split, eval_split=eval_split, seed=seed, max_pairs=max_pairs
     )
@@ -126,6 +131,7 @@ def train_model(
         max_seq_length=max_seq_length,
         seed=seed,
         gradient_checkpointing=gradient_checkpointing,
+        precision=precision,
         save_steps=save_steps,
         # a few loss points even for a short run: the report shows the first and the last
         logging_steps=max(1, min(10, int(epochs * -(-len(data.pairs) // batch_size)) // 5)),

@@ -35,6 +35,9 @@ def train(
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --output.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of splits, shuffles and training.")] = 13,
     gradient_checkpointing: Annotated[bool, typer.Option(help="Less memory, more compute.")] = False,
+    precision: Annotated[
+        str, typer.Option(help="auto (bf16 on CUDA and on CPUs with native bf16, else fp32), fp32, bf16, fp16.")
+    ] = "auto",
     save_steps: Annotated[int, typer.Option(min=1, help="A checkpoint every this many steps.")] = 200,
     device: DeviceOpt = None,
     qdrant_url: UrlOpt = None,
@@ -71,6 +74,7 @@ def train(
             resume=resume,
             seed=seed,
             gradient_checkpointing=gradient_checkpointing,
+            precision=precision,
             save_steps=save_steps,
             progress=_bars(out) if out.interactive else None,
             show_progress=out.interactive,

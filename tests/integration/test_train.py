@@ -125,6 +125,7 @@ def test_training_arguments_use_this_transformers_names_without_warnings(kind: s
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a deprecated name or a CPU pin_memory request fails here
-        args = _arguments(kind, tmp_path, FitOptions(warmup_ratio=0.25, gradient_checkpointing=True), False, None)
+        options = FitOptions(warmup_ratio=0.25, gradient_checkpointing=True, precision="fp32")
+        args = _arguments(kind, tmp_path, options, "cpu", None)
     assert args.get_warmup_steps(100) == 25
     assert args.dataloader_pin_memory is False
