@@ -203,8 +203,9 @@ def fit_embedder(
 
     device = resolve_device(options.device if "," not in options.device else options.device.split(",")[0])
     model = SentenceTransformer(resolve_model_path(base), device=device)
-    if options.max_seq_length:
-        model.max_seq_length = min(model.max_seq_length or options.max_seq_length, options.max_seq_length)
+    native_length = model.max_seq_length
+    if options.max_seq_length:  # a training cost cap only: the saved model keeps its own limit (chunking reads it)
+        model.max_seq_length = min(native_length or options.max_seq_length, options.max_seq_length)
     prompts = _column_prompts(model, len(mined[0].negatives) if mined else 0)
     checkpoints = output / "checkpoints"
     arguments = _arguments("embedder", checkpoints, options, device, prompts)
@@ -213,6 +214,7 @@ def fit_embedder(
             model=model, args=arguments, train_dataset=_dataset(mined), loss=_loss(model, options)
         )
         history = _run(trainer, checkpoints, resume)
+    model.max_seq_length = native_length
     model.save(str(output))
     history.append({"global_step": trainer.state.global_step})
     return model, history

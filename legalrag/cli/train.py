@@ -29,7 +29,10 @@ def train(
     negatives: Annotated[int, typer.Option(min=0, help="Hard negatives mined per pair.")] = 1,
     loss: Annotated[str, typer.Option(help="cached_mnrl, mnrl or matryoshka.")] = "cached_mnrl",
     learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-5,
-    max_seq_length: Annotated[int, typer.Option(min=16, help="Tokens per text while training.")] = 256,
+    max_seq_length: Annotated[
+        int,
+        typer.Option(min=16, help="Tokens per text while training (a cost cap; the saved model keeps its own limit)."),
+    ] = 256,
     max_pairs: Annotated[int | None, typer.Option(min=1, help="Train on at most this many pairs.")] = None,
     reranker: Annotated[bool, typer.Option("--reranker", help="Also train a cross-encoder reranker.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --output.")] = False,

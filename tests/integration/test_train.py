@@ -35,13 +35,15 @@ def _train(base: Path, store: Path, output: Path, *extra: str, code: int = 0) ->
 def test_a_tiny_model_trains_and_the_folder_is_a_model_with_its_card(base: Path, tmp_path: Path) -> None:
     from sentence_transformers import SentenceTransformer
 
-    report = _train(base, tmp_path / "q", tmp_path / "out", "--epochs", "8", "--learning-rate", "1e-3")
+    report = _train(base, tmp_path / "q", tmp_path / "out", "--epochs", "8", "--learning-rate", "1e-3",
+                    "--max-seq-length", "32")  # fmt: skip
     assert report["model"] == str(tmp_path / "out") and report["train_pairs"] >= 8
     assert report["loss_first"] is not None and report["loss_last"] < report["loss_first"]  # it learned something
     assert set(report["before"]) == set(report["after"]) >= {"dense", "sparse", "tuned"}
     assert "mrr@10" in report["before"]["dense"] and "cosine" not in json.dumps(report["before"])  # eval's keys
     model = SentenceTransformer(str(tmp_path / "out"), device="cpu")
     assert model.encode(["제1조(목적)"]).shape == (1, 64)
+    assert model.max_seq_length == 128  # --max-seq-length 32 capped training only, not the chunk limit
     card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
     assert "cosine_accuracy@1" in card and "cosine_map@100" in card and "| dense | before |" in card
     assert "| dense | after |" in card and "hard negatives" in card and "learning_rate" in card
