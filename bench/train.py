@@ -57,6 +57,8 @@ def run(model: str, data: Path, work: Path, args: argparse.Namespace) -> dict[st
         mini_batch_size=args.mini_batch_size,
         negatives=args.negatives,
         max_seq_length=args.max_seq_length,
+        loss=args.loss,
+        precision=args.precision,
         max_pairs=args.train,
         reranker=model == args.reranker,
         learning_rate=args.learning_rate,
@@ -98,7 +100,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--mini-batch-size", type=int, default=16)
     parser.add_argument("--negatives", type=int, default=1)
-    parser.add_argument("--max-seq-length", type=int, default=256)
+    parser.add_argument("--max-seq-length", type=int, default=256, help="tokens per text while training")
+    parser.add_argument("--loss", default="cached_mnrl", help="cached_mnrl, mnrl (same gradients, more memory)")
+    parser.add_argument("--precision", default="auto")
     parser.add_argument("--learning-rate", type=float, default=5e-5)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--work", type=Path, default=None, help="keep models and stores here (default: a temp dir)")
