@@ -198,6 +198,7 @@ def evaluate_collection(
     objective: str = "mrr@10",
     rerank: str | None = None,
     rerank_top_n: int = 50,
+    rerank_rows: Sequence[str] | None = None,
     store: Store | None = None,
     dense: DenseModel | None = None,
     progress: EvalProgress | None = None,
@@ -228,6 +229,8 @@ def evaluate_collection(
         objective: the metric tuning maximises.
         rerank: a cross-encoder (hub name or folder): adds a ``<row>+rerank`` row per row.
         rerank_top_n: candidates the reranker re-scores.
+        rerank_rows: the rows to rerank, e.g. ``["tuned"]`` (default: every row); a cross-encoder
+            re-scores ``rerank_top_n`` pairs per query and row, the slowest part of a CPU evaluation.
         store: an open store (default: the one ``settings`` names, closed at the end).
         dense: a loaded dense model (default: the collection's, or ``settings.model`` to ingest).
         progress: where to report progress (default: nowhere).
@@ -277,7 +280,7 @@ def evaluate_collection(
                 settings, target, encoder, chosen_modes, exact, compare_exact, dev, objective, tune_compat, row
             )
             if rerank is not None:
-                rows.update(_rerank_rows(rows, rerank, rerank_top_n, settings.device))
+                rows.update(_rerank_rows(rows, rerank, rerank_top_n, settings.device, rerank_rows))
             results = _run_rows(rows, data, metrics_compat, cutoffs, row)
         info = target.get_collection(settings.collection)
     dense_info = info.vectors.get("dense") if info is not None else None
@@ -487,12 +490,19 @@ def _tune(
     return result
 
 
-def _rerank_rows(rows: dict[str, Searcher], model: str, top_n: int, device: str) -> dict[str, Searcher]:
+def _rerank_rows(
+    rows: dict[str, Searcher], model: str, top_n: int, device: str, only: Sequence[str] | None
+) -> dict[str, Searcher]:
     from legalrag.plugin.rerank import Reranker
 
+    chosen = list(rows) if only is None else list(dict.fromkeys(only))
+    unknown = [name for name in chosen if name not in rows]
+    if unknown:
+        raise InputError(f"rerank_rows names no row: {', '.join(unknown)} (the rows are: {', '.join(rows)})")
     reranker = Reranker.load(model, device, top_n=top_n)
     extra = {}
-    for name, searcher in rows.items():
+    for name in chosen:
+        searcher = rows[name]
         clone = searcher.with_config()
         clone.reranker = reranker
         extra[f"{name}+rerank"] = clone

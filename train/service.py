@@ -257,6 +257,7 @@ def _evaluate(
         tune=True,
         tune_data=data.dev,
         rerank=str(reranker) if reranker else None,
+        rerank_rows=["tuned"],  # the reranker is reported over the tuned hybrid's top 50
         dense=dense,
     )
     keep = {k for k in report.summaries if k.split("+")[0] in ("dense", "sparse", "tuned")}

@@ -102,7 +102,7 @@ def test_reranker_and_reingest_with_the_trained_model(base: Path, tmp_path: Path
     store = tmp_path / "q"
     report = _train(base, store, tmp_path / "out", "--epochs", "1", "--reranker")
     assert report["reranker"] and CrossEncoder(report["reranker"], device="cpu").predict([("질문", "답")]).shape == (1,)
-    assert any(row.endswith("+rerank") for row in report["after"])
+    assert [row for row in report["after"] if row.endswith("+rerank")] == ["tuned+rerank"]  # the one reported
     rows = runner.invoke(app, ["eval", str(DATASET), "-c", "ev", "--model", str(base), "--qdrant-path", str(store),
                                "--mode", "sparse", "--rerank", report["reranker"], "--json"])  # fmt: skip
     assert rows.exit_code == 0 and "sparse+rerank" in json.loads(rows.stdout)["results"]

@@ -135,6 +135,27 @@ def test_tune_stores_a_config_never_below_the_best_single_mode(
         assert 0.0 <= reranked["results"]["sparse+rerank"][metric] <= 1.0
 
 
+def test_rerank_rows_reranks_only_the_rows_named(tmp_path: Path, store_path: Path, tiny_cross_encoder: Path) -> None:
+    from legalrag.eval import evaluate_collection
+    from legalrag.plugin.errors import InputError
+    from legalrag.plugin.settings import Settings
+
+    dataset = write_beir(tmp_path / "ds")
+    settings = Settings(model=MINILM, device="cpu", qdrant_path=store_path)
+    common = {
+        "settings": settings,
+        "collection": "rows",
+        "modes": ["dense", "sparse"],
+        "rerank": str(tiny_cross_encoder),
+    }
+    report = evaluate_collection(dataset, rerank_rows=["sparse"], **common)
+    assert list(report.summaries) == ["dense", "sparse", "sparse+rerank"]
+    assert list(evaluate_collection(dataset, **common).summaries) == [  # default: every row
+        "dense", "sparse", "dense+rerank", "sparse+rerank"]  # fmt: skip
+    with pytest.raises(InputError, match="names no row: hybrid"):
+        evaluate_collection(dataset, rerank_rows=["hybrid"], **common)
+
+
 def test_tune_without_a_dev_split_tunes_on_the_evaluated_split(tmp_path: Path, store_path: Path) -> None:
     # Korean queries with exact term overlap: BM25 ranks every answer first, so no fusion can beat the
     # best single mode strictly; that mode is stored and the best fusion is still shown for comparison
