@@ -61,6 +61,7 @@ def run(model: str, data: Path, work: Path, args: argparse.Namespace) -> dict[st
         precision=args.precision,
         max_pairs=args.train,
         reranker=model == args.reranker,
+        resume=args.resume,
         learning_rate=args.learning_rate,
         show_progress=sys.stderr.isatty(),
     ).as_dict()
@@ -107,6 +108,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--work", type=Path, default=None, help="keep models and stores here (default: a temp dir)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoints in --work")
     args = parser.parse_args()
     data = _dataset(args.data, args.train)
     rows = []
