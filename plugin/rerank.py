@@ -14,7 +14,10 @@ from legalrag.plugin.store.base import Hit
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
 
-__all__ = ["Reranker"]
+__all__ = ["MAX_LENGTH", "Reranker"]
+
+#: the longest (query, passage) pair a reranker reads unless told otherwise (a model's own limit when lower)
+MAX_LENGTH = 512
 
 
 class Reranker:
@@ -32,8 +35,10 @@ class Reranker:
 
     @classmethod
     def load(
-        cls, name: str, device: str = "auto", *, top_n: int = 50, batch_size: int = 32, max_length: int | None = 512
+        cls, name: str, device: str = "auto", *, top_n: int = 50, batch_size: int = 32, max_length: int | None = None
     ) -> Reranker:
+        """Load a cross-encoder. ``max_length``: tokens per (query, passage) pair; default the model's own
+        limit (what it was trained with), at most :data:`MAX_LENGTH`."""
         from legalrag.plugin._imports import import_sentence_transformers
 
         path = resolve_model_path(name)  # a wrong name fails here, before seconds of imports
@@ -42,11 +47,12 @@ class Reranker:
             model = CrossEncoder(
                 path,
                 device=resolve_device(split_devices(device)[0]),
-                max_length=max_length,
                 local_files_only=path != name,
             )
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"cannot load reranker {name!r}: {exc}") from exc
+        own = model.max_seq_length
+        model.max_seq_length = max_length if max_length is not None else min(own or MAX_LENGTH, MAX_LENGTH)
         return cls(model, top_n=top_n, batch_size=batch_size)
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:

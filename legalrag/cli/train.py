@@ -31,7 +31,11 @@ def train(
     learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-5,
     max_seq_length: Annotated[
         int,
-        typer.Option(min=16, help="Tokens per text while training (a cost cap; the saved model keeps its own limit)."),
+        typer.Option(
+            min=16,
+            help="Tokens per text while training: a cost cap (the embedding model keeps its own limit;"
+            " the reranker reads pairs as long as it was trained on).",
+        ),
     ] = 256,
     max_pairs: Annotated[int | None, typer.Option(min=1, help="Train on at most this many pairs.")] = None,
     reranker: Annotated[bool, typer.Option("--reranker", help="Also train a cross-encoder reranker.")] = False,

@@ -156,6 +156,18 @@ def test_rerank_rows_reranks_only_the_rows_named(tmp_path: Path, store_path: Pat
         evaluate_collection(dataset, rerank_rows=["hybrid"], **common)
 
 
+def test_a_reranker_reads_pairs_as_long_as_it_was_trained_for(tmp_path: Path, tiny_cross_encoder: Path) -> None:
+    from sentence_transformers import CrossEncoder
+
+    from legalrag.plugin.rerank import MAX_LENGTH, Reranker
+
+    trained = tmp_path / "trained-at-128"
+    CrossEncoder(str(tiny_cross_encoder), device="cpu", max_length=128).save(str(trained))
+    assert Reranker.load(str(trained), "cpu").model.max_seq_length == 128  # was forced to 512
+    assert Reranker.load(str(trained), "cpu", max_length=64).model.max_seq_length == 64
+    assert Reranker.load(str(tiny_cross_encoder), "cpu").model.max_seq_length <= MAX_LENGTH
+
+
 def test_tune_without_a_dev_split_tunes_on_the_evaluated_split(tmp_path: Path, store_path: Path) -> None:
     # Korean queries with exact term overlap: BM25 ranks every answer first, so no fusion can beat the
     # best single mode strictly; that mode is stored and the best fusion is still shown for comparison
