@@ -49,6 +49,8 @@ class TrainReport:
     steps: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     distance: str | None = None
+    #: what the held-out split says against using the result (the CLI prints them)
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -180,9 +182,25 @@ def train_model(
         steps=steps,
         seconds={k: round(v, 1) for k, v in times.items()},
         distance=distance,
+        warnings=held_out_warnings(before, after),
     )
     _write_card(target, report)
     return report
+
+
+def held_out_warnings(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> list[str]:
+    """Where the held-out split says the trained model or reranker is worse than what it would replace."""
+    found = []
+    metric = "mrr@10"
+    base, trained = before.get("dense", {}).get(metric), after.get("dense", {}).get(metric)
+    if base is not None and trained is not None and trained < base:
+        found.append(f"the trained model's dense {metric} ({trained:.4f}) is below its base's ({base:.4f})")
+    tuned, reranked = after.get("tuned", {}).get(metric), after.get("tuned+rerank", {}).get(metric)
+    if tuned is not None and reranked is not None and reranked < tuned:
+        found.append(
+            f"the reranker lowers {metric} over the tuned hybrid ({tuned:.4f} → {reranked:.4f}): do not use it"
+        )
+    return found
 
 
 def _check_inputs(

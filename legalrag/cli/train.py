@@ -112,3 +112,5 @@ def _print(console: Any, report: dict[str, Any]) -> None:
         f"loss {report['loss_first']} → {report['loss_last']}",
         highlight=False,
     )
+    for warning in report.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {safe(warning)}", highlight=False)
