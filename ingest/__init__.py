@@ -7,8 +7,9 @@ made) and :func:`chunk_paths` (the chunks, without embedding). Names load lazily
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from legalrag._lazy import lazy_exports
 
 __all__ = [
     "IngestReport",
@@ -31,16 +32,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'legalrag.ingest' has no attribute {name!r}")
-    value = getattr(import_module(f"legalrag.ingest.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)
 
 
 if TYPE_CHECKING:

@@ -5,8 +5,9 @@ Names load lazily (PEP 562), so ``import legalrag.plugin.errors`` does not pull 
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from legalrag._lazy import lazy_exports
 
 __all__ = [
     "BM25Encoder",
@@ -70,16 +71,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'legalrag.plugin' has no attribute {name!r}")
-    value = getattr(import_module(f"legalrag.plugin.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)
 
 
 if TYPE_CHECKING:
