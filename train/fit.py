@@ -5,8 +5,9 @@ The embedder: ``SentenceTransformerTrainer`` with ``CachedMultipleNegativesRanki
 optionally inside ``MatryoshkaLoss``; the mined hard negatives are extra columns; duplicates within a
 batch are avoided (``BatchSamplers.NO_DUPLICATES``); the model's own query/document prompts are applied
 to the columns. The reranker: ``CrossEncoderTrainer`` with ``BinaryCrossEntropyLoss`` over (query,
-positive) = 1 and (query, negative) = 0. bf16 on CUDA; checkpoints every ``save_steps`` under
-``<output>/checkpoints``; ``resume`` continues from the last one; Ctrl-C saves one before stopping.
+positive) = 1 and (query, negative) = 0, positives weighted by the negatives per pair. bf16 on CUDA;
+checkpoints every ``save_steps`` under ``<output>/checkpoints``; ``resume`` continues from the last one;
+Ctrl-C saves one before stopping.
 """
 
 from __future__ import annotations
@@ -236,8 +237,10 @@ def _column_prompts(model: Any, negatives: int) -> dict[str, str] | None:
 def fit_reranker(
     base: str, mined: Sequence[Mined], output: Path, options: FitOptions, *, resume: bool = False
 ) -> list[dict[str, Any]]:
-    """Train a cross-encoder from ``base`` (a new one-label head) on the pairs and their negatives."""
+    """Train a cross-encoder from ``base`` on the pairs and their negatives: a cross-encoder (a published
+    reranker) is fine-tuned; any other transformer gets a new one-label head."""
     _require_training()
+    import torch
     from datasets import Dataset
     from sentence_transformers import CrossEncoder, CrossEncoderTrainer
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
@@ -256,10 +259,11 @@ def fit_reranker(
     )
     checkpoints = output / "checkpoints"
     arguments = _arguments("reranker", checkpoints, options, device, None)
+    # k negatives per positive: the positives weighted k times, as sentence-transformers' reranker recipe does
+    weight = max(1, min((len(m.negatives) for m in mined), default=1))
+    loss = BinaryCrossEntropyLoss(model, pos_weight=torch.tensor(float(weight)))
     with _quiet(not options.show_progress):
-        trainer = CrossEncoderTrainer(
-            model=model, args=arguments, train_dataset=Dataset.from_dict(rows), loss=BinaryCrossEntropyLoss(model)
-        )
+        trainer = CrossEncoderTrainer(model=model, args=arguments, train_dataset=Dataset.from_dict(rows), loss=loss)
         history = _run(trainer, checkpoints, resume)
     model.save(str(output))
     return history

@@ -11,8 +11,11 @@ same question). The first ``count`` that pass are kept, in search order.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,10 +25,13 @@ from legalrag.plugin.dense import DenseModel
 from legalrag.plugin.search import Searcher
 from legalrag.train.data import Pair
 
-__all__ = ["Mined", "mine_negatives"]
+__all__ = ["Mined", "load_mined", "mine_negatives", "save_mined"]
 
 #: documents searched per query for negatives
 CANDIDATES = 30
+#: the mined training table and its statistics, in the trained model's folder
+ROWS_FILE = "hard_negatives.jsonl"
+STATS_FILE = "hard_negatives.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +91,37 @@ def mine_negatives(
         "pairs_with_fewer_negatives": found_short,
     }
     return mined, stats
+
+
+def save_mined(folder: Path, mined: Sequence[Mined], stats: dict[str, Any]) -> None:
+    """Write the training table with its negatives (``hard_negatives.jsonl``, one pair per line) and the
+    mining statistics (``hard_negatives.json``) into ``folder``: what the model was trained on, published
+    with it, and what ``resume`` trains on again without searching."""
+    fields = ("query_id", "doc_id", "query", "positive")
+    rows = (
+        json.dumps({**{f: getattr(m.pair, f) for f in fields}, "negatives": list(m.negatives)}, ensure_ascii=False)
+        for m in mined
+    )
+    (folder / ROWS_FILE).write_text("".join(f"{row}\n" for row in rows), encoding="utf-8")
+    (folder / STATS_FILE).write_text(json.dumps({**stats, "pairs": len(mined)}, indent=2), encoding="utf-8")
+
+
+def load_mined(
+    folder: Path, pairs: Sequence[Pair], *, count: int, relative_margin: float
+) -> tuple[list[Mined], dict[str, Any]] | None:
+    """The negatives :func:`save_mined` wrote for exactly these ``pairs`` and mining settings, else ``None``."""
+    try:
+        stats = json.loads((folder / STATS_FILE).read_text(encoding="utf-8"))
+        lines = (folder / ROWS_FILE).read_text(encoding="utf-8").splitlines()
+        rows = [json.loads(line) for line in lines if line.strip()]
+    except (OSError, ValueError):
+        return None
+    same = stats.get("negatives_per_pair") == count and stats.get("relative_margin") == relative_margin
+    keys = [(p.query_id, p.doc_id, p.query, p.positive) for p in pairs]
+    if not same or keys != [(r.get("query_id"), r.get("doc_id"), r.get("query"), r.get("positive")) for r in rows]:
+        return None
+    mined = [Mined(p, tuple(str(n) for n in row.get("negatives", []))) for p, row in zip(pairs, rows, strict=True)]
+    return mined, {k: v for k, v in stats.items() if k != "pairs"}
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:

@@ -76,6 +76,7 @@ def train_model(
     max_seq_length: int | None = 256,
     max_pairs: int | None = None,
     reranker: bool = False,
+    reranker_base: str | None = None,
     resume: bool = False,
     seed: int = 13,
     gradient_checkpointing: bool = False,
@@ -105,6 +106,9 @@ def train_model(
         loss: ``cached_mnrl`` (default), ``mnrl`` or ``matryoshka``.
         max_pairs: train on at most this many pairs.
         reranker: also train a cross-encoder from the same negatives (``legalrag eval --rerank OUT/reranker``).
+        reranker_base: the model the reranker starts from (implies ``reranker``): a published cross-encoder
+            such as ``BAAI/bge-reranker-v2-m3`` is fine-tuned; default ``model`` with a new scoring head,
+            which needs far more pairs than a Q&A set has to learn anything (see the README).
         resume: continue from the last checkpoint in ``output``.
         progress: ``progress(label, total)`` gives a context yielding a tick (mining and evaluation bars).
         show_progress: the trainers' own progress bars (steps, loss, ETA).
@@ -117,6 +121,8 @@ def train_model(
     settings = (settings or Settings()).model_copy(update={"model": model})
     target = Path(output)
     _check_inputs(model, target, resume, loss, negatives, batch_size, mini_batch_size)
+    if reranker_base is not None:
+        _check_model(reranker_base, "reranker base")
     if precision not in ("auto", "fp32", "bf16", "fp16"):
         raise InputError(f"precision must be auto, fp32, bf16 or fp16, not {precision!r}")
     data = prepare_data(
@@ -145,15 +151,15 @@ def train_model(
     base_dense = load_dense(base_settings)  # fails here (exit 2) for a model that is not there
     times: dict[str, float] = {}
     target.mkdir(parents=True, exist_ok=True)
-    mined, mining = _mine(base_settings, base_dense, data, negatives, relative_margin, progress, times)
+    mined, mining = _mine(base_settings, base_dense, data, negatives, relative_margin, progress, times, target, resume)
     began = time.perf_counter()
     _, history = fit_embedder(model, mined, target, options, resume=resume)
     times["train_embedder"] = time.perf_counter() - began
     rerank_path = None
-    if reranker:
+    if reranker or reranker_base:
         began = time.perf_counter()
         rerank_path = target / "reranker"
-        fit_reranker(model, mined, rerank_path, options, resume=resume)
+        fit_reranker(reranker_base or model, mined, rerank_path, options, resume=resume)
         times["train_reranker"] = time.perf_counter() - began
     began = time.perf_counter()
     before, distance = _evaluate(base_settings, base_dense, data, rerank_path, progress)
@@ -218,11 +224,15 @@ def _check_inputs(
         raise InputError("negatives must be >= 0, batch_size >= 2 and mini_batch_size >= 1")
     if output.exists() and any(output.iterdir()) and not resume:
         raise InputError(f"output {output} is not empty: choose a new folder, or pass resume=True to continue a run")
+    _check_model(model, "model")
+
+
+def _check_model(model: str, role: str) -> None:
     from legalrag.plugin.embedder import resolve_model_path
 
-    path = Path(resolve_model_path(model))
+    path = Path(resolve_model_path(model))  # a pkg: module that is not installed is refused here
     if path.is_dir() and not (path / "modules.json").is_file() and not (path / "config.json").is_file():
-        raise ModelLoadError(f"{path} is not a sentence-transformers model (no modules.json or config.json)")
+        raise ModelLoadError(f"{role} {path} is not a sentence-transformers model (no modules.json or config.json)")
 
 
 def _mine(
@@ -233,14 +243,21 @@ def _mine(
     margin: float,
     progress: Callable[[str, int], AbstractContextManager[Callable[[], None]]] | None,
     times: dict[str, float],
+    target: Path,
+    resume: bool,
 ) -> tuple[list[Any], dict[str, Any]]:
-    """Ingest the corpus with the base model when the collection is empty, then mine through it."""
+    """Ingest the corpus with the base model when the collection is empty, then mine through it; the table
+    is saved in ``target``, and a resumed run trains on the saved one (same pairs and settings) again."""
     from legalrag.eval.harness import corpus_documents
     from legalrag.ingest.service import ingest_documents
     from legalrag.plugin.components import open_searcher
     from legalrag.plugin.store import store_from
-    from legalrag.train.mining import mine_negatives
+    from legalrag.train.mining import load_mined, mine_negatives, save_mined
 
+    saved = load_mined(target, data.pairs, count=count, relative_margin=margin) if resume else None
+    if saved is not None:
+        times["mine"] = 0.0
+        return saved[0], {**saved[1], "reused": True}
     began = time.perf_counter()
     with store_from(settings) as store:
         info = store.get_collection(settings.collection)
@@ -254,6 +271,7 @@ def _mine(
                 data.pairs, searcher, dense, data.train, count=count, relative_margin=margin, on_query=tick
             )
         times["mine"] = time.perf_counter() - began
+    save_mined(target, mined, stats)
     return mined, stats
 
 

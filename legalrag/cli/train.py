@@ -39,6 +39,10 @@ def train(
     ] = 256,
     max_pairs: Annotated[int | None, typer.Option(min=1, help="Train on at most this many pairs.")] = None,
     reranker: Annotated[bool, typer.Option("--reranker", help="Also train a cross-encoder reranker.")] = False,
+    reranker_base: Annotated[
+        str | None,
+        typer.Option(help="Start the reranker from this model (a cross-encoder such as BAAI/bge-reranker-v2-m3)."),
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --output.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of splits, shuffles and training.")] = 13,
     gradient_checkpointing: Annotated[bool, typer.Option(help="Less memory, more compute.")] = False,
@@ -78,6 +82,7 @@ def train(
             max_seq_length=max_seq_length,
             max_pairs=max_pairs,
             reranker=reranker,
+            reranker_base=reranker_base,
             resume=resume,
             seed=seed,
             gradient_checkpointing=gradient_checkpointing,

@@ -54,8 +54,12 @@ def test_resume_continues_from_the_last_checkpoint(base: Path, tmp_path: Path) -
     first = _train(base, tmp_path / "q", tmp_path / "out", "--epochs", "2", "--save-steps", "2")
     assert list((tmp_path / "out" / "checkpoints").glob("checkpoint-*"))
     _train(base, tmp_path / "q", tmp_path / "out", "--epochs", "2", code=2)  # in use: refused without --resume
+    mined = (tmp_path / "out" / "hard_negatives.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(mined) == first["train_pairs"] and "reused" not in first["negatives"]
+    assert {"query", "positive", "negatives"} <= set(json.loads(mined[0]))
     again = _train(base, tmp_path / "q", tmp_path / "out", "--epochs", "4", "--save-steps", "2", "--resume")
     assert again["steps"] > first["steps"]
+    assert again["negatives"]["reused"] is True and again["seconds"]["mine"] == 0.0  # trained on the saved table
 
 
 def test_bad_input_exits_2_and_writes_nothing(base: Path, tmp_path: Path) -> None:
@@ -63,6 +67,8 @@ def test_bad_input_exits_2_and_writes_nothing(base: Path, tmp_path: Path) -> Non
     message = _train(base, tmp_path / "q", out, "--model", "use:multilingual", code=2)["error"]
     assert "not trainable" in message
     assert "no_such_split" in _train(base, tmp_path / "q", out, "--split", "no_such_split", code=2)["error"]
+    missing = _train(base, tmp_path / "q", out, "--reranker-base", str(tmp_path / "nope" / "x"), code=2)["error"]
+    assert "does not exist" in missing  # refused before the embedder trains, not after
     tiny = tmp_path / "tiny.jsonl"
     tiny.write_text("".join(json.dumps({"query": f"q{i}", "passage": f"p{i}"}) + "\n" for i in range(5)))
     args = [
@@ -101,7 +107,9 @@ def test_reranker_and_reingest_with_the_trained_model(base: Path, tmp_path: Path
     from legalrag.plugin.store import EdgeStore
 
     store = tmp_path / "q"
-    report = _train(base, store, tmp_path / "out", "--epochs", "1", "--reranker")
+    reranker_base = build_tiny_bge_m3(tmp_path / "rerank-base", hidden=32, max_seq_length=64)
+    report = _train(base, store, tmp_path / "out", "--epochs", "1", "--reranker-base", str(reranker_base))
+    assert json.loads((Path(report["reranker"]) / "config.json").read_text())["hidden_size"] == 32  # from that base
     assert report["reranker"] and CrossEncoder(report["reranker"], device="cpu").predict([("질문", "답")]).shape == (1,)
     assert [row for row in report["after"] if row.endswith("+rerank")] == ["tuned+rerank"]  # the one reported
     rows = runner.invoke(app, ["eval", str(DATASET), "-c", "ev", "--model", str(base), "--qdrant-path", str(store),
