@@ -6,12 +6,16 @@ is a positive, or scores too close to the positive to be trusted as a negative: 
 ``mine_hard_negatives`` does with ``relative_margin``, the base model's cosine between the query and the
 candidate must stay below ``(1 - relative_margin)`` times its cosine with the positive (unlabelled
 relevant documents are the usual false negatives of a legal Q&A set: two interpretations answering the
-same question). The first ``count`` that pass are kept, in search order.
+same question). The first ``count`` that pass are kept, in search order. A pair whose candidates are
+all too close (common with a model whose cosines crowd together, such as E5's) gets random documents
+of the corpus instead, so that every row keeps its negative columns (the trainer's table has fixed
+columns: one short row would otherwise drop the hard negatives of every pair).
 """
 
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +54,7 @@ def mine_negatives(
     *,
     count: int,
     relative_margin: float = 0.05,
+    seed: int = 13,
     on_query: Callable[[], None] | None = None,
 ) -> tuple[list[Mined], dict[str, float]]:
     """``count`` hard negatives per pair from ``searcher``'s collection; returns them and mining statistics.
@@ -71,26 +76,47 @@ def mine_negatives(
     vectors = dict(zip(needed, _unit(dense.encode_documents([_text(data, d) for d in needed])), strict=True))
     queries = _unit(dense.encode_queries([p.query for p in pairs]))
     mined: list[Mined] = []
-    skipped_close = found_short = 0
+    skipped_close = found_short = padded = 0
+    rng = random.Random(seed)
+    corpus = sorted(data.corpus)
     for pair, query, found in zip(pairs, queries, candidates, strict=True):
         ceiling = (1.0 - relative_margin) * float(query @ vectors[pair.doc_id])
         kept: list[str] = []
+        close: set[str] = set()
         for doc in found:
             if len(kept) == count:
                 break
             if float(query @ vectors[doc]) >= ceiling:
                 skipped_close += 1
+                close.add(doc)
                 continue
             kept.append(_text(data, doc))
-        found_short += len(kept) < count
+        if len(kept) < count:  # every candidate too close: random documents keep the row's negative columns
+            found_short += 1
+            padding = _random_documents(rng, corpus, count - len(kept), positives[pair.query_id] | close | set(found))
+            padded += len(padding)
+            kept.extend(_text(data, doc) for doc in padding)
         mined.append(Mined(pair, tuple(kept)))
     stats = {
         "negatives_per_pair": count,
         "relative_margin": relative_margin,
         "skipped_as_likely_positive": skipped_close,
         "pairs_with_fewer_negatives": found_short,
+        "random_negatives": padded,
     }
     return mined, stats
+
+
+def _random_documents(rng: random.Random, corpus: Sequence[str], count: int, excluded: set[str]) -> list[str]:
+    """Up to ``count`` distinct documents of ``corpus`` outside ``excluded``, drawn with ``rng``."""
+    chosen: list[str] = []
+    for _ in range(20 * count):  # a few misses are expected; a corpus of only positives gives up
+        if len(chosen) == count:
+            break
+        doc = corpus[rng.randrange(len(corpus))]
+        if doc not in excluded and doc not in chosen:
+            chosen.append(doc)
+    return chosen
 
 
 def save_mined(folder: Path, mined: Sequence[Mined], stats: dict[str, Any]) -> None:

@@ -151,7 +151,9 @@ def train_model(
     base_dense = load_dense(base_settings)  # fails here (exit 2) for a model that is not there
     times: dict[str, float] = {}
     target.mkdir(parents=True, exist_ok=True)
-    mined, mining = _mine(base_settings, base_dense, data, negatives, relative_margin, progress, times, target, resume)
+    mined, mining = _mine(
+        base_settings, base_dense, data, (negatives, relative_margin, seed), progress, times, target, resume
+    )
     began = time.perf_counter()
     _, history = fit_embedder(model, mined, target, options, resume=resume)
     times["train_embedder"] = time.perf_counter() - began
@@ -239,8 +241,7 @@ def _mine(
     settings: Settings,
     dense: Any,
     data: TrainData,
-    count: int,
-    margin: float,
+    mining: tuple[int, float, int],
     progress: Callable[[str, int], AbstractContextManager[Callable[[], None]]] | None,
     times: dict[str, float],
     target: Path,
@@ -251,9 +252,11 @@ def _mine(
     from legalrag.eval.harness import corpus_documents
     from legalrag.ingest.service import ingest_documents
     from legalrag.plugin.components import open_searcher
+    from legalrag.plugin.dense import CachedQueries
     from legalrag.plugin.store import store_from
     from legalrag.train.mining import load_mined, mine_negatives, save_mined
 
+    count, margin, seed = mining  # negatives per pair, relative margin, seed of the random fill
     saved = load_mined(target, data.pairs, count=count, relative_margin=margin) if resume else None
     if saved is not None:
         times["mine"] = 0.0
@@ -265,10 +268,12 @@ def _mine(
             ingest_documents(corpus_documents(data.test), settings=settings, store=store, dense=dense)
         times["ingest_base"] = time.perf_counter() - began
         began = time.perf_counter()
-        searcher = open_searcher(settings, store, dense=dense, mode="hybrid")
+        queries = CachedQueries(dense)
+        queries.encode_queries([p.query for p in data.pairs])  # one batched pass, not one call per search
+        searcher = open_searcher(settings, store, dense=queries, mode="hybrid")
         with progress("mining hard negatives", len(data.pairs)) if progress else nullcontext(None) as tick:
             mined, stats = mine_negatives(
-                data.pairs, searcher, dense, data.train, count=count, relative_margin=margin, on_query=tick
+                data.pairs, searcher, queries, data.train, count=count, relative_margin=margin, seed=seed, on_query=tick
             )
         times["mine"] = time.perf_counter() - began
     save_mined(target, mined, stats)
