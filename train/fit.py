@@ -26,6 +26,8 @@ from legalrag.train.mining import Mined
 __all__ = ["FitOptions", "Interrupted", "fit_embedder", "fit_reranker"]
 
 Loss = Literal["cached_mnrl", "mnrl", "matryoshka"]
+#: tokens of a (query, passage) pair at most while training a reranker
+PAIR_TOKENS = 512
 
 
 class Interrupted(LegalRAGError):
@@ -254,9 +256,11 @@ def fit_reranker(
             rows["query"].append(item.pair.query)
             rows["document"].append(text)
             rows["label"].append(label)
-    model = CrossEncoder(
-        resolve_model_path(base), num_labels=1, device=device, max_length=options.max_seq_length or 512
-    )
+    model = CrossEncoder(resolve_model_path(base), num_labels=1, device=device)
+    own = model.max_seq_length or PAIR_TOKENS
+    # a pair holds a query and a passage: twice the per-text cap (a Korean question alone runs to ~100
+    # tokens; at the per-text cap the passage was cut to a few dozen), within the model's own limit
+    model.max_seq_length = min(own, PAIR_TOKENS, 2 * options.max_seq_length) if options.max_seq_length else own
     checkpoints = output / "checkpoints"
     arguments = _arguments("reranker", checkpoints, options, device, None)
     # k negatives per positive: the positives weighted k times, as sentence-transformers' reranker recipe does

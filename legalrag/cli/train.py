@@ -34,7 +34,7 @@ def train(
         typer.Option(
             min=16,
             help="Tokens per text while training: a cost cap (the embedding model keeps its own limit;"
-            " the reranker reads pairs as long as it was trained on).",
+            " a reranker pair, query and passage, gets twice this, at most 512).",
         ),
     ] = 256,
     max_pairs: Annotated[int | None, typer.Option(min=1, help="Train on at most this many pairs.")] = None,

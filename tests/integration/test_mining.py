@@ -37,10 +37,8 @@ class _Crowded:
 
 def test_rows_whose_candidates_are_all_too_close_get_random_negatives(minilm_encoder: Any, tmp_path: Path) -> None:
     topics = ["credit card loss", "deposit insurance", "loan interest cap", "insurance claim", "stock lending"]
-    rows = [
-        {"query": f"question {i} about {topics[i % 5]} rule {i}", "passage": f"answer {i}: the {topics[i % 5]} rule {i}"}
-        for i in range(80)
-    ]
+    rows = [{"query": f"question {i} about {t} rule {i}", "passage": f"answer {i}: the {t} rule {i}"}
+            for i, t in enumerate(topics[i % 5] for i in range(80))]  # fmt: skip
     pairs_file = tmp_path / "pairs.jsonl"
     pairs_file.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     data = prepare_data(pairs_file, seed=3)

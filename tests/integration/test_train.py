@@ -108,8 +108,10 @@ def test_reranker_and_reingest_with_the_trained_model(base: Path, tmp_path: Path
 
     store = tmp_path / "q"
     reranker_base = build_tiny_bge_m3(tmp_path / "rerank-base", hidden=32, max_seq_length=64)
-    report = _train(base, store, tmp_path / "out", "--epochs", "1", "--reranker-base", str(reranker_base))
+    report = _train(base, store, tmp_path / "out", "--epochs", "1", "--reranker-base", str(reranker_base),
+                    "--max-seq-length", "24")  # fmt: skip
     assert json.loads((Path(report["reranker"]) / "config.json").read_text())["hidden_size"] == 32  # from that base
+    assert CrossEncoder(report["reranker"], device="cpu").max_seq_length == 48  # a pair: a query and a passage
     assert report["reranker"] and CrossEncoder(report["reranker"], device="cpu").predict([("질문", "답")]).shape == (1,)
     assert [row for row in report["after"] if row.endswith("+rerank")] == ["tuned+rerank"]  # the one reported
     rows = runner.invoke(app, ["eval", str(DATASET), "-c", "ev", "--model", str(base), "--qdrant-path", str(store),
