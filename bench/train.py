@@ -58,6 +58,7 @@ def run(model: str, data: Path, work: Path, args: argparse.Namespace) -> dict[st
         negatives=args.negatives,
         max_seq_length=args.max_seq_length,
         loss=args.loss,
+        loss_scale=args.loss_scale,
         precision=args.precision,
         max_pairs=args.train,
         reranker=model == args.reranker,
@@ -103,6 +104,7 @@ def main() -> None:
     parser.add_argument("--negatives", type=int, default=1)
     parser.add_argument("--max-seq-length", type=int, default=256, help="tokens per text while training")
     parser.add_argument("--loss", default="cached_mnrl", help="cached_mnrl, mnrl (same gradients, more memory)")
+    parser.add_argument("--loss-scale", type=float, default=20.0, help="1/temperature of the ranking loss")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--learning-rate", type=float, default=5e-5)
     parser.add_argument("--device", default="cpu")

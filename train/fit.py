@@ -46,6 +46,9 @@ class FitOptions:
     learning_rate: float = 2e-5
     warmup_ratio: float = 0.1
     loss: Loss = "cached_mnrl"
+    #: similarity scale of the ranking loss (1 / temperature): sentence-transformers' 20 by default;
+    #: a model pre-trained at a lower temperature (E5: 0.01, so 100) may keep more of what it knows nearer its own
+    loss_scale: float = 20.0
     max_seq_length: int | None = 256
     seed: int = 13
     gradient_checkpointing: bool = False
@@ -84,14 +87,16 @@ def _loss(model: Any, options: FitOptions) -> Any:
     except ImportError:  # sentence-transformers < 6
         from sentence_transformers import losses  # type: ignore[no-redef,attr-defined]
 
+    scale = options.loss_scale
     base = (
-        losses.MultipleNegativesRankingLoss(model)
+        losses.MultipleNegativesRankingLoss(model, scale=scale)
         if options.loss == "mnrl"
-        else losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=options.mini_batch_size)
+        else losses.CachedMultipleNegativesRankingLoss(model, scale=scale, mini_batch_size=options.mini_batch_size)
     )
     if options.loss != "matryoshka":
         return base
-    dimension = model.get_sentence_embedding_dimension() or 768
+    named = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension  # renamed in 6
+    dimension = named() or 768
     dims = [d for d in (dimension, 512, 256, 128, 64) if d <= dimension]
     return losses.MatryoshkaLoss(model, base, matryoshka_dims=dims)
 

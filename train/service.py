@@ -72,6 +72,7 @@ def train_model(
     negatives: int = 1,
     relative_margin: float = 0.05,
     loss: str = "cached_mnrl",
+    loss_scale: float = 20.0,
     learning_rate: float = 2e-5,
     max_seq_length: int | None = 256,
     max_pairs: int | None = None,
@@ -103,7 +104,8 @@ def train_model(
             bf16, else fp32), ``fp32``, ``bf16`` or ``fp16`` (CUDA only).
         negatives: hard negatives per pair; ``relative_margin``: how far below the positive's score a
             negative must stay.
-        loss: ``cached_mnrl`` (default), ``mnrl`` or ``matryoshka``.
+        loss: ``cached_mnrl`` (default), ``mnrl`` or ``matryoshka``; ``loss_scale``: its similarity scale
+            (1 / temperature, sentence-transformers' default 20).
         max_pairs: train on at most this many pairs.
         reranker: also train a cross-encoder from the same negatives (``legalrag eval --rerank OUT/reranker``).
         reranker_base: the model the reranker starts from (implies ``reranker``): a published cross-encoder
@@ -123,6 +125,8 @@ def train_model(
     _check_inputs(model, target, resume, loss, negatives, batch_size, mini_batch_size)
     if reranker_base is not None:
         _check_model(reranker_base, "reranker base")
+    if not loss_scale > 0:
+        raise InputError(f"loss_scale must be positive, not {loss_scale}")
     if precision not in ("auto", "fp32", "bf16", "fp16"):
         raise InputError(f"precision must be auto, fp32, bf16 or fp16, not {precision!r}")
     data = prepare_data(
@@ -136,6 +140,7 @@ def train_model(
         mini_batch_size=mini_batch_size,
         learning_rate=learning_rate,
         loss=loss,  # type: ignore[arg-type]
+        loss_scale=loss_scale,
         max_seq_length=max_seq_length,
         seed=seed,
         gradient_checkpointing=gradient_checkpointing,

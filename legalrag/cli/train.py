@@ -28,6 +28,9 @@ def train(
     mini_batch_size: Annotated[int, typer.Option(min=1, help="Texts per forward pass (CachedMNRL).")] = 16,
     negatives: Annotated[int, typer.Option(min=0, help="Hard negatives mined per pair.")] = 1,
     loss: Annotated[str, typer.Option(help="cached_mnrl, mnrl or matryoshka.")] = "cached_mnrl",
+    loss_scale: Annotated[
+        float, typer.Option(help="Similarity scale of the ranking loss, 1/temperature (E5 was pre-trained at 100).")
+    ] = 20.0,
     learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-5,
     max_seq_length: Annotated[
         int,
@@ -78,6 +81,7 @@ def train(
             mini_batch_size=mini_batch_size,
             negatives=negatives,
             loss=loss,
+            loss_scale=loss_scale,
             learning_rate=learning_rate,
             max_seq_length=max_seq_length,
             max_pairs=max_pairs,

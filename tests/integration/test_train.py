@@ -36,7 +36,7 @@ def test_a_tiny_model_trains_and_the_folder_is_a_model_with_its_card(base: Path,
     from sentence_transformers import SentenceTransformer
 
     report = _train(base, tmp_path / "q", tmp_path / "out", "--epochs", "8", "--learning-rate", "1e-3",
-                    "--max-seq-length", "32")  # fmt: skip
+                    "--max-seq-length", "32", "--loss-scale", "50")  # fmt: skip
     assert report["model"] == str(tmp_path / "out") and report["train_pairs"] >= 8
     assert report["loss_first"] is not None and report["loss_last"] < report["loss_first"]  # it learned something
     assert set(report["before"]) == set(report["after"]) >= {"dense", "sparse", "tuned"}
@@ -46,6 +46,7 @@ def test_a_tiny_model_trains_and_the_folder_is_a_model_with_its_card(base: Path,
     assert model.encode(["제1조(목적)"]).shape == (1, 64)
     assert model.max_seq_length == 128  # --max-seq-length 32 capped training only, not the chunk limit
     card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    assert report["hyperparameters"]["loss_scale"] == 50 and "loss_scale" in card
     assert "cosine_accuracy@1" in card and "cosine_map@100" in card and "| dense | before |" in card
     assert "| dense | after |" in card and "hard negatives" in card and "learning_rate" in card
 
@@ -67,6 +68,7 @@ def test_bad_input_exits_2_and_writes_nothing(base: Path, tmp_path: Path) -> Non
     message = _train(base, tmp_path / "q", out, "--model", "use:multilingual", code=2)["error"]
     assert "not trainable" in message
     assert "no_such_split" in _train(base, tmp_path / "q", out, "--split", "no_such_split", code=2)["error"]
+    assert "loss_scale must be positive" in _train(base, tmp_path / "q", out, "--loss-scale", "0", code=2)["error"]
     missing = _train(base, tmp_path / "q", out, "--reranker-base", str(tmp_path / "nope" / "x"), code=2)["error"]
     assert "does not exist" in missing  # refused before the embedder trains, not after
     tiny = tmp_path / "tiny.jsonl"
@@ -142,3 +144,14 @@ def test_training_arguments_use_this_transformers_names_without_warnings(kind: s
         args = _arguments(kind, tmp_path, options, "cpu", None)
     assert args.get_warmup_steps(100) == 25
     assert args.dataloader_pin_memory is False
+
+
+@pytest.mark.parametrize("loss", ["mnrl", "cached_mnrl", "matryoshka"])
+def test_the_ranking_loss_uses_the_given_scale(base: Path, loss: str) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from legalrag.train.fit import FitOptions, _loss
+
+    built = _loss(SentenceTransformer(str(base), device="cpu"), FitOptions(loss=loss, loss_scale=50.0))  # type: ignore[arg-type]
+    ranking = getattr(built, "loss", built)  # MatryoshkaLoss wraps the ranking loss
+    assert ranking.scale == 50.0
