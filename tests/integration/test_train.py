@@ -49,6 +49,7 @@ def test_a_tiny_model_trains_and_the_folder_is_a_model_with_its_card(base: Path,
     assert report["hyperparameters"]["loss_scale"] == 50 and "loss_scale" in card
     assert "cosine_accuracy@1" in card and "cosine_map@100" in card and "| dense | before |" in card
     assert "| dense | after |" in card and "hard negatives" in card and "learning_rate" in card
+    assert f"{report['negatives']['random_negatives']} random documents" in card and "hard_negatives.jsonl" in card
 
 
 def test_resume_continues_from_the_last_checkpoint(base: Path, tmp_path: Path) -> None:
