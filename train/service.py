@@ -23,6 +23,7 @@ from legalrag.plugin.errors import InputError, ModelLoadError
 from legalrag.plugin.settings import Settings
 from legalrag.train.data import TrainData, prepare_data
 from legalrag.train.fit import FitOptions, fit_embedder, fit_reranker
+from legalrag.train.mining import CANDIDATES
 
 __all__ = ["TrainReport", "train_model"]
 
@@ -185,7 +186,7 @@ def train_model(
         sizes=data.sizes(),
         before=before,
         after=after,
-        negatives={**mining, "candidates": 30},
+        negatives={**mining, "candidates": CANDIDATES},
         hyperparameters={k: v for k, v in asdict(options).items() if k not in ("show_progress",)},
         eval_split=data.test.name.split(":")[-1] if ":" in data.test.name else (eval_split or "test"),
         split_by=data.split_by,
