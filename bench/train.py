@@ -56,6 +56,7 @@ def run(model: str, data: Path, work: Path, args: argparse.Namespace) -> dict[st
         batch_size=args.batch_size,
         mini_batch_size=args.mini_batch_size,
         negatives=args.negatives,
+        relative_margin=args.relative_margin,
         max_seq_length=args.max_seq_length,
         loss=args.loss,
         loss_scale=args.loss_scale,
@@ -102,6 +103,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--mini-batch-size", type=int, default=16)
     parser.add_argument("--negatives", type=int, default=1)
+    parser.add_argument("--relative-margin", type=float, default=0.05, help="mining: skip candidates this close")
     parser.add_argument("--max-seq-length", type=int, default=256, help="tokens per text while training")
     parser.add_argument("--loss", default="cached_mnrl", help="cached_mnrl, mnrl (same gradients, more memory)")
     parser.add_argument("--loss-scale", type=float, default=20.0, help="1/temperature of the ranking loss")

@@ -128,6 +128,8 @@ def train_model(
         _check_model(reranker_base, "reranker base")
     if not loss_scale > 0:
         raise InputError(f"loss_scale must be positive, not {loss_scale}")
+    if not 0 <= relative_margin < 1:
+        raise InputError(f"relative_margin must be at least 0 and below 1, not {relative_margin}")
     if precision not in ("auto", "fp32", "bf16", "fp16"):
         raise InputError(f"precision must be auto, fp32, bf16 or fp16, not {precision!r}")
     data = prepare_data(

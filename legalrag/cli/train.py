@@ -27,6 +27,13 @@ def train(
     batch_size: Annotated[int, typer.Option(min=2, help="Effective batch: in-batch negatives per step.")] = 64,
     mini_batch_size: Annotated[int, typer.Option(min=1, help="Texts per forward pass (CachedMNRL).")] = 16,
     negatives: Annotated[int, typer.Option(min=0, help="Hard negatives mined per pair.")] = 1,
+    relative_margin: Annotated[
+        float,
+        typer.Option(
+            help="Skip a candidate whose base-model cosine is within this share of the positive's"
+            " (a likely unlabelled positive); 0 keeps the hardest."
+        ),
+    ] = 0.05,
     loss: Annotated[str, typer.Option(help="cached_mnrl, mnrl or matryoshka.")] = "cached_mnrl",
     loss_scale: Annotated[
         float, typer.Option(help="Similarity scale of the ranking loss, 1/temperature (E5 was pre-trained at 100).")
@@ -80,6 +87,7 @@ def train(
             batch_size=batch_size,
             mini_batch_size=mini_batch_size,
             negatives=negatives,
+            relative_margin=relative_margin,
             loss=loss,
             loss_scale=loss_scale,
             learning_rate=learning_rate,

@@ -36,7 +36,7 @@ def test_a_tiny_model_trains_and_the_folder_is_a_model_with_its_card(base: Path,
     from sentence_transformers import SentenceTransformer
 
     report = _train(base, tmp_path / "q", tmp_path / "out", "--epochs", "8", "--learning-rate", "1e-3",
-                    "--max-seq-length", "32", "--loss-scale", "50")  # fmt: skip
+                    "--max-seq-length", "32", "--loss-scale", "50", "--relative-margin", "0.1")  # fmt: skip
     assert report["model"] == str(tmp_path / "out") and report["train_pairs"] >= 8
     assert report["loss_first"] is not None and report["loss_last"] < report["loss_first"]  # it learned something
     assert set(report["before"]) == set(report["after"]) >= {"dense", "sparse", "tuned"}
@@ -47,6 +47,7 @@ def test_a_tiny_model_trains_and_the_folder_is_a_model_with_its_card(base: Path,
     assert model.max_seq_length == 128  # --max-seq-length 32 capped training only, not the chunk limit
     card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
     assert report["hyperparameters"]["loss_scale"] == 50 and "loss_scale" in card
+    assert report["negatives"]["relative_margin"] == 0.1 and "within 10% of the positive" in card
     assert "cosine_accuracy@1" in card and "cosine_map@100" in card and "| dense | before |" in card
     assert "| dense | after |" in card and "hard negatives" in card and "learning_rate" in card
     assert f"{report['negatives']['random_negatives']} random documents" in card and "hard_negatives.jsonl" in card
@@ -70,6 +71,7 @@ def test_bad_input_exits_2_and_writes_nothing(base: Path, tmp_path: Path) -> Non
     assert "not trainable" in message
     assert "no_such_split" in _train(base, tmp_path / "q", out, "--split", "no_such_split", code=2)["error"]
     assert "loss_scale must be positive" in _train(base, tmp_path / "q", out, "--loss-scale", "0", code=2)["error"]
+    assert "relative_margin must be" in _train(base, tmp_path / "q", out, "--relative-margin", "1", code=2)["error"]
     missing = _train(base, tmp_path / "q", out, "--reranker-base", str(tmp_path / "nope" / "x"), code=2)["error"]
     assert "does not exist" in missing  # refused before the embedder trains, not after
     tiny = tmp_path / "tiny.jsonl"
