@@ -24,6 +24,7 @@ rounds reuse the export cache, as a user's second run does.
     python bench/ingest.py --max-mb 0.3 --systems langchain-qdrant,legalrag-edge+fp32,legalrag-edge+onnx-int8
     python bench/ingest.py --importtime              # what `legalrag ingest` imports, by package
     python bench/ingest.py --scale-check --max-mb 0.1  # peak RSS at 1× and 10× (copies of) the sample
+    python bench/ingest.py --scale-check --scale-system legalrag-cli --max-mb 0.1  # the same, whole CLI process
 """
 
 from __future__ import annotations
@@ -157,10 +158,15 @@ def _run_cli(files: list[Path], variant: str, args: argparse.Namespace, target: 
         str(args.max_tokens),
         str(args.overlap),
     )
-    proc = subprocess.run(command, capture_output=True, text=True, env=env)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(command, stdout=out, stderr=err, text=True, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS, not the largest child's so far
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(command[:2])} failed:\n{proc.stderr[-4000:]}")
-    summary = json.loads(proc.stdout)
+        raise SystemExit(f"{' '.join(command[:2])} failed:\n{stderr[-4000:]}")
+    summary = json.loads(stdout)
     timings = summary["timings"]
     return {
         "chunks": summary["chunks"],
@@ -170,6 +176,7 @@ def _run_cli(files: list[Path], variant: str, args: argparse.Namespace, target: 
         "embed_seconds": summary["embed_seconds"],
         "timings": timings,
         "failed": len(summary["failed"]),
+        "peak_rss_mb": usage.ru_maxrss / 1024,  # whole process: Python, imports, model, ingest, index
     }
 
 
@@ -221,6 +228,8 @@ def _report_scale(results: list[dict]) -> None:
         ("streaming_peak_rss_mb", "streaming (load, chunk, embed, upsert)"),
         ("peak_rss_mb", "whole run (+ building the index)"),
     ):
+        if key not in small:  # legalrag-cli: the whole process only
+            continue
         print(f"  peak RSS, {what}: {small[key]:.0f} → {large[key]:.0f} MB: {large[key] / small[key]:.2f}x")
 
 
@@ -326,6 +335,12 @@ def main() -> None:
     parser.add_argument(
         "--scale-check", action="store_true", help="legalrag-edge peak RSS on the sample and on 10 copies of it"
     )
+    parser.add_argument(
+        "--scale-system",
+        default="legalrag-edge",
+        choices=("legalrag-edge", "legalrag-cli", "legalrag-cli+openvino"),
+        help="what --scale-check runs (legalrag-cli: the whole `legalrag ingest` process)",
+    )
     parser.add_argument("--importtime", action="store_true", help="what legalrag ingest imports, by package")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -353,7 +368,7 @@ def main() -> None:
             importtime(args, Path(tmp))
             return
         if args.scale_check:
-            results = [_run_one("legalrag-edge", size, args, Path(tmp), "1") for size in (1, 10)]
+            results = [_run_one(args.scale_system, size, args, Path(tmp), "1") for size in (1, 10)]
         else:
             for i in range(args.rounds):
                 results += [_run_one(system, 1, args, Path(tmp), str(i + 1)) for system in systems]
