@@ -159,12 +159,12 @@ def _run_cli(files: list[Path], variant: str, args: argparse.Namespace, target: 
         str(args.overlap),
     )
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(command, stdout=out, stderr=err, text=True, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS, not the largest child's so far
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0), err.seek(0)
+        pid = subprocess.Popen(command, stdout=out, stderr=err, text=True, env=env).pid
+        _, status, usage = os.wait4(pid, 0)  # this child's own peak RSS, not the largest child's so far
+        out.seek(0)
+        err.seek(0)
         stdout, stderr = out.read(), err.read()
-    if proc.returncode != 0:
+    if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(command[:2])} failed:\n{stderr[-4000:]}")
     summary = json.loads(stdout)
     timings = summary["timings"]

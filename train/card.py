@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from legalrag.eval.cards import similarity_name
-from legalrag.train.mining import ROWS_FILE
+from legalrag.train.mining import CANDIDATES, ROWS_FILE
 
 __all__ = ["CARD_KEYS", "model_card"]
 
@@ -63,8 +63,8 @@ def model_card(report: Mapping[str, Any], existing: str = "") -> str:
         f"queries; {report['eval_split']}: {sizes['test_queries']} queries; corpus: {sizes['corpus']} documents",
         f"- leaks removed from training (a query equal or nearly equal to a held-out one): {sizes['leaks_removed']}",
         f"- hard negatives: {negatives['negatives_per_pair']} per pair from the collection `{report['collection']}` "
-        f"(hybrid search, top {negatives.get('candidates', 30)} documents), skipping positives and candidates the "
-        f"base model scores within {negatives['relative_margin']:.0%} of the positive "
+        f"(hybrid search, top {negatives.get('candidates', CANDIDATES)} documents), skipping positives and "
+        f"candidates the base model scores within {negatives['relative_margin']:.0%} of the positive "
         f"({negatives['skipped_as_likely_positive']} skipped as likely unlabelled positives; "
         f"{negatives.get('random_negatives', 0)} random documents for pairs left short); "
         f"the table: `{ROWS_FILE}`",
