@@ -64,7 +64,7 @@ def model_card(report: Mapping[str, Any], existing: str = "") -> str:
         f"- leaks removed from training (a query equal or nearly equal to a held-out one): {sizes['leaks_removed']}",
         f"- hard negatives: {negatives['negatives_per_pair']} per pair from the collection `{report['collection']}` "
         f"(hybrid search, top {negatives.get('candidates', CANDIDATES)} documents), skipping positives and "
-        f"candidates the base model scores within {negatives['relative_margin']:.0%} of the positive "
+        f"candidates the base model scores within {negatives['relative_margin'] * 100:g}% of the positive "
         f"({negatives['skipped_as_likely_positive']} skipped as likely unlabelled positives; "
         f"{negatives.get('random_negatives', 0)} random documents for pairs left short); "
         f"the table: `{ROWS_FILE}`",
