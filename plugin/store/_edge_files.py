@@ -48,11 +48,16 @@ class DirLock:
         os.pwrite(fd, f"{os.getpid()}\n{shlex.join(sys.orig_argv)}\n".encode(), 0)
         return cls(fd)
 
+    # bound here: when a dropped store is collected at interpreter exit, module globals may already be None
+    _unlock = staticmethod(fcntl.flock)
+    _close = staticmethod(os.close)
+    _LOCK_UN = fcntl.LOCK_UN
+
     def release(self) -> None:
         if self._fd >= 0:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = -1
+            fd, self._fd = self._fd, -1
+            self._unlock(fd, self._LOCK_UN)
+            self._close(fd)
 
     def __del__(self) -> None:
         # a store dropped without close() must not keep its collection locked for the process's life
