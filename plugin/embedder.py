@@ -53,7 +53,7 @@ MIN_BATCH_TOKENS = 512
 #: ones stay in cache (bench/embed.py, MiniLM at 256-token chunks on 2 cores: 16-sequence batches
 #: ran 1.8x faster than 128-sequence ones, and the attention buffers of big batches cost GBs of RSS)
 DEFAULT_BATCH_TOKENS = {"cuda": 65536, "cpu": 4096}
-#: document batches are padded to a multiple of this many tokens. Every new (batch, length) shape makes
+#: text batches (documents and queries) are padded to a multiple of this many tokens. Every new shape makes
 #: the CPU runtime (oneDNN) build and cache new kernels: with one shape per length, the cache grew with
 #: the corpus (bench/ingest.py --scale-check: 10x corpus 2,004 MB peak RSS) and the builds cost time;
 #: padded to 16, 1,495 MB and 12 % faster (MiniLM, 12,870 chunks, store left out of the run)
