@@ -384,16 +384,19 @@ class DenseEncoder:
         encoded = self.tokenizer(list(texts), add_special_tokens=True, truncation=True, max_length=limit)
         return np.fromiter((len(ids) for ids in encoded["input_ids"]), dtype=np.int64, count=len(texts))
 
+    def _padded(self, lengths: np.ndarray) -> np.ndarray:
+        """The lengths the model pads these texts to (up to a multiple of :attr:`pad_multiple`)."""
+        return -(-lengths // self.pad_multiple) * self.pad_multiple
+
     def _budget_batches(self, order: np.ndarray, lengths: np.ndarray) -> Iterator[list[int]]:
         batch: list[int] = []
         longest = 0
-        step = self.pad_multiple
+        padded = self._padded(lengths).tolist()
         for index in order.tolist():
-            padded = -(-int(lengths[index]) // step) * step  # the length the model pads this text to
-            longest = max(longest, padded)
+            longest = max(longest, padded[index])
             if batch and (len(batch) + 1) * longest > self.batch_tokens:
                 yield batch
-                batch, longest = [], padded
+                batch, longest = [], padded[index]
             batch.append(index)
         if batch:
             yield batch
@@ -408,7 +411,7 @@ class DenseEncoder:
                 raise
             _free_cuda_cache()
             lengths = self._token_lengths(texts)
-            padded = len(texts) * int(lengths.max())
+            padded = len(texts) * int(self._padded(lengths).max())
             lowered = padded // 2 if padded <= self.batch_tokens else self.batch_tokens
             if len(texts) == 1 or lowered < MIN_BATCH_TOKENS:
                 raise LegalRAGError(
