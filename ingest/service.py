@@ -8,7 +8,9 @@ name, then the model: a locked store fails before any model loads), run the pipe
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import itertools
 import os
 import threading
 import time
@@ -277,6 +279,8 @@ def _ingest(
         target.claim(name)  # a second writer fails here, before the model loads
         created = recreate or target.get_collection(name) is None
         if dense is None:
+            if sparse:
+                documents = _preload_analyser(documents)
             loading = time.perf_counter()
             encoder = load_dense(settings)
             timings["model_load"] = time.perf_counter() - loading
@@ -311,6 +315,35 @@ def _ingest(
     report.default_search = chosen
     report.timings = timings
     return report
+
+
+def _preload_analyser(
+    documents: Iterable[SourceDocument | DocumentFailure],
+) -> Iterable[SourceDocument | DocumentFailure]:
+    """Load the BM25 analyser for the first document's language on a thread while the model loads.
+
+    kiwipiepy's Korean model takes ~2 s of CPU to load, mostly outside the GIL: alongside the model load
+    (imports, one core busy) it is nearly free; loaded lazily by the first batch it competes with the
+    encoder for the cores. Reads the first document early; the run still gets every document, in order.
+    """
+    iterator = iter(documents)
+    first = next(iterator, None)
+    if first is None:
+        return iterator
+    if isinstance(first, SourceDocument) and first.text.strip():
+        sample = first.text[:2000]
+        threading.Thread(
+            target=_load_analyser, args=(sample, first.language), name="legalrag-analyser", daemon=True
+        ).start()
+    return itertools.chain([first], iterator)
+
+
+def _load_analyser(sample: str, language: str | None) -> None:
+    from legalrag.plugin.sparse import BM25Encoder
+
+    # best effort: a missing analyser (kiwipiepy not installed) is reported by the run itself
+    with contextlib.suppress(Exception):
+        BM25Encoder().tokenize(sample, language)
 
 
 def _record_model(store: Store, collection: str, dense: DenseModel, stats: IngestStats) -> None:

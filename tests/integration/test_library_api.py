@@ -54,6 +54,33 @@ def test_ingest_documents_takes_your_own_records(store_path: Path, minilm_encode
         assert {h.payload["doc_id"] for h in store.scroll("mine")} == {"a", "b"}
 
 
+def test_the_analyser_loads_beside_the_model_and_every_document_still_arrives(
+    store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import legalrag.ingest.service as service
+
+    calls: list[tuple[str, str | None, str]] = []
+    original = service._load_analyser
+
+    def recording(sample: str, language: str | None) -> None:
+        calls.append((sample, language, threading.current_thread().name))
+        original(sample, language)
+
+    monkeypatch.setattr(service, "_load_analyser", recording)
+    texts = ["제1조(목적) 이 법은 개인정보를 보호한다.", "Điều 2. Phạm vi", "제3조(정의) 정보주체란 주체를 말한다."]
+    one_pass = (SourceDocument(doc_id=f"d{i}", source=f"mine:{i}", text=t) for i, t in enumerate(texts))
+    report = ingest_documents(one_pass, settings=_settings(store_path, "warm"))
+    assert calls == [(texts[0], None, "legalrag-analyser")], "loaded once, from the first document, off the main thread"
+    assert (report.added, report.failed) == (3, [])
+    with EdgeStore(store_path) as store:
+        assert {h.payload["doc_id"] for h in store.scroll("warm")} == {"d0", "d1", "d2"}
+    calls.clear()
+    ingest_documents(iter([]), settings=_settings(store_path, "warm"))
+    dense_only = [SourceDocument(doc_id="e", source="mine:e", text=texts[0])]
+    ingest_documents(dense_only, settings=_settings(store_path, "dense"), sparse=False)
+    assert calls == [], "nothing to read, or no BM25: nothing preloaded"
+
+
 def test_ingest_paths_refuses_missing_paths_before_anything_loads(store_path: Path) -> None:
     with pytest.raises(InputError, match="not found"):
         ingest_paths([CORPUS / "missing"], settings=_settings(store_path))
