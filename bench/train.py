@@ -105,7 +105,9 @@ def main() -> None:
     parser.add_argument("--negatives", type=int, default=1)
     parser.add_argument("--relative-margin", type=float, default=0.05, help="mining: skip candidates this close")
     parser.add_argument("--max-seq-length", type=int, default=256, help="tokens per text while training")
-    parser.add_argument("--loss", default="cached_mnrl", help="cached_mnrl, mnrl (same gradients, more memory)")
+    parser.add_argument(
+        "--loss", default="cached_mnrl", help="cached_mnrl, mnrl (more memory), gist / cached_gist (base model guides)"
+    )
     parser.add_argument("--loss-scale", type=float, default=20.0, help="1/temperature of the ranking loss")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--learning-rate", type=float, default=5e-5)

@@ -2,7 +2,8 @@
 
 The embedder: ``SentenceTransformerTrainer`` with ``CachedMultipleNegativesRankingLoss`` by default
 (in-batch negatives over a large batch in the memory of a small one: GradCache), or plain MNRL, either
-optionally inside ``MatryoshkaLoss``; the mined hard negatives are extra columns; duplicates within a
+optionally inside ``MatryoshkaLoss``, or ``(Cached)GISTEmbedLoss`` with the base model as the guide that
+drops likely false in-batch negatives; the mined hard negatives are extra columns; duplicates within a
 batch are avoided (``BatchSamplers.NO_DUPLICATES``); the model's own query/document prompts are applied
 to the columns. The reranker: ``CrossEncoderTrainer`` with ``BinaryCrossEntropyLoss`` over (query,
 positive) = 1 and (query, negative) = 0, positives weighted by the negatives per pair. bf16 on CUDA;
@@ -13,6 +14,7 @@ Ctrl-C saves one before stopping.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import sys
 from collections.abc import Iterator, Sequence
@@ -25,7 +27,8 @@ from legalrag.train.mining import Mined
 
 __all__ = ["FitOptions", "Interrupted", "fit_embedder", "fit_reranker"]
 
-Loss = Literal["cached_mnrl", "mnrl", "matryoshka"]
+Loss = Literal["cached_mnrl", "mnrl", "matryoshka", "gist", "cached_gist"]
+LOSSES: tuple[str, ...] = ("cached_mnrl", "mnrl", "matryoshka", "gist", "cached_gist")
 #: tokens of a (query, passage) pair at most while training a reranker
 PAIR_TOKENS = 512
 
@@ -88,6 +91,15 @@ def _loss(model: Any, options: FitOptions) -> Any:
         from sentence_transformers import losses  # type: ignore[no-redef,attr-defined]
 
     scale = options.loss_scale
+    if options.loss in ("gist", "cached_gist"):
+        # the guide is the base model, frozen: an in-batch negative it scores above the pair's positive is
+        # likely an unlabelled answer (near-duplicate interpretations) and is left out of the softmax
+        guide = copy.deepcopy(model).requires_grad_(False).eval()
+        if options.loss == "gist":
+            return losses.GISTEmbedLoss(model, guide, temperature=1.0 / scale)
+        return losses.CachedGISTEmbedLoss(
+            model, guide, temperature=1.0 / scale, mini_batch_size=options.mini_batch_size
+        )
     base = (
         losses.MultipleNegativesRankingLoss(model, scale=scale)
         if options.loss == "mnrl"

@@ -22,7 +22,7 @@ from typing import Any
 from legalrag.plugin.errors import InputError, ModelLoadError
 from legalrag.plugin.settings import Settings
 from legalrag.train.data import TrainData, prepare_data
-from legalrag.train.fit import FitOptions, fit_embedder, fit_reranker
+from legalrag.train.fit import LOSSES, FitOptions, fit_embedder, fit_reranker
 from legalrag.train.mining import CANDIDATES
 
 __all__ = ["TrainReport", "train_model"]
@@ -105,8 +105,9 @@ def train_model(
             bf16, else fp32), ``fp32``, ``bf16`` or ``fp16`` (CUDA only).
         negatives: hard negatives per pair; ``relative_margin``: how far below the positive's score a
             negative must stay.
-        loss: ``cached_mnrl`` (default), ``mnrl`` or ``matryoshka``; ``loss_scale``: its similarity scale
-            (1 / temperature, sentence-transformers' default 20).
+        loss: ``cached_mnrl`` (default), ``mnrl``, ``matryoshka``, or ``gist`` / ``cached_gist``
+            (GISTEmbedLoss: the base model guides which in-batch negatives count); ``loss_scale``: its
+            similarity scale (1 / temperature, sentence-transformers' default 20).
         max_pairs: train on at most this many pairs.
         reranker: also train a cross-encoder from the same negatives (``legalrag eval --rerank OUT/reranker``).
         reranker_base: the model the reranker starts from (implies ``reranker``): a published cross-encoder
@@ -228,8 +229,8 @@ def _check_inputs(
         raise InputError(
             f"model {model!r} is not trainable (USE runs on numpy): start from a sentence-transformers model"
         )
-    if loss not in ("cached_mnrl", "mnrl", "matryoshka"):
-        raise InputError(f"loss must be cached_mnrl, mnrl or matryoshka, not {loss!r}")
+    if loss not in LOSSES:
+        raise InputError(f"loss must be one of {', '.join(LOSSES)}, not {loss!r}")
     if negatives < 0 or batch_size < 2 or mini_batch_size < 1:
         raise InputError("negatives must be >= 0, batch_size >= 2 and mini_batch_size >= 1")
     if output.exists() and any(output.iterdir()) and not resume:

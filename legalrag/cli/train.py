@@ -34,7 +34,7 @@ def train(
             " (a likely unlabelled positive); 0 keeps the hardest."
         ),
     ] = 0.05,
-    loss: Annotated[str, typer.Option(help="cached_mnrl, mnrl or matryoshka.")] = "cached_mnrl",
+    loss: Annotated[str, typer.Option(help="cached_mnrl, mnrl, matryoshka, gist or cached_gist.")] = "cached_mnrl",
     loss_scale: Annotated[
         float, typer.Option(help="Similarity scale of the ranking loss, 1/temperature (E5 was pre-trained at 100).")
     ] = 20.0,

@@ -149,7 +149,7 @@ def test_training_arguments_use_this_transformers_names_without_warnings(kind: s
     assert args.dataloader_pin_memory is False
 
 
-@pytest.mark.parametrize("loss", ["mnrl", "cached_mnrl", "matryoshka"])
+@pytest.mark.parametrize("loss", ["mnrl", "cached_mnrl", "matryoshka", "gist", "cached_gist"])
 def test_the_ranking_loss_uses_the_given_scale(base: Path, loss: str) -> None:
     from sentence_transformers import SentenceTransformer
 
@@ -157,4 +157,24 @@ def test_the_ranking_loss_uses_the_given_scale(base: Path, loss: str) -> None:
 
     built = _loss(SentenceTransformer(str(base), device="cpu"), FitOptions(loss=loss, loss_scale=50.0))  # type: ignore[arg-type]
     ranking = getattr(built, "loss", built)  # MatryoshkaLoss wraps the ranking loss
-    assert ranking.scale == 50.0
+    assert getattr(ranking, "scale", None) == 50.0 or ranking.temperature == pytest.approx(1 / 50.0)
+
+
+@pytest.mark.parametrize("loss", ["gist", "cached_gist"])
+def test_gist_is_guided_by_a_frozen_copy_of_the_base_model(base: Path, loss: str) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from legalrag.train.fit import FitOptions, _loss
+
+    model = SentenceTransformer(str(base), device="cpu")
+    built = _loss(model, FitOptions(loss=loss))  # type: ignore[arg-type]
+    assert built.guide is not model and not any(p.requires_grad for p in built.guide.parameters())
+    text = ["제1조(목적) 이 법은"]
+    assert (built.guide.encode(text) == model.encode(text)).all(), "the guide starts as the base model"
+
+
+def test_a_gist_run_trains(base: Path, tmp_path: Path) -> None:
+    report = _train(base, tmp_path / "q", tmp_path / "out", "--loss", "cached_gist", "--epochs", "4",
+                    "--learning-rate", "1e-3", "--max-seq-length", "32")  # fmt: skip
+    assert report["hyperparameters"]["loss"] == "cached_gist"
+    assert report["loss_first"] is not None and report["loss_last"] < report["loss_first"]
