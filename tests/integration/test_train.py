@@ -174,7 +174,7 @@ def test_gist_is_guided_by_a_frozen_copy_of_the_base_model(base: Path, loss: str
 
 
 def test_a_gist_run_trains(base: Path, tmp_path: Path) -> None:
-    report = _train(base, tmp_path / "q", tmp_path / "out", "--loss", "cached_gist", "--epochs", "4",
-                    "--learning-rate", "1e-3", "--max-seq-length", "32")  # fmt: skip
+    report = _train(base, tmp_path / "q", tmp_path / "out", "--loss", "cached_gist", "--epochs", "8",
+                    "--learning-rate", "1e-3", "--max-seq-length", "32", "--loss-scale", "50")  # fmt: skip
     assert report["hyperparameters"]["loss"] == "cached_gist"
     assert report["loss_first"] is not None and report["loss_last"] < report["loss_first"]
