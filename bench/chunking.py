@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from _common import corpus_root, legal_files
+from _common import doc_root, legal_files
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
     started = time.perf_counter()
     chunks = []
     failed = 0
-    for doc in iter_documents(files, doc_id_root=corpus_root()):
+    for doc in iter_documents(files, doc_id_root=doc_root(files)):
         if isinstance(doc, SourceDocument):
             chunks.extend(chunker.chunk(doc))
         else:

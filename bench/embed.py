@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from _common import corpus_root, legal_files
+from _common import doc_root, legal_files
 
 
 def sample_texts(n: int, max_tokens: int, model: str) -> list[str]:
@@ -37,7 +37,8 @@ def sample_texts(n: int, max_tokens: int, model: str) -> list[str]:
     info = load_tokenizer(model, Settings())
     chunker = Chunker(HFTokenCounter(info.tokenizer), max_tokens=min(max_tokens, info.chunk_budget))
     texts: list[str] = []
-    for doc in iter_documents(legal_files(max_mb=None), doc_id_root=corpus_root()):
+    files = legal_files(max_mb=None)
+    for doc in iter_documents(files, doc_id_root=doc_root(files)):
         if isinstance(doc, SourceDocument):
             texts.extend(c.embed_text for c in chunker.chunk(doc))
         if len(texts) >= n:

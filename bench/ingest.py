@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from _common import corpus_root, legal_files, peak_rss_mb, run_worker
+from _common import doc_root, legal_files, peak_rss_mb, run_worker
 
 SYSTEMS = ("langchain-qdrant", "legalrag-cli", "legalrag-cli+openvino")
 #: CLI flags per variant of ``legalrag-cli``
@@ -62,7 +62,7 @@ def _documents(files: list[Path]):  # type: ignore[no-untyped-def]
     from legalrag.ingest.loaders import iter_documents
     from legalrag.plugin.schema import SourceDocument
 
-    return [d for d in iter_documents(files, doc_id_root=corpus_root()) if isinstance(d, SourceDocument)]
+    return [d for d in iter_documents(files, doc_id_root=doc_root(files)) if isinstance(d, SourceDocument)]
 
 
 def worker_baseline(files: list[Path], model: str, max_tokens: int, overlap: int, target: Path) -> dict:
@@ -117,7 +117,7 @@ def worker_ours(
     encoder = load_dense(settings)
     store = EdgeStore(target) if engine == "edge" else ClientStore(QdrantClient(path=str(target)))
     ingestor = make_ingestor(settings, store, encoder)
-    stats = ingestor.run(iter_documents(files, doc_id_root=corpus_root()))
+    stats = ingestor.run(iter_documents(files, doc_id_root=doc_root(files)))
     streaming_peak = peak_rss_mb()  # load → chunk → embed → upsert, before the index is built
     store.optimize("bench")
     store.close()
