@@ -257,6 +257,8 @@ class DenseEncoder:
         self.precision = precision
         self.query_threads = query_threads
         self._query_worker: Any = None
+        #: reduced precision over fp32 weights on the CPU runs under autocast (decided once: the weights do not change)
+        self._autocasts = precision != "fp32" and str(model.device) == "cpu" and _holds_fp32(model)
         #: batches are formed on lengths rounded up to this (1: the model pads to each batch's longest)
         self.pad_multiple = PAD_MULTIPLE if all(pad_to_buckets(m) for m in (model, *self.replicas)) else 1
         #: seconds :meth:`load` took (imports, weights, a runtime's one-time export), and of them the export
@@ -293,7 +295,7 @@ class DenseEncoder:
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         """Reduced precision for a CPU model that holds fp32 weights (:meth:`load` converts them instead)."""
-        if self.precision == "fp32" or str(self.model.device) != "cpu" or not _holds_fp32(self.model):
+        if not self._autocasts:
             return contextlib.nullcontext()
         import torch
 

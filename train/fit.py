@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from legalrag.plugin.errors import InputError, LegalRAGError, MissingExtraError
 from legalrag.train.mining import Mined
@@ -28,7 +28,7 @@ from legalrag.train.mining import Mined
 __all__ = ["FitOptions", "Interrupted", "fit_embedder", "fit_reranker"]
 
 Loss = Literal["cached_mnrl", "mnrl", "matryoshka", "gist", "cached_gist"]
-LOSSES: tuple[str, ...] = ("cached_mnrl", "mnrl", "matryoshka", "gist", "cached_gist")
+LOSSES: tuple[str, ...] = get_args(Loss)
 #: tokens of a (query, passage) pair at most while training a reranker
 PAIR_TOKENS = 512
 
