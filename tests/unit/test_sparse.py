@@ -79,6 +79,16 @@ def test_korean_compounds_match_with_or_without_spaces() -> None:
     assert "자" not in ko.tokenize("개인정보처리자")
 
 
+def test_korean_multi_word_proper_nouns_are_split_into_their_nouns() -> None:
+    # kiwipiepy's WikiData multi-word dictionary would make "소프트웨어 개발 보안" one term that no query
+    # spelled another way matches; it is not loaded (and the Korean rules version says so)
+    terms = get_tokenizer("ko").tokenize("소프트웨어 개발 보안 가이드를 따른다")
+    assert {"소프트웨어", "개발", "보안", "가이드", "개발보안", "따르다"} <= set(terms)
+    assert not any(" " in term for term in terms)
+    assert tokenizers.tokenizer_versions()["ko"].endswith("+" + tokenizers.KO_RULES_VERSION)
+    assert tokenizers.KO_RULES_VERSION != tokenizers.RULES_VERSION
+
+
 def test_korean_batch_equals_one_by_one() -> None:
     ko = get_tokenizer("ko")
     texts = [KO_ART15, "", "   ", KO_ART21, KO_REFS]
