@@ -81,6 +81,70 @@ def test_the_analyser_loads_beside_the_model_and_every_document_still_arrives(
     assert calls == [], "nothing to read, or no BM25: nothing preloaded"
 
 
+def test_an_incremental_run_loads_the_weights_only_when_something_needs_embedding(
+    store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    import legalrag.ingest.service as service
+    from legalrag.plugin.embedder import resolve_model_path
+
+    # a model with a document prompt (E5's "passage: "): the deferred budget must leave room for it too
+    model = tmp_path / "prompted"
+    shutil.copytree(resolve_model_path(MINILM), model)
+    config = model / "config_sentence_transformers.json"
+    data = json.loads(config.read_text(encoding="utf-8"))
+    config.write_text(json.dumps({**data, "prompts": {"query": "query: ", "document": "passage: "}}), encoding="utf-8")
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    settings = Settings(model=str(model), device="cpu", qdrant_path=store_path, collection="inc")
+    loads: list[Any] = []
+    original = service.load_dense
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        loads.append(original(*args, **kwargs))
+        return loads[-1]
+
+    monkeypatch.setattr(service, "load_dense", counting)
+    first = ingest_paths([corpus], settings=settings)
+    assert first.added == 3 and len(loads) == 1
+    with EdgeStore(store_path) as store:
+        deferred = service.DeferredDense(settings, store.get_collection("inc"))  # type: ignore[arg-type]
+    eager = service.tokenizer_info(loads[0])
+    assert (deferred.max_seq_length, deferred.tokenizer_info.reserved) == (eager.max_seq_length, eager.reserved)
+    assert eager.reserved > 2, "the prompt's tokens are reserved"
+    loads.clear()
+
+    again = ingest_paths([corpus], settings=settings)
+    assert (again.unchanged, again.added, again.upserted) == (3, 0, 0)
+    assert loads == [], "nothing to embed: the weights were never loaded"
+
+    changed = next(p for p in sorted(corpus.rglob("*")) if p.is_file())
+    added = "\n\n제99조(부칙) 이 법은 공포한 날부터 시행한다.\n"
+    changed.write_text(changed.read_text(encoding="utf-8") + added, encoding="utf-8")
+    third = ingest_paths([corpus], settings=settings)
+    assert (third.unchanged, third.updated, third.failed) == (2, 1, [])
+    assert len(loads) == 1 and third.timings["model_load"] >= loads[0].load_seconds
+    with EdgeStore(store_path) as store:
+        texts = [h.payload.get("text", "") for h in store.scroll("inc")]
+    assert any("제99조" in t for t in texts)
+
+
+def test_a_deferred_model_that_does_not_fit_the_collection_is_refused_before_writing(store_path: Path) -> None:
+    from legalrag.ingest.service import DeferredDense
+    from legalrag.plugin.errors import CollectionMismatchError
+    from legalrag.plugin.store.base import CollectionInfo, VectorInfo
+
+    made_by_another = CollectionInfo(
+        name="x", points=3, vectors={"dense": VectorInfo(size=7, distance="Cosine")}, sparse_vectors=(), metadata={}
+    )
+    deferred = DeferredDense(_settings(store_path), made_by_another)
+    assert deferred.dimension == 7 and deferred.loaded is None  # the collection's, until the weights load
+    with pytest.raises(CollectionMismatchError, match="dim 7"):
+        deferred.encode_documents(["제1조(목적)"])
+    assert deferred.loaded is None
+
+
 def test_ingest_paths_refuses_missing_paths_before_anything_loads(store_path: Path) -> None:
     with pytest.raises(InputError, match="not found"):
         ingest_paths([CORPUS / "missing"], settings=_settings(store_path))
