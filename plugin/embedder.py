@@ -329,13 +329,16 @@ class DenseEncoder:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Query vectors with the model's query prompt.
 
-        On the CPU they are computed on one worker thread running ``query_threads`` torch threads (torch
-        keeps its thread count per thread), whatever the caller's thread does: query-sized work gains
-        nothing from more threads and loses much to their spin-waits on a busy machine.
+        On the CPU a few queries (up to ``query_batch_size``) are computed on one worker thread running
+        ``query_threads`` torch threads (torch keeps its thread count per thread), whatever the caller's
+        thread does: query-sized work gains nothing from more threads and loses much to their
+        spin-waits on a busy machine. More than that is bulk work (evaluation, choosing a collection's
+        default search) and runs in the calling thread on all of torch's threads: 100 questions on 2
+        cores, MiniLM 1.33 → 0.92 s, multilingual-e5-small 3.7 → 2.5 s.
         """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if str(self.model.device) != "cpu":
+        if str(self.model.device) != "cpu" or len(texts) > self.query_batch_size:
             return self._encode_queries(list(texts))
         return np.asarray(self._worker().submit(self._encode_queries, list(texts)).result())
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -250,3 +251,27 @@ def test_a_token_limit_off_the_bucket_grid_leaves_padding_alone() -> None:
     model.max_seq_length = 250
     enc = DenseEncoder(model, name="m")
     assert enc.pad_multiple == 1 and "pad_to_multiple_of" not in (model[0].processing_kwargs.get("text") or {})
+
+
+def test_a_few_queries_run_on_the_query_worker_and_bulk_queries_in_the_calling_thread(minilm_encoder: Any) -> None:
+    import threading
+
+    threads: list[str] = []
+    original = minilm_encoder.model.encode_query
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    few = ["개인정보 동의"] * minilm_encoder.query_batch_size
+    bulk = [f"개인정보 동의 {i}" for i in range(minilm_encoder.query_batch_size + 1)]
+    minilm_encoder.model.encode_query = recording
+    try:
+        one_by_one = minilm_encoder.encode_queries(few)
+        many = minilm_encoder.encode_queries(bulk)
+    finally:
+        del minilm_encoder.model.encode_query
+    assert threads[0].startswith("legalrag-query") and threads[1] == threading.current_thread().name
+    assert many.shape == (len(bulk), 384)
+    np.testing.assert_allclose(many[:1], minilm_encoder.encode_queries(bulk[:1]), atol=1e-5)
+    np.testing.assert_allclose(one_by_one[0], one_by_one[-1], atol=1e-6)
