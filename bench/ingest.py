@@ -307,7 +307,7 @@ def _report_systems(results: list[dict], systems: list[str], rounds: int) -> Non
 def importtime(args: argparse.Namespace, tmp: Path) -> None:
     """``legalrag ingest`` once under ``python -X importtime``: cumulative seconds per top-level package."""
     files = legal_files(0.05, parts=("law_api",))
-    code = "import sys; from legalrag.cli import app; sys.argv[0] = 'legalrag'; app()"
+    code = "import sys; from legalrag.cli import main; sys.argv[0] = 'legalrag'; main()"
     command = [sys.executable, "-X", "importtime", "-c", code, "ingest", *map(str, files), "--json"]
     command += [
         "--qdrant-path",

@@ -11,6 +11,7 @@ Each command module only parses flags, calls the library and prints: ``ingest`` 
 
 from __future__ import annotations
 
+import gc
 import os
 
 import typer
@@ -22,7 +23,7 @@ from legalrag.cli.ingest import ingest
 from legalrag.cli.search import search
 from legalrag.cli.train import train
 
-__all__ = ["app"]
+__all__ = ["app", "main"]
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -39,3 +40,18 @@ app.command()(chunk)
 app.command("eval")(eval_command)
 app.command()(train)
 app.add_typer(collections_app, name="collections")
+
+
+def main() -> None:
+    """The ``legalrag`` command: :data:`app`, then a quick exit.
+
+    At exit Python runs its cyclic garbage collector over every object left, those of torch,
+    transformers and a loaded model included: ~1.1 s after a ``legalrag ingest`` (measured with
+    ``perf``: the exit's time is almost all ``gc_collect_main``) for memory the OS frees anyway.
+    Frozen objects are skipped by those passes; ``atexit`` handlers, finalizers registered with them
+    (temporary folders) and the flush of the standard streams still run.
+    """
+    try:
+        app()
+    finally:
+        gc.freeze()

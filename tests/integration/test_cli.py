@@ -240,3 +240,29 @@ def test_bad_embedding_flags_exit_2(corpus: Path, store_path: Path) -> None:
     code, result = invoke("ingest", str(corpus), *base(store_path), "--quantize", "int8")
     assert code == 2 and "--backend onnx" in json.dumps(result)
     assert not store_path.exists() or not any(store_path.iterdir()), "refused before anything was written"
+
+
+def test_the_command_is_main_which_freezes_the_heap_before_python_exits(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from legalrag.cli import main
+
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((EXAMPLES.parent / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["scripts"]["legalrag"] == "legalrag.cli:main"
+    monkeypatch.setattr(sys, "argv", ["legalrag", "--help"])
+    before = gc.get_freeze_count()
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main()
+        assert exited.value.code == 0
+        assert gc.get_freeze_count() > before, "Python's exit collections skip what main froze"
+    finally:
+        gc.unfreeze()
+    monkeypatch.setattr(sys, "argv", ["legalrag", "ingest", str(EXAMPLES / "missing"), "--json"])
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main()
+        assert exited.value.code == 2  # exit codes pass through unchanged
+    finally:
+        gc.unfreeze()
