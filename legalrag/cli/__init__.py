@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
 
 import typer
 
@@ -50,8 +51,19 @@ def main() -> None:
     ``perf``: the exit's time is almost all ``gc_collect_main``) for memory the OS frees anyway.
     Frozen objects are skipped by those passes; ``atexit`` handlers, finalizers registered with them
     (temporary folders) and the flush of the standard streams still run.
+
+    qdrant-client checks a server's version on a daemon thread; a command that fails fast (a refused
+    key) would exit while that thread still sets up TLS, and OpenSSL's exit handlers then crash the
+    process (SIGSEGV, seen once the exit became quick): it is joined first, within its timeout.
     """
     try:
         app()
     finally:
+        for thread in threading.enumerate():
+            if thread.daemon and thread.name.endswith("(_check_compatibility)"):
+                thread.join(timeout=_VERSION_CHECK_WAIT_S)
         gc.freeze()
+
+
+#: at most this long for qdrant-client's version check at exit (its own timeout is the client's)
+_VERSION_CHECK_WAIT_S = 10.0
