@@ -14,6 +14,7 @@ __all__ = [
     "DocumentFailure",
     "DocumentStatus",
     "IngestStats",
+    "PreparedChunks",
     "PreparedDocument",
     "SparseDocumentEncoder",
 ]
@@ -21,6 +22,8 @@ __all__ = [
 #: what a run does with a document: write it whole (``added``/``updated``), nothing (``unchanged``),
 #: or only retire older versions when the current one is already complete (``stale_only``)
 DocumentStatus = Literal["added", "updated", "unchanged", "stale_only"]
+#: a document's chunks and their BM25 vectors (None: not analysed), made ahead of the pipeline
+PreparedChunks = tuple[list[Chunk], list[SparseVector] | None]
 
 
 class DocumentEncoder(Protocol):
@@ -65,6 +68,8 @@ class PreparedDocument:
     ids: list[str]
     status: DocumentStatus
     warnings: tuple[str, ...] = ()
+    #: the chunks' BM25 vectors when prepared ahead (legalrag.ingest.prepare); None: analysed when written
+    sparse: list[SparseVector] | None = None
 
 
 @dataclass(slots=True)

@@ -34,6 +34,7 @@ from legalrag.ingest._pipeline_records import (
     DocumentFailure,
     DocumentStatus,
     IngestStats,
+    PreparedChunks,
     PreparedDocument,
     SparseDocumentEncoder,
 )
@@ -163,14 +164,17 @@ class Ingestor:
         return [*self._scope, _match(DOC_ID_KEY, doc_id), *(_match(k, v) for k, v in extra.items())]
 
     # -- preparation ---------------------------------------------------------------------------
-    def prepare(self, doc: SourceDocument) -> PreparedDocument:
+    def prepare(self, doc: SourceDocument, ready: PreparedChunks | None = None) -> PreparedDocument:
         """Chunk ``doc`` and decide, from what the collection holds, whether it needs writing.
+
+        ``ready``: its chunks and BM25 vectors, made ahead by the same chunker and analyser (see
+        :mod:`legalrag.ingest.prepare`); None chunks it here.
 
         Raises:
             DocumentRefused: another file that still exists is stored under the same doc_id.
         """
         version = version_of(doc, f"{self.fingerprint}\x1f{sorted(self.extra_payload.items())}")
-        chunks = self.chunker.chunk(doc)
+        chunks, sparse = ready if ready is not None else (self.chunker.chunk(doc), None)
         ids = [point_id(doc.doc_id, version, i) for i in range(len(chunks))]
         held = self.store.count(self.collection, models.Filter(must=self._doc_filter(doc.doc_id)))
         renamed = sorted(RESERVED_KEYS.intersection(doc.metadata))
@@ -185,7 +189,7 @@ class Ingestor:
             )
             complete = current == len(chunks)
             status = "updated" if not complete else ("unchanged" if held == current else "stale_only")
-        return PreparedDocument(doc, version, chunks, ids, status, warnings)
+        return PreparedDocument(doc, version, chunks, ids, status, warnings, sparse)
 
     def _refuse_other_file(self, doc: SourceDocument) -> None:
         """Two live files under one doc_id: the second would silently replace the first (a moved corpus,
@@ -227,21 +231,24 @@ class Ingestor:
         *,
         on_progress: Callable[[IngestStats], None] | None = None,
         stop: threading.Event | None = None,
+        ready: Callable[[SourceDocument], PreparedChunks | None] | None = None,
     ) -> IngestStats:
         """Ingest ``items``: documents, or load failures (reported in ``failed``, the rest goes on).
 
         ``stop`` (set by a Ctrl-C handler) ends the run after the current batch; ``on_progress`` is
-        called from this thread with the running counts.
+        called from this thread with the running counts; ``ready(doc)`` gives a document's chunks and
+        BM25 vectors made ahead (:meth:`legalrag.ingest.prepare.PrepareProcess.take`), or None.
         """
         initial = self.defer_indexing and self.store.count(self.collection) == 0
         with self.store.bulk_load(self.collection) if initial else contextlib.nullcontext():
-            return self._run(items, on_progress, stop)
+            return self._run(items, on_progress, stop, ready)
 
     def _run(
         self,
         items: Iterable[SourceDocument | DocumentFailure],
         on_progress: Callable[[IngestStats], None] | None,
         stop: threading.Event | None,
+        ready: Callable[[SourceDocument], PreparedChunks | None] | None = None,
     ) -> IngestStats:
         stats = IngestStats()  # owned by this thread; the others send messages
         started = time.perf_counter()
@@ -252,7 +259,7 @@ class Ingestor:
         written_q: queue.SimpleQueue[_Written] = queue.SimpleQueue()
         errors: list[BaseException] = []
         producer = threading.Thread(
-            target=self._produce, args=(items, prepared_q, _Either(stop, halt), errors), daemon=True
+            target=self._produce, args=(items, prepared_q, _Either(stop, halt), errors, ready), daemon=True
         )
         writer = threading.Thread(target=self._write, args=(write_q, written_q, errors), daemon=True)
         producer.start()
@@ -281,6 +288,7 @@ class Ingestor:
         out: queue.Queue[_Inbound],
         stop: threading.Event | _Either,
         errors: list[BaseException],
+        ready: Callable[[SourceDocument], PreparedChunks | None] | None = None,
     ) -> None:
         try:
             for item in items:
@@ -291,7 +299,7 @@ class Ingestor:
                     _put(out, _Failed(DocumentFailure(str(getattr(item, "source", "")), reason)), stop)
                     continue
                 try:
-                    prepared = self.prepare(item)
+                    prepared = self.prepare(item, ready(item) if ready is not None else None)
                 except DocumentRefused as exc:
                     _put(out, _Failed(DocumentFailure(item.source, str(exc))), stop)
                     continue
@@ -416,6 +424,8 @@ class Ingestor:
         as three stages side by side."""
         if self.sparse is None:
             return None
+        if prepared.sparse is not None:
+            return prepared.sparse[start : start + n]
         chunks = prepared.chunks[start : start + n]
         return self.sparse.encode_documents(
             [c.embed_text for c in chunks], [c.metadata.get("language") for c in chunks]

@@ -11,27 +11,34 @@ from __future__ import annotations
 import contextlib
 import copy
 import itertools
+import logging
 import os
+import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from legalrag.ingest.chunking import Chunker, HFTokenCounter, TokenCounter
 from legalrag.ingest.loaders import DEFAULT_MAX_FILE_MB
 from legalrag.ingest.pipeline import DocumentFailure, Ingestor, IngestStats, fingerprint_of, tracked
+from legalrag.ingest.prepare import PrepareProcess, chunking_of
 from legalrag.plugin.collection import check_compatible, ensure_collection
 from legalrag.plugin.components import TokenizerInfo, load_dense, sparse_from_metadata
 from legalrag.plugin.dense import DenseModel
+from legalrag.plugin.dense_adapters import is_adapter_model
 from legalrag.plugin.errors import InputError
 from legalrag.plugin.schema import DENSE_VECTOR, TENANT_KEY, Chunk, Distance, SourceDocument
 from legalrag.plugin.settings import Settings
 from legalrag.plugin.store import store_from
 from legalrag.plugin.store.base import CollectionInfo, Store
+
+if TYPE_CHECKING:
+    from legalrag.plugin.sparse import BM25Encoder
 
 __all__ = [
     "DeferredDense",
@@ -45,6 +52,7 @@ __all__ = [
 ]
 
 PathLike = str | os.PathLike[str]
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -282,44 +290,60 @@ def _ingest(
         target.claim(name)  # a second writer fails here, before the model loads
         created = recreate or target.get_collection(name) is None
         deferred: DeferredDense | None = None
+        ahead: PrepareProcess | None = None
         encoder: DenseModel
-        if dense is None:
-            if sparse:
-                documents = _preload_analyser(documents)
-            loading = time.perf_counter()
-            existing = None if recreate else target.get_collection(name)
-            if existing is not None and existing.points and existing.metadata.get("model") == settings.model:
-                deferred = DeferredDense(settings, existing)  # an incremental run: the weights when needed
-                encoder = deferred
+        try:
+            if dense is None:
+                existing = None if recreate else target.get_collection(name)
+                if existing is not None and existing.points and existing.metadata.get("model") == settings.model:
+                    deferred = DeferredDense(settings, existing)  # an incremental run: the weights when needed
+                else:  # chunk and analyse in a second process while the weights load
+                    ahead = _start_prepare(settings, _sparse_encoder(existing, sparse), documents)
+                    documents = ahead.items() if ahead is not None else documents
+                if sparse and ahead is None:
+                    documents = _preload_analyser(documents)
+                loading = time.perf_counter()
+                if ahead is not None:
+                    _start_chunking(ahead, settings)
+                encoder = deferred if deferred is not None else load_dense(settings)
+                timings["model_load"] = time.perf_counter() - loading
+                if getattr(encoder, "export_seconds", 0.0):
+                    timings["export"] = encoder.export_seconds  # type: ignore[attr-defined]
             else:
-                encoder = load_dense(settings)
-            timings["model_load"] = time.perf_counter() - loading
-            if getattr(encoder, "export_seconds", 0.0):
-                timings["export"] = encoder.export_seconds  # type: ignore[attr-defined]
-        else:
-            encoder = dense
-        ingestor = make_ingestor(
-            settings, target, encoder, collection, sparse=sparse, recreate=recreate, tenant=tenant,
-            chunks_per_batch=chunks_per_batch,
-        )  # fmt: skip
-        stats = ingestor.run(documents, on_progress=on_progress, stop=stop)
-        if created and stats.documents == 0 and stats.failed:
-            target.drop_collection(name)  # nothing loaded: leave no empty collection behind
-            first = stats.failed[0]
-            raise InputError(
-                f"every file failed ({len(stats.failed)}), nothing was written; first: {first.source}: {first.reason}"
-            )
-        if after is not None:
-            after(ingestor, stats)
-        timings["pipeline"] = stats.seconds
-        if deferred is not None and deferred.loaded is not None:
-            timings["model_load"] += deferred.load_seconds  # inside the pipeline's seconds too
-            if deferred.export_seconds:
-                timings["export"] = deferred.export_seconds
-        _record_model(target, ingestor.collection, encoder, stats)
-        choosing = time.perf_counter()
-        chosen = _default_search(target, ingestor, encoder, stats)
-        timings["default_search"] = time.perf_counter() - choosing
+                encoder = dense
+            ingestor = make_ingestor(
+                settings, target, encoder, collection, sparse=sparse, recreate=recreate, tenant=tenant,
+                chunks_per_batch=chunks_per_batch,
+            )  # fmt: skip
+            ready = None
+            if ahead is not None and ahead.accept(chunking_of(ingestor.chunker), _config(ingestor.sparse)):
+                ready = ahead.take
+            stats = ingestor.run(documents, on_progress=on_progress, stop=stop, ready=ready)
+            if created and stats.documents == 0 and stats.failed:
+                target.drop_collection(name)  # nothing loaded: leave no empty collection behind
+                first = stats.failed[0]
+                raise InputError(
+                    f"every file failed ({len(stats.failed)}), nothing was written; "
+                    f"first: {first.source}: {first.reason}"
+                )
+            if after is not None:
+                after(ingestor, stats)
+            timings["pipeline"] = stats.seconds
+            if deferred is not None and deferred.loaded is not None:
+                timings["model_load"] += deferred.load_seconds  # inside the pipeline's seconds too
+                if deferred.export_seconds:
+                    timings["export"] = deferred.export_seconds
+            _record_model(target, ingestor.collection, encoder, stats)
+            choosing = time.perf_counter()
+            # the worker has the BM25 analyser loaded: it answers the pseudo-queries' sparse side
+            queries = None
+            if ahead is not None and ready is not None and ingestor.sparse is not None:
+                queries = ahead.queries(ingestor.sparse)
+            chosen = _default_search(target, ingestor, encoder, stats, queries)
+            timings["default_search"] = time.perf_counter() - choosing
+        finally:
+            if ahead is not None:
+                ahead.close()
         optimizing = time.perf_counter()
         # once, after the bulk load: never per batch (qdrant-edge has no background optimizer)
         target.optimize(ingestor.collection)
@@ -428,7 +452,9 @@ def _record_model(store: Store, collection: str, dense: DenseModel, stats: Inges
         store.set_metadata(collection, {"model": dense.name})
 
 
-def _default_search(store: Store, ingestor: Ingestor, dense: DenseModel, stats: IngestStats) -> dict[str, Any] | None:
+def _default_search(
+    store: Store, ingestor: Ingestor, dense: DenseModel, stats: IngestStats, queries: Any = None
+) -> dict[str, Any] | None:
     """After a run that changed the collection, choose its default search without labels (see
     :mod:`legalrag.plugin.defaults`), unless ``legalrag eval --tune`` chose one from labelled queries."""
     from legalrag.plugin.defaults import TUNED_BY_EVAL, choose_default
@@ -439,7 +465,7 @@ def _default_search(store: Store, ingestor: Ingestor, dense: DenseModel, stats: 
     stored = dict((info.metadata if info is not None else {}).get("search") or {})
     if stored.get("tuned_by") == TUNED_BY_EVAL:
         return None
-    choice = choose_default(store, ingestor.collection, dense, ingestor.sparse)  # type: ignore[arg-type]
+    choice = choose_default(store, ingestor.collection, dense, queries or ingestor.sparse)  # type: ignore[arg-type]
     if choice is None:
         return None
     store.set_metadata(ingestor.collection, {"search": choice.as_metadata()})
@@ -478,6 +504,46 @@ def make_chunker(info: TokenizerInfo, settings: Settings) -> Chunker:
     )
 
 
+def _sparse_encoder(existing: CollectionInfo | None, sparse: bool) -> BM25Encoder | None:
+    """The collection's own BM25 settings, the defaults for a new one, None without sparse vectors."""
+    from legalrag.plugin.sparse import BM25Encoder
+
+    bm25 = sparse_from_metadata(dict(existing.metadata)) if existing is not None else None
+    if bm25 is None and sparse and (existing is None or existing.sparse_vectors):
+        bm25 = BM25Encoder()
+    return bm25
+
+
+def _config(bm25: Any) -> dict[str, Any] | None:
+    return bm25.config() if bm25 is not None else None
+
+
+def _start_chunking(ahead: PrepareProcess, settings: Settings) -> None:
+    """Load the tokenizer (transformers: the model load imports it anyway) and let the worker chunk."""
+    from legalrag.plugin.components import load_tokenizer
+
+    try:
+        info = load_tokenizer(settings.model, settings)
+        backend = info.tokenizer.backend_tokenizer
+        ahead.start_chunking(chunking_of(make_chunker(info, settings)), backend.to_str())
+    except Exception as exc:  # the model load reports a bad model; the worker is just not used
+        log.debug("no tokenizer for the prepare worker (%s): chunking in process", exc)
+
+
+def _start_prepare(
+    settings: Settings, bm25: BM25Encoder | None, documents: Iterable[SourceDocument | DocumentFailure]
+) -> PrepareProcess | None:
+    """The worker that chunks and analyses ahead (see :mod:`legalrag.ingest.prepare`), or None where it
+    cannot help (one core, an adapter model) or cannot start: the run then does it all in process."""
+    if not settings.chunking.worker or (os.cpu_count() or 1) < 2 or is_adapter_model(settings.model):
+        return None
+    try:
+        return PrepareProcess(_config(bm25), documents)
+    except (OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
+        log.warning("cannot start the prepare worker (%s): chunking in process", exc)
+        return None
+
+
 def make_ingestor(
     settings: Settings,
     store: Store,
@@ -491,20 +557,11 @@ def make_ingestor(
     chunks_per_batch: int = 256,
 ) -> Ingestor:
     """Create or check the collection, then an :class:`Ingestor` writing into it."""
-    from legalrag.plugin.sparse import BM25Encoder
-
     name = collection or settings.collection
     info = tokenizer_info(encoder)
     chunker = make_chunker(info, settings)
-    existing = None if recreate else store.get_collection(name)
-    bm25 = sparse_from_metadata(dict(existing.metadata)) if existing is not None else None
-    if bm25 is None and sparse and (existing is None or existing.sparse_vectors):
-        bm25 = BM25Encoder()
-    chunking = {
-        "max_tokens": chunker.max_tokens,
-        "overlap_tokens": chunker.overlap_tokens,
-        "contextual_header": chunker.contextual_header,
-    }
+    bm25 = _sparse_encoder(None if recreate else store.get_collection(name), sparse)
+    chunking = chunking_of(chunker)
     metadata: dict[str, Any] = {
         "dimension": encoder.dimension,
         "distance": encoder.distance,

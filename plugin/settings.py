@@ -65,11 +65,16 @@ class _Strict(BaseModel):
 
 
 class ChunkingSettings(_Strict):
-    """How documents are cut. ``max_tokens`` defaults to the model's own ``max_seq_length``."""
+    """How documents are cut. ``max_tokens`` defaults to the model's own ``max_seq_length``.
+
+    ``worker``: while an ingest loads the model, a second process chunks the documents and computes
+    their BM25 vectors ahead of the pipeline (:mod:`legalrag.ingest.prepare`; the same chunks either
+    way); false does everything in one process."""
 
     max_tokens: int | None = Field(default=None, ge=16)
     overlap_tokens: int = Field(default=32, ge=0)
     contextual_header: bool = True
+    worker: bool = True
 
 
 class EmbeddingSettings(_Strict):

@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 from legalrag.plugin.errors import InputError
 
 __all__ = [
+    "BackendTokenCounter",
     "BatchTokenCounter",
     "HFTokenCounter",
     "SimpleTokenCounter",
@@ -78,11 +79,7 @@ class HFTokenCounter:
 
         Then the tokens of a slice cut at whitespace are exactly the document's tokens inside it.
         """
-        backend = getattr(self._tokenizer, "backend_tokenizer", None)
-        return type(getattr(backend, "pre_tokenizer", None)).__name__ in (
-            "BertPreTokenizer",
-            "WhitespaceSplit",
-        )
+        return _is_additive(getattr(getattr(self._tokenizer, "backend_tokenizer", None), "pre_tokenizer", None))
 
     def count(self, text: str) -> int:
         return self.count_batch([text])[0]
@@ -97,6 +94,47 @@ class HFTokenCounter:
         if not texts:
             return []
         return list(self._encode(list(texts), True)["offset_mapping"])
+
+
+def _is_additive(pre_tokenizer: Any) -> bool:
+    return type(pre_tokenizer).__name__ in ("BertPreTokenizer", "WhitespaceSplit")
+
+
+class BackendTokenCounter:
+    """:class:`HFTokenCounter`'s counts and offsets straight from a ``tokenizers.Tokenizer``.
+
+    A fast tokenizer *is* its ``tokenizers`` backend plus Python around it; this counter needs only the
+    backend (``tokenizer.backend_tokenizer``, or ``Tokenizer.from_str`` of its ``to_str()``), so a
+    process that only chunks never imports transformers (~1.5 s). Truncation and padding are off.
+
+    Example:
+        >>> from tokenizers import Tokenizer  # doctest: +SKIP
+        >>> counter = BackendTokenCounter(Tokenizer.from_str(fast.backend_tokenizer.to_str()))  # doctest: +SKIP
+    """
+
+    def __init__(self, backend: Any) -> None:
+        backend.no_truncation()
+        backend.no_padding()
+        self._backend = backend
+
+    @property
+    def additive(self) -> bool:
+        """As :attr:`HFTokenCounter.additive`."""
+        return _is_additive(self._backend.pre_tokenizer)
+
+    def count(self, text: str) -> int:
+        return self.count_batch([text])[0]
+
+    def count_batch(self, texts: Sequence[str]) -> list[int]:
+        return [len(e.ids) for e in self._backend.encode_batch(list(texts), add_special_tokens=False)] if texts else []
+
+    def offsets(self, text: str) -> list[tuple[int, int]]:
+        return self.offsets_batch([text])[0]
+
+    def offsets_batch(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        if not texts:
+            return []
+        return [list(e.offsets) for e in self._backend.encode_batch(list(texts), add_special_tokens=False)]
 
 
 class SimpleTokenCounter:

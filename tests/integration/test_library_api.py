@@ -19,7 +19,7 @@ from legalrag.eval import EvalReport, evaluate_collection
 from legalrag.ingest import IngestReport, chunk_paths, ingest_documents, ingest_paths
 from legalrag.plugin.errors import InputError
 from legalrag.plugin.schema import SourceDocument
-from legalrag.plugin.settings import Settings
+from legalrag.plugin.settings import ChunkingSettings, Settings
 from legalrag.plugin.store import EdgeStore
 from tests.conftest import EXAMPLES, MINILM
 from tests.helpers.cli_args import cli_args
@@ -54,7 +54,7 @@ def test_ingest_documents_takes_your_own_records(store_path: Path, minilm_encode
         assert {h.payload["doc_id"] for h in store.scroll("mine")} == {"a", "b"}
 
 
-def test_the_analyser_loads_beside_the_model_and_every_document_still_arrives(
+def test_in_one_process_the_analyser_loads_beside_the_model_and_every_document_still_arrives(
     store_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import legalrag.ingest.service as service
@@ -69,7 +69,8 @@ def test_the_analyser_loads_beside_the_model_and_every_document_still_arrives(
     monkeypatch.setattr(service, "_load_analyser", recording)
     texts = ["제1조(목적) 이 법은 개인정보를 보호한다.", "Điều 2. Phạm vi", "제3조(정의) 정보주체란 주체를 말한다."]
     one_pass = (SourceDocument(doc_id=f"d{i}", source=f"mine:{i}", text=t) for i, t in enumerate(texts))
-    report = ingest_documents(one_pass, settings=_settings(store_path, "warm"))
+    in_process = _settings(store_path, "warm").model_copy(update={"chunking": ChunkingSettings(worker=False)})
+    report = ingest_documents(one_pass, settings=in_process)
     assert calls == [(texts[0], None, "legalrag-analyser")], "loaded once, from the first document, off the main thread"
     assert (report.added, report.failed) == (3, [])
     with EdgeStore(store_path) as store:
