@@ -22,8 +22,9 @@ __all__ = [
 #: what a run does with a document: write it whole (``added``/``updated``), nothing (``unchanged``),
 #: or only retire older versions when the current one is already complete (``stale_only``)
 DocumentStatus = Literal["added", "updated", "unchanged", "stale_only"]
-#: a document's chunks and their BM25 vectors (None: not analysed), made ahead of the pipeline
-PreparedChunks = tuple[list[Chunk], list[SparseVector] | None]
+#: a document's chunks, their BM25 vectors (None: not analysed) and their lengths in the model's tokens,
+#: special tokens included, truncated at its limit (None: not counted), made ahead of the pipeline
+PreparedChunks = tuple[list[Chunk], list[SparseVector] | None, list[int] | None]
 
 
 class DocumentEncoder(Protocol):
@@ -70,6 +71,8 @@ class PreparedDocument:
     warnings: tuple[str, ...] = ()
     #: the chunks' BM25 vectors when prepared ahead (legalrag.ingest.prepare); None: analysed when written
     sparse: list[SparseVector] | None = None
+    #: the chunks' lengths as the encoder counts them, when prepared ahead; None: the encoder counts
+    lengths: list[int] | None = None
 
 
 @dataclass(slots=True)

@@ -174,7 +174,7 @@ class Ingestor:
             DocumentRefused: another file that still exists is stored under the same doc_id.
         """
         version = version_of(doc, f"{self.fingerprint}\x1f{sorted(self.extra_payload.items())}")
-        chunks, sparse = ready if ready is not None else (self.chunker.chunk(doc), None)
+        chunks, sparse, lengths = ready if ready is not None else (self.chunker.chunk(doc), None, None)
         ids = [point_id(doc.doc_id, version, i) for i in range(len(chunks))]
         held = self.store.count(self.collection, models.Filter(must=self._doc_filter(doc.doc_id)))
         renamed = sorted(RESERVED_KEYS.intersection(doc.metadata))
@@ -189,7 +189,7 @@ class Ingestor:
             )
             complete = current == len(chunks)
             status = "updated" if not complete else ("unchanged" if held == current else "stale_only")
-        return PreparedDocument(doc, version, chunks, ids, status, warnings, sparse)
+        return PreparedDocument(doc, version, chunks, ids, status, warnings, sparse, lengths)
 
     def _refuse_other_file(self, doc: SourceDocument) -> None:
         """Two live files under one doc_id: the second would silently replace the first (a moved corpus,
@@ -384,7 +384,15 @@ class Ingestor:
                 rest.append((prepared, end))
         texts = [c.embed_text for p, s, e in taken for c in p.chunks[s:e]]
         began = time.perf_counter()
-        dense = self.dense.encode_documents(texts) if texts else []
+        lengths = None
+        if getattr(self.dense, "takes_token_lengths", False) and all(p.lengths is not None for p, _, _ in taken):
+            lengths = [n for p, s, e in taken for n in p.lengths[s:e]]  # type: ignore[index]
+        if not texts:
+            dense: Any = []
+        elif lengths is not None:  # counted ahead by the worker: the encoder need not tokenize twice
+            dense = self.dense.encode_documents(texts, token_lengths=lengths)  # type: ignore[call-arg]
+        else:
+            dense = self.dense.encode_documents(texts)
         stats.embed_seconds += time.perf_counter() - began
         release_free_memory()  # RSS must not grow with the corpus (see legalrag.plugin.memory)
         at = 0

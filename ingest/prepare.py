@@ -123,21 +123,24 @@ class PrepareProcess:
                 raise item.exc
             yield item
 
-    def start_chunking(self, chunking: dict[str, Any], tokenizer_json: str) -> None:
-        """Let the worker chunk with these parameters and this ``tokenizers`` backend (its JSON)."""
-        self._chunking = dict(chunking)
+    def start_chunking(self, chunking: dict[str, Any], tokenizer_json: str, max_seq_length: int) -> None:
+        """Let the worker chunk with these parameters and this ``tokenizers`` backend (its JSON), and
+        count each chunk's tokens as the encoder will (special tokens included, at most ``max_seq_length``)."""
+        self._chunking = {**chunking, "max_seq_length": max_seq_length}
         try:
-            self._send(("chunker", self._chunking, tokenizer_json))
+            self._send(("chunker", dict(chunking), tokenizer_json, max_seq_length))
         except (OSError, ValueError):
             self._lost()
 
-    def accept(self, chunking: dict[str, Any], sparse: dict[str, Any] | None) -> bool:
-        """Use the worker's results only if it chunks with ``chunking`` and analyses with ``sparse``."""
+    def accept(self, chunking: dict[str, Any], sparse: dict[str, Any] | None, max_seq_length: int) -> bool:
+        """Use the worker's results only if it chunks with ``chunking``, analyses with ``sparse`` and counts
+        tokens up to the encoder's ``max_seq_length``."""
+        expected = {**chunking, "max_seq_length": max_seq_length}
         with self._cond:
-            self._accepted = self._alive and self._chunking == chunking and self._sparse == sparse
+            self._accepted = self._alive and self._chunking == expected and self._sparse == sparse
             if not self._accepted and self._alive:
                 log.warning(
-                    "prepare worker set up as %s, the pipeline as %s: chunking in process", self._chunking, chunking
+                    "prepare worker set up as %s, the pipeline as %s: chunking in process", self._chunking, expected
                 )
             self._cond.notify_all()
         if not self._accepted:
@@ -306,17 +309,22 @@ def _serve(inbox: IO[bytes], outbox: IO[bytes]) -> None:
     def prepare(seq: int, document: SourceDocument) -> None:
         try:
             chunks = chunker.chunk(document)  # type: ignore[union-attr]
+            texts = [c.embed_text for c in chunks]
             vectors = None
             if bm25 is not None:
-                languages = [c.metadata.get("language") for c in chunks]
-                vectors = bm25.encode_documents([c.embed_text for c in chunks], languages)
-            send(("doc", seq, (chunks, vectors)))
+                vectors = bm25.encode_documents(texts, [c.metadata.get("language") for c in chunks])
+            # as the encoder counts them (DenseEncoder._token_lengths): special tokens in, truncated at its limit
+            encoded = backend.encode_batch(texts, add_special_tokens=True) if texts else []
+            lengths = [min(len(e), limit) for e in encoded]
+            send(("doc", seq, (chunks, vectors, lengths)))
         except Exception:  # the pipeline chunks this one itself and reports what fails there
             send(("doc", seq, None))
 
     _, sparse = pickle.load(inbox)
     bm25 = BM25Encoder.from_config(sparse) if sparse else None
     chunker: Chunker | None = None
+    backend: Any = None
+    limit = 0
     waiting: list[tuple[int, SourceDocument]] = []  # documents that came before the chunker
     warmed = bm25 is None
     while True:
@@ -335,8 +343,9 @@ def _serve(inbox: IO[bytes], outbox: IO[bytes]) -> None:
         elif kind == "chunker":
             from tokenizers import Tokenizer
 
-            _, chunking, tokenizer_json = message
-            chunker = Chunker(BackendTokenCounter(Tokenizer.from_str(tokenizer_json)), **chunking)
+            _, chunking, tokenizer_json, limit = message
+            backend = Tokenizer.from_str(tokenizer_json)
+            chunker = Chunker(BackendTokenCounter(backend), **chunking)  # which turns truncation and padding off
             for seq, document in waiting:
                 prepare(seq, document)
             waiting.clear()

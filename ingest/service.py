@@ -316,7 +316,9 @@ def _ingest(
                 chunks_per_batch=chunks_per_batch,
             )  # fmt: skip
             ready = None
-            if ahead is not None and ahead.accept(chunking_of(ingestor.chunker), _config(ingestor.sparse)):
+            if ahead is not None and ahead.accept(
+                chunking_of(ingestor.chunker), _config(ingestor.sparse), encoder.max_seq_length
+            ):
                 ready = ahead.take
             stats = ingestor.run(documents, on_progress=on_progress, stop=stop, ready=ready)
             if created and stats.documents == 0 and stats.failed:
@@ -525,7 +527,7 @@ def _start_chunking(ahead: PrepareProcess, settings: Settings) -> None:
     try:
         info = load_tokenizer(settings.model, settings)
         backend = info.tokenizer.backend_tokenizer
-        ahead.start_chunking(chunking_of(make_chunker(info, settings)), backend.to_str())
+        ahead.start_chunking(chunking_of(make_chunker(info, settings)), backend.to_str(), info.max_seq_length)
     except Exception as exc:  # the model load reports a bad model; the worker is just not used
         log.debug("no tokenizer for the prepare worker (%s): chunking in process", exc)
 

@@ -363,16 +363,23 @@ class DenseEncoder:
             )
         return self._query_worker
 
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+    #: :meth:`encode_documents` takes ``token_lengths`` (the ingest pipeline passes lengths counted ahead)
+    takes_token_lengths = True
+
+    def encode_documents(self, texts: Sequence[str], *, token_lengths: Sequence[int] | None = None) -> np.ndarray:
         """Encode in batches formed by a padded-token budget over length-sorted texts.
 
         On a GPU a fixed count of sequences wastes most FLOPs on padding when lengths vary;
         a token budget keeps every batch about equally expensive. On out-of-memory the budget
-        halves (down to ``MIN_BATCH_TOKENS``) and the batch is retried.
+        halves (down to ``MIN_BATCH_TOKENS``) and the batch is retried. ``token_lengths``: each text's
+        length in this model's tokens (special tokens included, at most :attr:`max_seq_length`), when
+        already counted (they only shape the batches); None counts them here.
         """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        lengths = self._token_lengths(texts)
+        if token_lengths is not None and len(token_lengths) != len(texts):
+            raise InputError(f"got {len(texts)} texts but {len(token_lengths)} token lengths")
+        lengths = self._token_lengths(texts) if token_lengths is None else np.asarray(token_lengths, dtype=np.int64)
         order = np.argsort(-lengths, kind="stable")
         result = np.empty((len(texts), self.dimension), dtype=np.float32)
         batches = list(self._budget_batches(order, lengths))

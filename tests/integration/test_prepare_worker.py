@@ -40,26 +40,28 @@ def _tokenizer_and_chunker(settings: Settings) -> tuple[Any, Any]:
     return info, make_chunker(info, settings)
 
 
-def test_the_worker_cuts_and_analyses_exactly_as_the_pipeline(tmp_path: Path) -> None:
+def test_the_worker_cuts_and_analyses_exactly_as_the_pipeline(tmp_path: Path, minilm_encoder: Any) -> None:
     settings = _settings(tmp_path, "c", max_tokens=64)  # small chunks: many cuts, overlaps, headers
     info, chunker = _tokenizer_and_chunker(settings)
+    encoder = minilm_encoder
     bm25 = BM25Encoder()
     documents = _documents()
     assert len(documents) >= 5
     with PrepareProcess(bm25.config(), documents) as ahead:
-        ahead.start_chunking(chunking_of(chunker), info.tokenizer.backend_tokenizer.to_str())
-        assert ahead.accept(chunking_of(chunker), bm25.config())
+        ahead.start_chunking(chunking_of(chunker), info.tokenizer.backend_tokenizer.to_str(), info.max_seq_length)
+        assert ahead.accept(chunking_of(chunker), bm25.config(), info.max_seq_length)
         seen = 0
         for document in ahead.items():
             ready = ahead.take(document)
             assert ready is not None, document.doc_id
-            chunks, sparse = ready
+            chunks, sparse, lengths = ready
             local = chunker.chunk(document)
             assert [(c.text, c.embed_text, dict(c.metadata)) for c in chunks] == [
                 (c.text, c.embed_text, dict(c.metadata)) for c in local
             ]
             languages = [c.metadata.get("language") for c in local]
             assert sparse == bm25.encode_documents([c.embed_text for c in local], languages)
+            assert lengths == encoder._token_lengths([c.embed_text for c in local]).tolist(), "as the encoder counts"
             seen += 1
         assert seen == len(documents)
         queries = ahead.queries(bm25)
@@ -73,12 +75,16 @@ def test_a_worker_set_up_differently_is_not_used(tmp_path: Path) -> None:
     info, chunker = _tokenizer_and_chunker(settings)
     documents = _documents()[:2]
     with PrepareProcess(BM25Encoder().config(), documents) as ahead:
-        ahead.start_chunking({**chunking_of(chunker), "overlap_tokens": 0}, info.tokenizer.backend_tokenizer.to_str())
-        assert not ahead.accept(chunking_of(chunker), BM25Encoder().config())
+        other = {**chunking_of(chunker), "overlap_tokens": 0}
+        ahead.start_chunking(other, info.tokenizer.backend_tokenizer.to_str(), info.max_seq_length)
+        assert not ahead.accept(chunking_of(chunker), BM25Encoder().config(), info.max_seq_length)
         assert [ahead.take(d) for d in ahead.items()] == [None, None], "every document is chunked in process"
     with PrepareProcess(BM25Encoder(k1=2.0).config(), documents) as ahead:
-        ahead.start_chunking(chunking_of(chunker), info.tokenizer.backend_tokenizer.to_str())
-        assert not ahead.accept(chunking_of(chunker), BM25Encoder().config()), "another BM25 configuration"
+        ahead.start_chunking(chunking_of(chunker), info.tokenizer.backend_tokenizer.to_str(), info.max_seq_length)
+        assert not ahead.accept(chunking_of(chunker), BM25Encoder().config(), info.max_seq_length), "another BM25"
+    with PrepareProcess(None, documents) as ahead:
+        ahead.start_chunking(chunking_of(chunker), info.tokenizer.backend_tokenizer.to_str(), info.max_seq_length)
+        assert not ahead.accept(chunking_of(chunker), None, info.max_seq_length + 1), "counts up to another limit"
 
 
 def test_items_keep_order_failures_and_loader_errors(tmp_path: Path) -> None:
@@ -115,9 +121,21 @@ def test_an_ingest_with_the_worker_stores_what_one_without_it_stores(
         delivered.append(result is not None)
         return result
 
+    from legalrag.plugin.embedder import DenseEncoder
+
+    counted: list[bool] = []
+    encode = DenseEncoder.encode_documents
+
+    def recording(self: DenseEncoder, texts: Any, *, token_lengths: Any = None) -> Any:
+        counted.append(token_lengths is not None)
+        return encode(self, texts, token_lengths=token_lengths)
+
     monkeypatch.setattr(PrepareProcess, "take", counting)
+    monkeypatch.setattr(DenseEncoder, "encode_documents", recording)
     with_worker = ingest_paths([CORPUS, FIXTURES / "ko"], settings=_settings(store_path, "worker"))
     assert delivered and all(delivered), "every document came from the worker"
+    assert counted and all(counted), "with their token lengths: the encoder does not count them again"
+    counted.clear()
     alone = ingest_paths([CORPUS, FIXTURES / "ko"], settings=_settings(store_path, "alone", worker=False))
     assert with_worker.chunks == alone.chunks > 0 and with_worker.failed == alone.failed
     assert _points(store_path, "worker") == _points(store_path, "alone")

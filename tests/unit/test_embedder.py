@@ -275,3 +275,14 @@ def test_a_few_queries_run_on_the_query_worker_and_bulk_queries_in_the_calling_t
     assert many.shape == (len(bulk), 384)
     np.testing.assert_allclose(many[:1], minilm_encoder.encode_queries(bulk[:1]), atol=1e-5)
     np.testing.assert_allclose(one_by_one[0], one_by_one[-1], atol=1e-6)
+
+
+def test_token_lengths_counted_ahead_shape_the_batches_only(minilm_encoder: Any) -> None:
+    from legalrag.plugin.errors import InputError
+
+    texts = ["제1조(목적) 이 법은 개인정보를 보호한다. " * k for k in (1, 9, 3, 30)]
+    counted = minilm_encoder._token_lengths(texts)
+    ahead = minilm_encoder.encode_documents(texts, token_lengths=counted.tolist())
+    np.testing.assert_allclose(ahead, minilm_encoder.encode_documents(texts), atol=1e-6)
+    with pytest.raises(InputError, match="token lengths"):
+        minilm_encoder.encode_documents(texts, token_lengths=[1, 2])
