@@ -76,6 +76,8 @@ VARIANTS = {  # name -> EmbeddingSettings fields
     "torch-auto": {"precision": "auto"},
     # an fp32 model under torch.autocast (how precision auto ran on a CPU before session 9): see main()
     "torch-autocast": {"precision": "fp32"},
+    # bf16 weights with each layer's Linear + GELU as separate operators (the default until session 11)
+    "torch-unfused": {"precision": "fp32"},
     "onnx": {"backend": "onnx", "precision": "fp32"},
     "onnx-int8": {"backend": "onnx", "quantize": "int8"},
     "openvino-fp32": {"backend": "openvino", "precision": "fp32"},
@@ -135,11 +137,18 @@ def main() -> None:
         ours = DenseEncoder.load(args.model, device, EmbeddingSettings(**fields))
         if name == "torch-autocast":
             ours = DenseEncoder(ours.model, name=args.model, batch_tokens=ours.batch_tokens, precision="bf16")
+        elif name == "torch-unfused":
+            import torch
+
+            ours = DenseEncoder(
+                ours.model.to(torch.bfloat16), name=args.model, batch_tokens=ours.batch_tokens, precision="bf16"
+            )
         seconds, out = timed(ours.encode_documents)
         cos = np.sum(out * reference, 1) / np.linalg.norm(out, axis=1) / np.linalg.norm(reference, axis=1)
         precision = resolve_precision(str(fields.get("precision", "auto")), device)
         label = f"legalrag {name} ({precision})" if name.endswith("auto") else f"legalrag {name}"
         label = "legalrag torch, bf16 autocast over fp32 weights" if name == "torch-autocast" else label
+        label = "legalrag torch, bf16 weights, Linear and GELU unfused" if name == "torch-unfused" else label
         rows.append((label, seconds, float(cos.min()), float(cos.mean())))
         print(f"{label}: {tokens / seconds:,.0f} tokens/s", flush=True)
         if device.startswith("cuda"):

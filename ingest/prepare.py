@@ -38,9 +38,12 @@ __all__ = ["PrepareProcess", "RemoteQueries", "chunking_of"]
 
 log = logging.getLogger(__name__)
 
-#: chunks held ready ahead of the pipeline (the worker waits beyond that): a few KB each with their
-#: sparse vectors, and more than the worker prepares while a model loads (~2,000 on 2 cores)
+#: chunks held ready ahead of the pipeline while the model loads (the worker waits beyond that): ~10 KB
+#: each with their sparse vectors, and more than the worker prepares meanwhile (~2,000 on 2 cores)
 MAX_AHEAD_CHUNKS = 4096
+#: ... and once the pipeline takes them: it needs only the next batches, and the parent's memory then
+#: holds the model too (bench/ingest.py --scale-check: 4,096 left 10x corpus at 1.27x RSS)
+RUNNING_AHEAD_CHUNKS = 512
 #: documents read ahead of the pipeline
 MAX_AHEAD_ITEMS = 1024
 #: seconds without word from the worker before the pipeline stops waiting and chunks in process
@@ -80,11 +83,11 @@ class PrepareProcess:
         max_ahead_chunks: int = MAX_AHEAD_CHUNKS,
     ) -> None:
         self._sparse = sparse
-        self._max_ahead = max_ahead_chunks
         self._cond = threading.Condition()
         self._send_lock = threading.Lock()
         self._ready: dict[int, PreparedChunks | None] = {}  # seq -> result (None: the worker failed on it)
         self._held = 0  # chunks in _ready
+        self._limit = max_ahead_chunks  # lowered to RUNNING_AHEAD_CHUNKS at the first take
         self._answers: dict[int, SparseVector] = {}  # query id -> vector
         self._seqs: dict[int, tuple[int, Any]] = {}  # id(document) -> (seq, document)
         self._alive = True
@@ -154,6 +157,7 @@ class PrepareProcess:
             return None
         seq = entry[0]
         with self._cond:
+            self._limit = min(self._limit, RUNNING_AHEAD_CHUNKS)
             self._wait(lambda: not self._accepted or seq in self._ready)
             result = self._ready.pop(seq, None) if self._accepted else None
             if result is not None:
@@ -253,7 +257,7 @@ class PrepareProcess:
                 with self._cond:
                     if message[0] == "doc":
                         _, seq, result = message
-                        while self._alive and self._held >= self._max_ahead and self._ready:
+                        while self._alive and self._held >= self._limit and self._ready:
                             self._cond.wait()  # the pipeline takes (and notifies) in order
                         if not self._alive:
                             return
