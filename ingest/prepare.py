@@ -218,8 +218,11 @@ class PrepareProcess:
                 self._alive = False
 
     def _send(self, message: Any) -> None:
-        with self._send_lock:
-            pickle.dump(message, self._to, protocol=pickle.HIGHEST_PROTOCOL)
+        self._write(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def _write(self, data: bytes) -> None:
+        with self._send_lock:  # whole messages only: a failed pickle never leaves half of one in the pipe
+            self._to.write(data)
             self._to.flush()
 
     def _feed(self, documents: Iterable[Any]) -> None:
@@ -228,12 +231,17 @@ class PrepareProcess:
             for item in documents:
                 if isinstance(item, SourceDocument) and self._alive:
                     try:
+                        data = pickle.dumps(("doc", seq, item), protocol=pickle.HIGHEST_PROTOCOL)
+                    except Exception:  # e.g. metadata pickle refuses: this one is chunked in process
+                        data = None
+                    if data is not None:
                         self._seqs[id(item)] = (seq, item)
-                        self._send(("doc", seq, item))
                         seq += 1
-                    except (OSError, ValueError, pickle.PicklingError):
-                        self._seqs.pop(id(item), None)
-                        self._lost()
+                        try:
+                            self._write(data)
+                        except (OSError, ValueError):
+                            self._seqs.pop(id(item), None)
+                            self._lost()
                 if not self._put(item):
                     return
         except BaseException as exc:  # a loader error reaches the pipeline, as without the worker

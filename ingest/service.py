@@ -16,6 +16,7 @@ import os
 import pickle
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -298,7 +299,10 @@ def _ingest(
                 if existing is not None and existing.points and existing.metadata.get("model") == settings.model:
                     deferred = DeferredDense(settings, existing)  # an incremental run: the weights when needed
                 else:  # chunk and analyse in a second process while the weights load
-                    ahead = _start_prepare(settings, _sparse_encoder(existing, sparse), documents)
+                    with warnings.catch_warnings():  # make_ingestor warns about the same stored settings
+                        warnings.simplefilter("ignore")
+                        bm25 = _sparse_encoder(existing, sparse)
+                    ahead = _start_prepare(settings, bm25, documents)
                     documents = ahead.items() if ahead is not None else documents
                 if sparse and ahead is None:
                     documents = _preload_analyser(documents)

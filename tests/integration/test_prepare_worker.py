@@ -184,3 +184,22 @@ def test_no_worker_when_switched_off_or_already_embedded(store_path: Path, monke
     assert started[0]._process.poll() is not None, "and it is gone when the run ends"
     ingest_paths([CORPUS], settings=_settings(store_path, "on"))
     assert len(started) == 1, "an incremental run loads no weights up front: nothing to overlap"
+
+
+def test_a_document_that_cannot_be_pickled_is_chunked_in_process(store_path: Path) -> None:
+    class Tag(str):  # a local class: pickle refuses it, JSON payloads take it as a string
+        pass
+
+    odd = SourceDocument(
+        doc_id="odd", source="mine:odd", text="제1조(목적) 이 법은 보호한다.", metadata={"tag": Tag("x")}
+    )
+    plain = SourceDocument(doc_id="plain", source="mine:plain", text="제2조(정의) 정보주체란 주체를 말한다.")
+    with PrepareProcess(None, [odd, plain]) as ahead:
+        settings = _settings(store_path, "c")
+        info, chunker = _tokenizer_and_chunker(settings)
+        ahead.start_chunking(chunking_of(chunker), info.tokenizer.backend_tokenizer.to_str(), info.max_seq_length)
+        assert ahead.accept(chunking_of(chunker), None, info.max_seq_length)
+        taken = {d.doc_id: ahead.take(d) for d in ahead.items()}
+    assert taken["odd"] is None and taken["plain"] is not None, "one refusal does not break the stream"
+    report = ingest_documents([odd, plain], settings=_settings(store_path, "odd"))
+    assert (report.added, report.failed) == (2, [])
