@@ -88,6 +88,7 @@ class PrepareProcess:
         self._ready: dict[int, PreparedChunks | None] = {}  # seq -> result (None: the worker failed on it)
         self._held = 0  # chunks in _ready
         self._limit = max_ahead_chunks  # lowered to RUNNING_AHEAD_CHUNKS at the first take
+        self._wanted = -1  # the seq the pipeline waits for
         self._answers: dict[int, SparseVector] = {}  # query id -> vector
         self._seqs: dict[int, tuple[int, Any]] = {}  # id(document) -> (seq, document)
         self._alive = True
@@ -158,6 +159,11 @@ class PrepareProcess:
         seq = entry[0]
         with self._cond:
             self._limit = min(self._limit, RUNNING_AHEAD_CHUNKS)
+            self._wanted = seq  # the receiver takes this one in even when the buffer is full
+            for stale in [s for s in self._ready if s < seq]:  # never to be taken: the pipeline goes in order
+                dropped = self._ready.pop(stale)
+                self._held -= len(dropped[0]) if dropped is not None else 0
+            self._cond.notify_all()  # the receiver may be waiting for room
             self._wait(lambda: not self._accepted or seq in self._ready)
             result = self._ready.pop(seq, None) if self._accepted else None
             if result is not None:
@@ -265,10 +271,12 @@ class PrepareProcess:
                 with self._cond:
                     if message[0] == "doc":
                         _, seq, result = message
-                        while self._alive and self._held >= self._limit and self._ready:
+                        while self._alive and self._held >= self._limit and self._ready and seq > self._wanted:
                             self._cond.wait()  # the pipeline takes (and notifies) in order
                         if not self._alive:
                             return
+                        if seq < self._wanted:
+                            continue  # the pipeline is past it
                         self._ready[seq] = result
                         self._held += len(result[0]) if result is not None else 0
                     elif message[0] == "query":

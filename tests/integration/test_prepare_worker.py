@@ -203,3 +203,16 @@ def test_a_document_that_cannot_be_pickled_is_chunked_in_process(store_path: Pat
     assert taken["odd"] is None and taken["plain"] is not None, "one refusal does not break the stream"
     report = ingest_documents([odd, plain], settings=_settings(store_path, "odd"))
     assert (report.added, report.failed) == (2, [])
+
+
+def test_results_the_pipeline_skipped_do_not_hold_the_buffer(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, "c")
+    info, chunker = _tokenizer_and_chunker(settings)
+    documents = _documents()[:3]
+    with PrepareProcess(None, documents, max_ahead_chunks=1) as ahead:
+        ahead.start_chunking(chunking_of(chunker), info.tokenizer.backend_tokenizer.to_str(), info.max_seq_length)
+        assert ahead.accept(chunking_of(chunker), None, info.max_seq_length)
+        items = list(ahead.items())
+        ahead._seqs.pop(id(items[0]))  # as if the pipeline never asked for the first document
+        assert ahead.take(items[1]) is not None and ahead.take(items[2]) is not None
+        assert ahead._ready == {} and ahead._held == 0
