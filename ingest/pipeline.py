@@ -167,8 +167,8 @@ class Ingestor:
     def prepare(self, doc: SourceDocument, ready: PreparedChunks | None = None) -> PreparedDocument:
         """Chunk ``doc`` and decide, from what the collection holds, whether it needs writing.
 
-        ``ready``: its chunks and BM25 vectors, made ahead by the same chunker and analyser (see
-        :mod:`legalrag.ingest.prepare`); None chunks it here.
+        ``ready``: its chunks, BM25 vectors and token lengths, made ahead by the same chunker, analyser
+        and tokenizer (see :mod:`legalrag.ingest.prepare`); None chunks it here.
 
         Raises:
             DocumentRefused: another file that still exists is stored under the same doc_id.
@@ -236,8 +236,8 @@ class Ingestor:
         """Ingest ``items``: documents, or load failures (reported in ``failed``, the rest goes on).
 
         ``stop`` (set by a Ctrl-C handler) ends the run after the current batch; ``on_progress`` is
-        called from this thread with the running counts; ``ready(doc)`` gives a document's chunks and
-        BM25 vectors made ahead (:meth:`legalrag.ingest.prepare.PrepareProcess.take`), or None.
+        called from this thread with the running counts; ``ready(doc)`` gives a document's chunks, BM25
+        vectors and token lengths made ahead (:meth:`legalrag.ingest.prepare.PrepareProcess.take`), or None.
         """
         initial = self.defer_indexing and self.store.count(self.collection) == 0
         with self.store.bulk_load(self.collection) if initial else contextlib.nullcontext():

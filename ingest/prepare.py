@@ -69,9 +69,9 @@ class PrepareProcess:
 
     Example:
         >>> with PrepareProcess(bm25.config(), documents) as ahead:  # doctest: +SKIP
-        ...     ahead.start_chunking(chunking_of(chunker), tokenizer.backend_tokenizer.to_str())
+        ...     ahead.start_chunking(chunking_of(chunker), tokenizer.backend_tokenizer.to_str(), info.max_seq_length)
         ...     model = load_dense(settings)
-        ...     if ahead.accept(chunking_of(chunker), bm25.config()):
+        ...     if ahead.accept(chunking_of(chunker), bm25.config(), model.max_seq_length):
         ...         ingestor.run(ahead.items(), ready=ahead.take)
     """
 
@@ -152,7 +152,7 @@ class PrepareProcess:
         return self._accepted
 
     def take(self, document: SourceDocument) -> PreparedChunks | None:
-        """``document``'s chunks and sparse vectors from the worker, or None: chunk it in process."""
+        """``document``'s chunks, sparse vectors and token lengths from the worker, or None: chunk it here."""
         entry = self._seqs.pop(id(document), None)
         if entry is None or entry[1] is not document:
             return None
@@ -161,14 +161,17 @@ class PrepareProcess:
             self._limit = min(self._limit, RUNNING_AHEAD_CHUNKS)
             self._wanted = seq  # the receiver takes this one in even when the buffer is full
             for stale in [s for s in self._ready if s < seq]:  # never to be taken: the pipeline goes in order
-                dropped = self._ready.pop(stale)
-                self._held -= len(dropped[0]) if dropped is not None else 0
+                self._pop(stale)
             self._cond.notify_all()  # the receiver may be waiting for room
             self._wait(lambda: not self._accepted or seq in self._ready)
-            result = self._ready.pop(seq, None) if self._accepted else None
-            if result is not None:
-                self._held -= len(result[0])
-                self._cond.notify_all()
+            return self._pop(seq) if self._accepted else None
+
+    def _pop(self, seq: int) -> PreparedChunks | None:
+        """Remove ``seq``'s result from the buffer (holding ``_cond``) and make room for the receiver."""
+        result = self._ready.pop(seq, None)
+        if result is not None:
+            self._held -= len(result[0])
+            self._cond.notify_all()
         return result
 
     def queries(self, local: Any) -> RemoteQueries:

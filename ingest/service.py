@@ -494,19 +494,27 @@ def tokenizer_info(encoder: DenseModel) -> TokenizerInfo:
     return TokenizerInfo(tok, encoder.max_seq_length, tok.num_special_tokens_to_add() + prompt_tokens)
 
 
-def make_chunker(info: TokenizerInfo, settings: Settings) -> Chunker:
-    """A chunker that never exceeds the model's limit, whatever ``max_tokens`` asks for."""
+def chunk_parameters(info: TokenizerInfo, settings: Settings) -> dict[str, Any]:
+    """``Chunker``'s ``max_tokens``, ``overlap_tokens`` and ``contextual_header``: never past the model's limit,
+    whatever ``max_tokens`` asks for."""
     chunking = settings.chunking
     budget = info.chunk_budget
     if chunking.max_tokens is not None:
         budget = min(budget, chunking.max_tokens)
+    return {
+        "max_tokens": budget,
+        "overlap_tokens": min(chunking.overlap_tokens, budget // 4),
+        "contextual_header": chunking.contextual_header,
+    }
+
+
+def make_chunker(info: TokenizerInfo, settings: Settings) -> Chunker:
+    """A chunker that never exceeds the model's limit, whatever ``max_tokens`` asks for."""
     return Chunker(
         # the chunker runs in the producer thread while the encoder tokenizes in another: a fast
         # tokenizer keeps padding/truncation state, so the chunker gets its own copy
         info.tokenizer if isinstance(info.tokenizer, TokenCounter) else HFTokenCounter(copy.deepcopy(info.tokenizer)),
-        max_tokens=budget,
-        overlap_tokens=min(chunking.overlap_tokens, budget // 4),
-        contextual_header=chunking.contextual_header,
+        **chunk_parameters(info, settings),
     )
 
 
@@ -531,7 +539,8 @@ def _start_chunking(ahead: PrepareProcess, settings: Settings) -> None:
     try:
         info = load_tokenizer(settings.model, settings)
         backend = info.tokenizer.backend_tokenizer
-        ahead.start_chunking(chunking_of(make_chunker(info, settings)), backend.to_str(), info.max_seq_length)
+        # the parameters only: building a chunker would copy the tokenizer (XLM-R's is large) for nothing
+        ahead.start_chunking(chunk_parameters(info, settings), backend.to_str(), info.max_seq_length)
     except Exception as exc:  # the model load reports a bad model; the worker is just not used
         log.debug("no tokenizer for the prepare worker (%s): chunking in process", exc)
 
