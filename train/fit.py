@@ -25,7 +25,9 @@ from typing import Any, Literal, get_args
 from legalrag.plugin.errors import InputError, LegalRAGError, MissingExtraError
 from legalrag.train.mining import Mined
 
-__all__ = ["FitOptions", "Interrupted", "fit_embedder", "fit_reranker"]
+__all__ = ["FitOptions", "Interrupted", "fit_embedder", "fit_reranker", "revive_pooler"]
+
+log = logging.getLogger(__name__)
 
 Loss = Literal["cached_mnrl", "mnrl", "matryoshka", "gist", "cached_gist"]
 LOSSES: tuple[str, ...] = get_args(Loss)
@@ -253,6 +255,30 @@ def _column_prompts(model: Any, negatives: int) -> dict[str, str] | None:
     return columns
 
 
+def revive_pooler(model: Any) -> list[str]:
+    """Re-initialise a sequence-classification model's pooler layers whose weights are all zero, as the
+    architecture initialises a missing one (normal, ``initializer_range``; zero bias). A mean-pooled
+    embedding model never trains its ``[CLS]`` pooler, and some checkpoints store it as a zero placeholder:
+    the new one-label head then reads a constant ``tanh(0) = 0``, its gradient into the encoder is scaled
+    by the head's ~0.02 weights, and a reranker started from it stays at chance. Returns the names fixed."""
+    import torch
+
+    std = float(getattr(getattr(model, "config", None), "initializer_range", 0.02) or 0.02)
+    fixed = []
+    for name, module in model.named_modules():
+        weight = getattr(module, "weight", None)
+        if not name.endswith("pooler.dense") or not isinstance(weight, torch.Tensor) or torch.count_nonzero(weight):
+            continue
+        with torch.no_grad():
+            weight.normal_(0.0, std)
+            if getattr(module, "bias", None) is not None:
+                module.bias.zero_()
+        fixed.append(name)
+    if fixed:
+        log.warning("%s: all-zero weights (never trained); re-initialised for the reranker head", ", ".join(fixed))
+    return fixed
+
+
 def fit_reranker(
     base: str, mined: Sequence[Mined], output: Path, options: FitOptions, *, resume: bool = False
 ) -> list[dict[str, Any]]:
@@ -274,6 +300,7 @@ def fit_reranker(
             rows["document"].append(text)
             rows["label"].append(label)
     model = CrossEncoder(resolve_model_path(base), num_labels=1, device=device)
+    revive_pooler(model.model)
     own = model.max_seq_length or PAIR_TOKENS
     # a pair holds a query and a passage: twice the per-text cap (a Korean question alone runs to ~100
     # tokens; at the per-text cap the passage was cut to a few dozen), within the model's own limit

