@@ -280,7 +280,9 @@ def evaluate_collection(
                 settings, target, encoder, chosen_modes, exact, compare_exact, dev, objective, tune_compat, row
             )
             if rerank is not None:
-                rows.update(_rerank_rows(rows, rerank, rerank_top_n, settings.device, rerank_rows))
+                rows.update(
+                    _rerank_rows(rows, rerank, rerank_top_n, settings.device, rerank_rows, settings.embedding.precision)
+                )
             results = _run_rows(rows, data, metrics_compat, cutoffs, row)
         info = target.get_collection(settings.collection)
     dense_info = info.vectors.get("dense") if info is not None else None
@@ -491,7 +493,12 @@ def _tune(
 
 
 def _rerank_rows(
-    rows: dict[str, Searcher], model: str, top_n: int, device: str, only: Sequence[str] | None
+    rows: dict[str, Searcher],
+    model: str,
+    top_n: int,
+    device: str,
+    only: Sequence[str] | None,
+    precision: str = "auto",
 ) -> dict[str, Searcher]:
     from legalrag.plugin.rerank import Reranker
 
@@ -499,7 +506,7 @@ def _rerank_rows(
     unknown = [name for name in chosen if name not in rows]
     if unknown:
         raise InputError(f"rerank_rows names no row: {', '.join(unknown)} (the rows are: {', '.join(rows)})")
-    reranker = Reranker.load(model, device, top_n=top_n)
+    reranker = Reranker.load(model, device, top_n=top_n, precision=precision)
     extra = {}
     for name in chosen:
         searcher = rows[name]

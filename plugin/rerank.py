@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from legalrag.plugin.embedder import resolve_device, resolve_model_path, split_devices
-from legalrag.plugin.errors import ModelLoadError
+from legalrag.plugin.embedder import resolve_device, resolve_model_path, resolve_precision, split_devices
+from legalrag.plugin.errors import InputError, ModelLoadError
 from legalrag.plugin.schema import TEXT_KEY
 from legalrag.plugin.store.base import Hit
 
@@ -35,22 +35,36 @@ class Reranker:
 
     @classmethod
     def load(
-        cls, name: str, device: str = "auto", *, top_n: int = 50, batch_size: int = 32, max_length: int | None = None
+        cls,
+        name: str,
+        device: str = "auto",
+        *,
+        top_n: int = 50,
+        batch_size: int = 32,
+        max_length: int | None = None,
+        precision: str = "auto",
     ) -> Reranker:
         """Load a cross-encoder. ``max_length``: tokens per (query, passage) pair; default the model's own
-        limit (what it was trained with), at most :data:`MAX_LENGTH`."""
+        limit (what it was trained with), at most :data:`MAX_LENGTH`. ``precision`` as the embedder's
+        (:func:`~legalrag.plugin.embedder.resolve_precision`): ``auto`` loads bf16 weights on a CPU with
+        native bf16 and on CUDA (fp16 where bf16 is missing), fp32 elsewhere; fp16 on a CPU stays fp32."""
         from legalrag.plugin._imports import import_sentence_transformers
 
         path = resolve_model_path(name)  # a wrong name fails here, before seconds of imports
         CrossEncoder = import_sentence_transformers().CrossEncoder
+        resolved = resolve_device(split_devices(device)[0])
+        dtype = _weights_dtype(precision, resolved)
         try:
             model = CrossEncoder(
                 path,
-                device=resolve_device(split_devices(device)[0]),
+                device=resolved,
                 local_files_only=path != name,
+                model_kwargs={"torch_dtype": dtype} if dtype is not None else None,
             )
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"cannot load reranker {name!r}: {exc}") from exc
+        if dtype is not None:
+            model.to(dtype)
         own = model.max_seq_length
         model.max_seq_length = max_length if max_length is not None else min(own or MAX_LENGTH, MAX_LENGTH)
         return cls(model, top_n=top_n, batch_size=batch_size)
@@ -65,3 +79,15 @@ class Reranker:
         rescored = [replace(h, score=float(s)) for h, s in zip(head, scores, strict=True)]
         rescored.sort(key=lambda h: (-h.score, h.id))
         return rescored + list(hits[self.top_n :])
+
+
+def _weights_dtype(precision: str, device: str) -> Any:
+    """bf16/fp16 weights where the embedder would load them; ``None`` keeps fp32."""
+    if precision not in ("auto", "fp32", "fp16", "bf16"):
+        raise InputError(f"reranker precision {precision!r} is not one of auto, fp32, fp16, bf16")
+    resolved = resolve_precision(precision, device)
+    if resolved == "fp32" or (resolved == "fp16" and not device.startswith("cuda")):
+        return None
+    import torch
+
+    return torch.bfloat16 if resolved == "bf16" else torch.float16

@@ -238,3 +238,22 @@ def test_tune_shows_its_progress_on_a_terminal(tmp_path: Path, store_path: Path)
     tried = len(SINGLE_MODES) + len(fusion_grid())
     # every query of every setting tried advances the bar: 2 dev queries × the whole grid
     assert re.search(rf"queries: tuning, {tried} settings .*{2 * tried}/{2 * tried}", err), err
+
+
+def test_a_reranker_loads_in_the_precision_asked_and_scores_as_fp32_does(tiny_cross_encoder: Path) -> None:
+    import numpy as np
+    import torch
+
+    from legalrag.plugin.errors import InputError
+    from legalrag.plugin.rerank import Reranker
+
+    pairs = [("개인정보 수집", f"제{i}조 개인정보처리자는 동의를 받아 {'수집' * i}할 수 있다.") for i in range(1, 7)]
+    full = Reranker.load(str(tiny_cross_encoder), "cpu", precision="fp32")
+    half = Reranker.load(str(tiny_cross_encoder), "cpu", precision="bf16")
+    assert next(full.model.model.parameters()).dtype == torch.float32
+    assert next(half.model.model.parameters()).dtype == torch.bfloat16
+    exact = full.model.predict(pairs)
+    fast = half.model.predict(pairs)
+    assert fast.dtype == np.float32 and np.allclose(fast, exact, atol=0.05 * (np.ptp(exact) + 1e-3))
+    with pytest.raises(InputError, match="precision"):
+        Reranker.load(str(tiny_cross_encoder), "cpu", precision="int4")
