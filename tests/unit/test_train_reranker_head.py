@@ -53,3 +53,16 @@ def test_fit_reranker_trains_from_a_working_pooler(
     assert "bert.pooler.dense: all-zero weights" in caplog.text
     weight = _pooler(tmp_path / "rr").weight.detach()  # saved with the working pooler (a few 1e-5 steps move
     assert 0.015 < float(weight.std()) < 0.025  # a zero one by ~1e-5, far from the 0.02 of a fresh layer)
+
+
+def test_each_pair_gets_one_seeded_easy_negative_never_its_own_positive_or_hard_ones() -> None:
+    from legalrag.train.fit import _easy_negatives
+
+    mined = [Mined(Pair(f"q{i}", f"질문 {i}", f"d{i}", f"답변 {i}"), (f"답변 {(i + 1) % 6}",)) for i in range(6)]
+    easy = _easy_negatives(mined, seed=3)
+    assert easy == _easy_negatives(mined, seed=3) and len(easy) == len(mined)
+    for item, extra in zip(mined, easy, strict=True):
+        assert len(extra) == 1 and extra[0] not in (item.pair.positive, *item.negatives)
+        assert extra[0] in {m.pair.positive for m in mined}
+    assert _easy_negatives(mined[:1], seed=3) == [()]  # no other document to take
+    assert len({e for seed in range(8) for e in _easy_negatives(mined, seed=seed)}) > 1  # random, not fixed
