@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_BATCH_TOKENS",
     "DenseEncoder",
     "cpu_has_native_bf16",
+    "precision_dtype",
     "resolve_device",
     "resolve_model_path",
     "resolve_precision",
@@ -218,12 +219,18 @@ def _weights_dtype(settings: EmbeddingSettings, device: str) -> Any:
     """
     if settings.backend != "torch":
         return None
-    precision = resolve_precision(settings.precision, device)
-    if precision == "fp32" or (precision == "fp16" and not device.startswith("cuda")):
+    return precision_dtype(settings.precision, device)
+
+
+def precision_dtype(precision: str, device: str) -> Any:
+    """The torch dtype ``precision`` loads weights in on ``device`` (see :func:`resolve_precision`):
+    bf16, or fp16 on CUDA; ``None`` keeps fp32 (fp16 on a CPU runs fp32 weights under autocast)."""
+    resolved = resolve_precision(precision, device)
+    if resolved == "fp32" or (resolved == "fp16" and not device.startswith("cuda")):
         return None
     import torch
 
-    return torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.bfloat16 if resolved == "bf16" else torch.float16
 
 
 class DenseEncoder:

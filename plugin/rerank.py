@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from legalrag.plugin.embedder import resolve_device, resolve_model_path, resolve_precision, split_devices
+from legalrag.plugin.embedder import precision_dtype, resolve_device, resolve_model_path, split_devices
 from legalrag.plugin.errors import InputError, ModelLoadError
 from legalrag.plugin.schema import TEXT_KEY
 from legalrag.plugin.store.base import Hit
@@ -82,12 +82,6 @@ class Reranker:
 
 
 def _weights_dtype(precision: str, device: str) -> Any:
-    """bf16/fp16 weights where the embedder would load them; ``None`` keeps fp32."""
     if precision not in ("auto", "fp32", "fp16", "bf16"):
         raise InputError(f"reranker precision {precision!r} is not one of auto, fp32, fp16, bf16")
-    resolved = resolve_precision(precision, device)
-    if resolved == "fp32" or (resolved == "fp16" and not device.startswith("cuda")):
-        return None
-    import torch
-
-    return torch.bfloat16 if resolved == "bf16" else torch.float16
+    return precision_dtype(precision, device)
