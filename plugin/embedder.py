@@ -225,6 +225,8 @@ def _weights_dtype(settings: EmbeddingSettings, device: str) -> Any:
 def precision_dtype(precision: str, device: str) -> Any:
     """The torch dtype ``precision`` loads weights in on ``device`` (see :func:`resolve_precision`):
     bf16, or fp16 on CUDA; ``None`` keeps fp32 (fp16 on a CPU runs fp32 weights under autocast)."""
+    if precision not in ("auto", "fp32", "fp16", "bf16"):
+        raise InputError(f"precision {precision!r} is not one of auto, fp32, fp16, bf16")
     resolved = resolve_precision(precision, device)
     if resolved == "fp32" or (resolved == "fp16" and not device.startswith("cuda")):
         return None

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from legalrag.plugin.embedder import precision_dtype, resolve_device, resolve_model_path, split_devices
-from legalrag.plugin.errors import InputError, ModelLoadError
+from legalrag.plugin.errors import ModelLoadError
 from legalrag.plugin.schema import TEXT_KEY
 from legalrag.plugin.store.base import Hit
 
@@ -53,7 +53,7 @@ class Reranker:
         path = resolve_model_path(name)  # a wrong name fails here, before seconds of imports
         CrossEncoder = import_sentence_transformers().CrossEncoder
         resolved = resolve_device(split_devices(device)[0])
-        dtype = _weights_dtype(precision, resolved)
+        dtype = precision_dtype(precision, resolved)
         try:
             model = CrossEncoder(
                 path,
@@ -79,9 +79,3 @@ class Reranker:
         rescored = [replace(h, score=float(s)) for h, s in zip(head, scores, strict=True)]
         rescored.sort(key=lambda h: (-h.score, h.id))
         return rescored + list(hits[self.top_n :])
-
-
-def _weights_dtype(precision: str, device: str) -> Any:
-    if precision not in ("auto", "fp32", "fp16", "bf16"):
-        raise InputError(f"reranker precision {precision!r} is not one of auto, fp32, fp16, bf16")
-    return precision_dtype(precision, device)

@@ -318,8 +318,10 @@ def fit_reranker(
 
     device = resolve_device(options.device if "," not in options.device else options.device.split(",")[0])
     rows: dict[str, list[Any]] = {"query": [], "document": [], "label": []}
+    counts = []
     for item, easy in zip(mined, _easy_negatives(mined, options.seed), strict=True):
         negatives = (*item.negatives, *easy)
+        counts.append(len(negatives))
         for text, label in ((item.pair.positive, 1.0), *((n, 0.0) for n in negatives)):
             rows["query"].append(item.pair.query)
             rows["document"].append(text)
@@ -333,7 +335,7 @@ def fit_reranker(
     checkpoints = output / "checkpoints"
     arguments = _arguments("reranker", checkpoints, options, device, None)
     # k negatives per positive: the positives weighted k times, as sentence-transformers' reranker recipe does
-    weight = max(1, min((len(m.negatives) + 1 for m in mined), default=1))
+    weight = max(1, min(counts, default=1))
     loss = BinaryCrossEntropyLoss(model, pos_weight=torch.tensor(float(weight)))
     with _quiet(not options.show_progress):
         trainer = CrossEncoderTrainer(model=model, args=arguments, train_dataset=Dataset.from_dict(rows), loss=loss)
