@@ -7,6 +7,7 @@ model's own prompts (e.g. ``"query: "`` for E5, instructions for BGE-style model
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import queue
@@ -450,7 +451,6 @@ class DenseEncoder:
         except RuntimeError as exc:  # torch.OutOfMemoryError subclasses RuntimeError
             if "out of memory" not in str(exc).lower():
                 raise
-            _free_cuda_cache()
             lengths = self._token_lengths(texts)
             padded = len(texts) * int(self._padded(lengths).max())
             lowered = padded // 2 if padded <= self.batch_tokens else self.batch_tokens
@@ -459,14 +459,18 @@ class DenseEncoder:
                     f"out of GPU memory even at {len(texts)} sequence(s) / {padded} padded tokens: "
                     "lower --max-tokens, use --precision fp16/bf16, or run on a larger GPU"
                 ) from exc
-            if lowered < self.batch_tokens:  # formed under this budget: lower it below what failed
-                self.batch_tokens = lowered
-                log.warning("CUDA out of memory: batch token budget lowered to %d", lowered)
-            # Re-form this batch's texts under the current budget (every part is smaller than what failed).
-            out = np.empty((len(texts), self.dimension), dtype=np.float32)
-            for batch in self._budget_batches(np.argsort(-lengths, kind="stable"), lengths):
-                out[batch] = self._encode_with_backoff([texts[i] for i in batch], model)
-            return out
+        # Retried only here, after the except block: the exception's traceback holds the failed forward
+        # pass's frames and with them its activations, which no retry inside the block could reuse (on a
+        # GPU every smaller batch then failed too, down to one sequence).
+        _free_cuda_cache()
+        if lowered < self.batch_tokens:  # formed under this budget: lower it below what failed
+            self.batch_tokens = lowered
+            log.warning("CUDA out of memory: batch token budget lowered to %d", lowered)
+        # Re-form this batch's texts under the current budget (every part is smaller than what failed).
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for batch in self._budget_batches(np.argsort(-lengths, kind="stable"), lengths):
+            out[batch] = self._encode_with_backoff([texts[i] for i in batch], model)
+        return out
 
 
 def _holds_fp32(model: Any) -> bool:
@@ -501,4 +505,5 @@ def _free_cuda_cache() -> None:
     import torch
 
     if torch.cuda.is_available():
+        gc.collect()  # tensors kept alive only by reference cycles (frames of the failed pass) go first
         torch.cuda.empty_cache()

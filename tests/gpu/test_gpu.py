@@ -40,16 +40,33 @@ def test_oom_backoff_shrinks_then_fails_as_documented(model: Path) -> None:
     from legalrag.plugin.settings import EmbeddingSettings
 
     encoder = DenseEncoder.load(str(model), "cuda", EmbeddingSettings(batch_tokens=1 << 30))
+    texts = TEXTS * 32  # one batch under this budget
+    torch.cuda.empty_cache()  # what PyTorch caches would count as free to the encoder, not to mem_get_info
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    encoder.encode_documents(texts)
+    need = torch.cuda.max_memory_allocated() - before  # what that one batch takes: sized by this GPU, not a guess
     blocks = []
+    torch.cuda.empty_cache()
     free, _ = torch.cuda.mem_get_info()
-    try:  # leave room for a few sequences, not for the whole budget
-        blocks.append(torch.empty(max(free - (512 << 20), 1 << 20), dtype=torch.uint8, device="cuda"))
-        out = encoder.encode_documents(TEXTS * 8)
-        assert out.shape[0] == len(TEXTS) * 8 and encoder.batch_tokens < 1 << 30
+    try:  # room for a quarter of that batch: the budget must shrink, and the smaller batches must then fit
+        blocks.append(torch.empty(max(free - need // 4, 1 << 20), dtype=torch.uint8, device="cuda"))
+        out = encoder.encode_documents(texts)
+        assert out.shape[0] == len(texts) and encoder.batch_tokens < 1 << 30
+        torch.cuda.empty_cache()  # the smaller batches' cached blocks too (8 MB left still held a batch)
         free, _ = torch.cuda.mem_get_info()
-        blocks.append(torch.empty(max(free - (8 << 20), 1 << 20), dtype=torch.uint8, device="cuda"))
+        ask = free
+        # all of it, the free room inside the allocator's partly used segments too: halve an ask the allocator
+        # refuses down to 512 bytes (taken down to 1 MB, what was left on an H200 still held one short text)
+        while ask >= 512:
+            try:
+                blocks.append(torch.empty(ask, dtype=torch.uint8, device="cuda"))
+            except RuntimeError:
+                ask //= 2
+                continue
+            ask = max(torch.cuda.mem_get_info()[0], ask)
         with pytest.raises(LegalRAGError, match="out of GPU memory even at"):
-            encoder.encode_documents(TEXTS)
+            encoder.encode_documents([TEXTS[6] * 12])  # one sequence of the full 512 tokens
     finally:
         blocks.clear()
         torch.cuda.empty_cache()

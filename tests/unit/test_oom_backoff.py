@@ -3,6 +3,7 @@ the batch fits, and below the floor the documented error is raised."""
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -62,3 +63,33 @@ def test_batches_formed_under_an_older_budget_are_split_without_lowering_it_agai
     assert out.shape == (64, 4)
     # halved from each failing batch's size (6400 -> 3200 -> 1600 -> 800), not again for every sibling batch
     assert encoder.batch_tokens == 800
+
+
+class _Activation:
+    """Stands for the tensors a forward pass allocates: referenced only by that pass's frames."""
+
+
+class _FrameHoldingModel(_Model):
+    """Records, at every call, how many earlier calls' activations are still alive."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__(room)
+        self.refs: list[weakref.ref[_Activation]] = []
+        self.alive_at_call: list[int] = []
+
+    def encode_document(self, texts: list[str], batch_size: int, show_progress_bar: bool) -> Any:
+        self.alive_at_call.append(sum(ref() is not None for ref in self.refs))
+        activation = _Activation()
+        self.refs.append(weakref.ref(activation))
+        return super().encode_document(texts, batch_size, show_progress_bar)
+
+
+def test_a_retry_runs_after_the_failed_pass_is_released() -> None:
+    # regression: the retry ran inside the except block, whose traceback kept the failed pass's frames (on a
+    # GPU, its activations) alive, so on an H200 every smaller batch failed too, down to one sequence
+    model = _FrameHoldingModel(room=1000)
+    encoder = DenseEncoder(model, name="fake", batch_tokens=1 << 16)  # type: ignore[arg-type]
+    encoder.__dict__["dimension"] = 4
+    out = encoder.encode_documents([" ".join(["말"] * 100)] * 64)
+    assert out.shape == (64, 4) and len(model.alive_at_call) > 1
+    assert model.alive_at_call == [0] * len(model.alive_at_call)
