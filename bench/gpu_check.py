@@ -37,7 +37,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
+# the repository root only for tests.helpers, after the installed package: its legalrag/ folder holds the
+# import root alone (the subpackages live in plugin/, ingest/, ...) and would shadow a non-editable install
+sys.path.append(str(HERE.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -105,7 +107,6 @@ def _synced(device: str) -> Iterator[Callable[[], float]]:
 
 
 def embedding(model: Path, sample: list[str], device: str) -> dict[str, Any]:
-    import torch
     from sentence_transformers import SentenceTransformer
 
     from legalrag.plugin.embedder import DenseEncoder
@@ -125,7 +126,7 @@ def embedding(model: Path, sample: list[str], device: str) -> dict[str, Any]:
 
     run("sentence_transformers_fp32", lambda t: plain.encode(t, batch_size=32))
     if device.startswith("cuda"):
-        half = SentenceTransformer(str(model), device=device, model_kwargs={"torch_dtype": torch.float16})
+        half = SentenceTransformer(str(model), device=device).half()  # model_kwargs' dtype name differs by version
         run("sentence_transformers_fp16", lambda t: half.encode(t, batch_size=32))
         del half
     ours = DenseEncoder.load(str(model), device, EmbeddingSettings())
@@ -187,9 +188,15 @@ def oom(model: Path, device: str, sample: list[str]) -> dict[str, Any]:
     if simulated:  # a CPU never runs out like a GPU: fail like CUDA above a budget this run picks
         _simulate_oom(encoder, limit=4096)
     start_budget = encoder.batch_tokens
-    out = encoder.encode_documents(sample)
+    if simulated:
+        out = encoder.encode_documents(sample)
+    else:  # a large GPU holds a whole sample in one batch: leave it too little memory for that
+        with _memory_taken(device, encoder, leave=SHRINK_LEAVE):
+            out = encoder.encode_documents(sample)
     result: dict[str, Any] = {
         "simulated": simulated,
+        "texts": len(sample),
+        "memory_left_gb": None if simulated else SHRINK_LEAVE / 2**30,
         "start_batch_tokens": start_budget,
         "final_batch_tokens": encoder.batch_tokens,
         "shrank_and_finished": encoder.batch_tokens < start_budget and len(out) == len(sample),
@@ -229,8 +236,15 @@ class _Limited:
         return self._model.encode_document(texts, *args, **kwargs)
 
 
+#: the device memory the shrinking part leaves free: a budget's first batch of 512 chunks does not fit in it
+SHRINK_LEAVE = 2 << 30
+
+
 @contextlib.contextmanager
-def _memory_taken(device: str, encoder: Any) -> Iterator[bool]:
+def _memory_taken(device: str, encoder: Any, leave: int = 0) -> Iterator[bool]:
+    """All of the device's memory but about ``leave`` bytes taken (by default all of it: 64 MB left still
+    held an 8-chunk batch of the 568M-parameter model in bf16 on an H200); on a CPU, the simulated model
+    fails every batch."""
     if not device.startswith("cuda"):
         encoder.model.limit = 0  # every batch fails: the back-off reaches its floor
         yield True
@@ -238,15 +252,18 @@ def _memory_taken(device: str, encoder: Any) -> Iterator[bool]:
     import torch
 
     blocks = []
+    torch.cuda.empty_cache()  # what PyTorch caches counts as free to the encoder, not to mem_get_info
     try:
         free, _ = torch.cuda.mem_get_info()
-        while free > (64 << 20):  # leave 64 MB: not enough for a batch of a 568M-parameter model's activations
-            size = max(free - (64 << 20), 1 << 20)
+        ask = free - leave
+        while ask >= 1 << 20:  # halve an ask the allocator refuses, down to a megabyte
             try:
-                blocks.append(torch.empty(size, dtype=torch.uint8, device=device))
+                blocks.append(torch.empty(ask, dtype=torch.uint8, device=device))
             except RuntimeError:
-                break
+                ask //= 2
+                continue
             free, _ = torch.cuda.mem_get_info()
+            ask = free - leave
         yield bool(blocks)
     finally:
         del blocks
@@ -263,7 +280,7 @@ def training(model: Path, device: str, tiny: bool, work: Path) -> dict[str, Any]
     from legalrag.train.mining import Mined
 
     batch, mini = (32, 8) if tiny else (4096, 256)
-    steps = 2
+    steps = 3  # the first step also pays for CUDA's warm-up
     words = [
         "신용카드",
         "분실",
@@ -294,13 +311,17 @@ def training(model: Path, device: str, tiny: bool, work: Path) -> dict[str, Any]
     _, history = fit_embedder(str(model), mined, work / "trained", options)
     seconds = time.perf_counter() - started
     done = max((int(r.get("global_step", 0)) for r in history), default=0)
+    summary = next((r for r in reversed(history) if "train_runtime" in r), {})  # the trainer's own clock
     peak = torch.cuda.max_memory_allocated() / 1e9 if device.startswith("cuda") else None
     return {
         "effective_batch": batch,
         "mini_batch": mini,
         "steps": done,
         "seconds": round(seconds, 1),
-        "steps_per_s": round(done / seconds, 4) if seconds else None,
+        "steps_per_s": round(done / seconds, 4) if seconds else None,  # with loading and saving the model
+        "trainer_runtime_s": summary.get("train_runtime"),
+        "trainer_steps_per_s": summary.get("train_steps_per_second"),
+        "trainer_samples_per_s": summary.get("train_samples_per_second"),
         "peak_memory_gb": round(peak, 2) if peak is not None else None,
         "precision": resolve_precision("auto", device),
     }
@@ -315,6 +336,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=None, help="statutes folder (default: card-legal-data)")
     parser.add_argument("--no-sparse", action="store_true", help="ingest without BM25 (no Korean analyser there)")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    parser.add_argument("--parts", default=None, help="only these parts, comma-separated (e.g. oom,training)")
     args = parser.parse_args()
     import torch
 
@@ -338,25 +360,37 @@ def main() -> None:
             result[name] = section
             section["build"] = _guarded(lambda n=name: {"path": str(build(n, work, args.tiny))})
             model = Path(section["build"].get("path", ""))
-            sample = texts(texts_n, model, files)
-            section["embedding"] = _guarded(lambda m=model, s=sample: embedding(m, s, device))
+            chunked: dict[str, list[str]] = {}  # statute chunks, made once the part before them is safe
+            parts: dict[str, Callable[[], dict[str, Any]]] = {}
+            if name == "bge-m3":  # training first: the part a short lease must not lose
+                parts["training"] = lambda m=model: training(m, device, args.tiny, work)
+            parts["texts"] = lambda m=model, c=chunked: {"texts": len(c.setdefault("s", texts(texts_n, m, files)))}
+            parts["embedding"] = lambda m=model, c=chunked: embedding(m, c["s"], device)
             if name == "bge-m3":
-                section["ingest"] = _guarded(
-                    lambda m=model: ingest(m, device, ingest_files, work / "store", sparse=not args.no_sparse)
+                parts["ingest"] = lambda m=model, w=work / "store", b=not args.no_sparse: ingest(
+                    m, device, ingest_files, w, sparse=b
                 )
-                section["oom"] = _guarded(lambda m=model, s=sample: oom(m, device, s[:64]))
-                section["training"] = _guarded(lambda m=model: training(m, device, args.tiny, work))
+                parts["oom"] = lambda m=model, c=chunked: oom(m, device, c["s"][:512])
+            wanted = set(args.parts.split(",")) | {"texts"} if args.parts else set(parts)
+            for part, fn in parts.items():
+                if part not in wanted:
+                    continue
+                section[part] = _guarded(fn)
+                _write(result, args.out)  # what ran so far survives a run cut off at its time limit
     bge = result["bge-m3"]
     result["tokens_per_s"] = bge.get("embedding", {}).get("tokens_per_s")
     result["mfu"] = bge.get("embedding", {}).get("mfu")
     result["pipeline_overhead"] = bge.get("ingest", {}).get("pipeline_overhead")
     result["oom"] = bge.get("oom")
     result["seconds"] = round(time.perf_counter() - started, 1)
-    text = json.dumps(result, ensure_ascii=False, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    _write(result, args.out)
+
+
+def _write(result: dict[str, Any], out: Path | None) -> None:
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
 def _guarded(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:

@@ -33,6 +33,8 @@ for name in sys.argv[1:]:
 ' "${NAMES[@]}")
 "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   "${PLATFORMS[@]}" -d .whl "${WHEELS[@]}"
+# legalrag itself as a wheel: building it there would need a newer setuptools than the image may hold
+"$PY" -m pip wheel -q --no-deps --no-build-isolation -w .whl .
 "$PY" - <<'EOF'
 import shutil, sys
 from pathlib import Path
@@ -50,5 +52,10 @@ cat <<'EOF'
 
 On the device (device tool `run`, carry [".whl", ".gpu_corpus"], timeout_s 600):
 
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PYTHONPATH && python3 -m pip install -q --no-index --no-deps --no-build-isolation --target /tmp/site . && PYTHONUNBUFFERED=1 python3 bench/gpu_check.py --corpus .gpu_corpus --no-sparse --out $OUT/gpu.json 2>&1 | tee $OUT/log.txt
+R=$PWD; python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && cd /tmp && PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1 python3 $R/bench/gpu_check.py --corpus $R/.gpu_corpus --no-sparse --out $OUT/gpu.json 2>&1 | tee $OUT/log.txt
+
+(from /tmp: the checkout's legalrag/ folder holds the import root alone and, first on sys.path, would shadow
+the installed package, in `python -m legalrag.ingest.prepare` too. The GPU tests, likewise:
+`cd /tmp && PYTHONPATH=/tmp/site:$R PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 python3 -m pytest -c $R/pyproject.toml --rootdir $R -m gpu $R/tests/gpu`;
+no plugin autoload: langsmith's pytest plugin needs sniffio, which is not carried)
 EOF
