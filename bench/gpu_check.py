@@ -14,7 +14,7 @@ document:
 * ``training``: steps/s and peak memory of ``legalrag train``'s trainer (CachedMNRL, effective batch
   4,096, bf16) on synthetic pairs.
 
-    python bench/gpu_check.py                       # on a GPU: under 8 minutes on an H100/H200
+    python bench/gpu_check.py                       # on a GPU: about 2 minutes on an H200 (measured)
     python bench/gpu_check.py --device cpu --tiny   # the same code at toy sizes, a few minutes
 
 On a machine that reaches no package index (the device tool's GPUs), ``bash bench/gpu_prepare.sh`` gathers
