@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULT_BATCH_TOKENS",
     "DenseEncoder",
     "cpu_has_native_bf16",
+    "dtype_kwargs",
     "precision_dtype",
     "resolve_device",
     "resolve_model_path",
@@ -169,10 +170,8 @@ def _load_sentence_transformer(
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    kwargs: dict[str, Any] = {}
     dtype = _weights_dtype(settings, device)
-    if dtype is not None:
-        kwargs["torch_dtype"] = dtype
+    kwargs = dtype_kwargs(dtype)
     if settings.backend != "torch" and device != "cpu":
         raise InputError(f"backend {settings.backend!r} runs on the CPU: use device='cpu' or backend='torch'")
     try:
@@ -234,6 +233,20 @@ def precision_dtype(precision: str, device: str) -> Any:
     import torch
 
     return torch.bfloat16 if resolved == "bf16" else torch.float16
+
+
+def dtype_kwargs(dtype: Any) -> dict[str, Any]:
+    """``model_kwargs`` that load a model's weights in ``dtype`` (``{}`` for ``None``, fp32).
+
+    transformers 4.56 renamed ``torch_dtype`` to ``dtype`` and warns on the old name (5.x); older versions,
+    which pyproject still allows, know only ``torch_dtype``."""
+    if dtype is None:
+        return {}
+    from importlib.metadata import version
+
+    from packaging.version import Version
+
+    return {"dtype" if Version(version("transformers")) >= Version("4.56") else "torch_dtype": dtype}
 
 
 class DenseEncoder:

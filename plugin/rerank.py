@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from legalrag.plugin.embedder import precision_dtype, resolve_device, resolve_model_path, split_devices
+from legalrag.plugin.embedder import dtype_kwargs, precision_dtype, resolve_device, resolve_model_path, split_devices
 from legalrag.plugin.errors import ModelLoadError
 from legalrag.plugin.schema import TEXT_KEY
 from legalrag.plugin.store.base import Hit
@@ -59,7 +59,7 @@ class Reranker:
                 path,
                 device=resolved,
                 local_files_only=path != name,
-                model_kwargs={"torch_dtype": dtype} if dtype is not None else None,
+                model_kwargs=dtype_kwargs(dtype) or None,
             )
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"cannot load reranker {name!r}: {exc}") from exc

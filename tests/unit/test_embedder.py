@@ -144,6 +144,19 @@ def test_bf16_on_cpu_loads_bf16_weights_without_autocast(minilm_encoder: DenseEn
     assert _cosines(queries, minilm_encoder.encode_queries(["개인정보 동의", "consent"])).min() > 0.999
 
 
+def test_weights_dtype_is_passed_by_the_name_the_installed_transformers_knows(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from legalrag.plugin.embedder import dtype_kwargs
+
+    assert dtype_kwargs(None) == {}, "fp32: nothing to pass"
+    monkeypatch.setattr("importlib.metadata.version", lambda name: "4.55.4")
+    assert dtype_kwargs(torch.bfloat16) == {"torch_dtype": torch.bfloat16}, "before 4.56 only torch_dtype exists"
+    for newer in ("4.56.0", "5.25.0"):
+        monkeypatch.setattr("importlib.metadata.version", lambda name, v=newer: v)
+        assert dtype_kwargs(torch.float16) == {"dtype": torch.float16}, "torch_dtype is deprecated from 4.56"
+
+
 def test_fp16_on_cpu_keeps_fp32_weights_under_autocast() -> None:
     import torch
 
