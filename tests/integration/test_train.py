@@ -65,6 +65,27 @@ def test_resume_continues_from_the_last_checkpoint(base: Path, tmp_path: Path) -
     assert again["negatives"]["reused"] is True and again["seconds"]["mine"] == 0.0  # trained on the saved table
 
 
+def test_a_second_round_mines_through_the_first_rounds_collection(base: Path, tmp_path: Path) -> None:
+    from legalrag.plugin.store import EdgeStore
+
+    store = tmp_path / "q"
+    first = _train(base, store, tmp_path / "one", "--epochs", "1")
+    assert first["collection"] == "train-eval"  # the default; the trained model's copy is train-eval-trained
+    with EdgeStore(store) as edge:
+        info = edge.get_collection("train-eval-trained")
+        assert info is not None and info.metadata["model"] == first["model"]
+        points = info.points
+    second = _train(Path(first["model"]), store, tmp_path / "two", "--epochs", "1", "-c", "train-eval-trained")
+    assert second["collection"] == "train-eval-trained" and second["base"] == first["model"]
+    assert "reused" not in second["negatives"]  # mined again, by the first round's model
+    # the first round's collection was searched as it was (not re-ingested), so round 2 starts where round 1 ended
+    assert second["before"]["dense"]["mrr@10"] == pytest.approx(first["after"]["dense"]["mrr@10"])
+    with EdgeStore(store) as edge:
+        kept, made = edge.get_collection("train-eval-trained"), edge.get_collection("train-eval-trained-trained")
+        assert kept is not None and kept.points == points and kept.metadata["model"] == first["model"]
+        assert made is not None and made.metadata["model"] == second["model"]
+
+
 def test_bad_input_exits_2_and_writes_nothing(base: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     message = _train(base, tmp_path / "q", out, "--model", "use:multilingual", code=2)["error"]
