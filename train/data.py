@@ -19,7 +19,7 @@ from pathlib import Path
 from legalrag.eval.datasets import EvalDataset, load_dataset
 from legalrag.plugin.errors import DatasetError, InputError
 
-__all__ = ["LEAK_SIMILARITY", "MIN_PAIRS", "Pair", "TrainData", "prepare_data"]
+__all__ = ["LEAK_SIMILARITY", "MIN_PAIRS", "Mined", "Pair", "TrainData", "prepare_data"]
 
 #: trigram Jaccard at or above which two queries count as the same question
 LEAK_SIMILARITY = 0.9
@@ -36,6 +36,14 @@ class Pair:
     query: str
     doc_id: str
     positive: str
+
+
+@dataclass(frozen=True, slots=True)
+class Mined:
+    """A training pair with its hard negatives' texts (:func:`legalrag.train.mining.mine_negatives`)."""
+
+    pair: Pair
+    negatives: tuple[str, ...]
 
 
 @dataclass(slots=True)

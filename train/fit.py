@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from legalrag.plugin.errors import InputError, LegalRAGError, MissingExtraError
-from legalrag.train.mining import Mined
+from legalrag.train.data import Mined
 
 __all__ = ["FitOptions", "Interrupted", "fit_embedder", "fit_reranker", "revive_pooler"]
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from legalrag.eval.datasets import EvalDataset
 from legalrag.eval.harness import document_ranking
 from legalrag.plugin.dense import DenseModel
 from legalrag.plugin.search import Searcher
-from legalrag.train.data import Pair
+from legalrag.train.data import Mined, Pair
 
 __all__ = ["Mined", "load_mined", "mine_negatives", "save_mined"]
 
@@ -36,14 +35,6 @@ CANDIDATES = 30
 #: the mined training table and its statistics, in the trained model's folder
 ROWS_FILE = "hard_negatives.jsonl"
 STATS_FILE = "hard_negatives.json"
-
-
-@dataclass(frozen=True, slots=True)
-class Mined:
-    """A training pair with its hard negatives' texts."""
-
-    pair: Pair
-    negatives: tuple[str, ...]
 
 
 def mine_negatives(

@@ -51,3 +51,18 @@ def test_a_wrong_model_is_reported_before_torch_is_imported() -> None:
         "    print(json.dumps({'torch': 'torch' in sys.modules, 'message': str(exc)}))"
     )
     assert out["torch"] is False and "/no/such/model" in str(out["message"])
+
+
+def test_the_trainers_import_neither_the_store_nor_langchain() -> None:
+    """``legalrag.train.fit`` needs its pairs' type, not the mining code that makes them (which pulls the
+    searcher, qdrant-client and langchain-core: most of a second of imports, and packages a training-only
+    machine need not have); ``Mined`` stays importable from ``legalrag.train.mining`` too."""
+    out = _run(
+        "import json, sys\n"
+        "from legalrag.train.fit import fit_reranker\n"
+        "from legalrag.train.data import Mined\n"
+        "heavy = sorted(m for m in ('qdrant_client', 'qdrant_edge', 'langchain_core') if m in sys.modules)\n"
+        "from legalrag.train.mining import Mined as Again\n"
+        "print(json.dumps({'heavy': heavy, 'same': Mined is Again}))"
+    )
+    assert out == {"heavy": [], "same": True}
