@@ -257,3 +257,44 @@ def test_a_reranker_loads_in_the_precision_asked_and_scores_as_fp32_does(tiny_cr
     assert fast.dtype == np.float32 and np.allclose(fast, exact, atol=0.05 * (np.ptp(exact) + 1e-3))
     with pytest.raises(InputError, match="precision"):
         Reranker.load(str(tiny_cross_encoder), "cpu", precision="int4")
+
+
+def test_a_half_precision_reranker_keeps_near_equal_candidates_apart(tiny_cross_encoder: Path, tmp_path: Path) -> None:
+    """Regression: in bf16 the logit itself was rounded to 8 bits of mantissa, so candidates a few
+    hundredths apart tied (a trained e5 reranker: 23 distinct scores among a query's 50) and the tie
+    order replaced the model's. The output projection now runs in fp32; the encoder stays bf16."""
+    import torch
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    from legalrag.plugin.rerank import Reranker, fp32_head
+
+    # the random head's logits spread over a few units, as a trained reranker's do
+    confident = BertForSequenceClassification.from_pretrained(str(tiny_cross_encoder))
+    with torch.no_grad():
+        confident.classifier.weight.mul_(300.0)
+    confident.save_pretrained(tmp_path / "confident")
+    AutoTokenizer.from_pretrained(str(tiny_cross_encoder)).save_pretrained(tmp_path / "confident")
+    words = [
+        "consent",
+        "controller",
+        "records",
+        "processing",
+        "lawful",
+        "purpose",
+        "erasure",
+        "notice",
+        "breach",
+        "transfer",
+    ]
+    pairs = [
+        ("personal data consent", f"article {i} {words[i % 9]} {words[i % 7]} within {i * 3} days") for i in range(60)
+    ]
+    exact = Reranker.load(str(tmp_path / "confident"), "cpu", precision="fp32").model.predict(pairs)
+    half = Reranker.load(str(tmp_path / "confident"), "cpu", precision="bf16")
+    assert next(half.model.model.parameters()).dtype == torch.bfloat16
+    assert half.model.model.classifier.weight.dtype == torch.float32
+    fast = half.model.predict(pairs)
+    assert len(set(exact.tolist())) == len(pairs)
+    assert len(set(fast.tolist())) == len(pairs)  # was a handful of values
+    assert fp32_head(half.model.model)  # idempotent: already fp32, nothing added
+    assert half.model.predict(pairs).tolist() == fast.tolist()
