@@ -95,12 +95,13 @@ class Reranker:
         return cls(model, top_n=top_n, batch_size=batch_size)
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
-        """Rerank the first ``top_n`` hits; later hits keep their order after them."""
+        """Rerank the first ``top_n`` hits; later hits keep their order after them, and hits the model
+        scores the same keep the order they came in (the retriever's)."""
         head = list(hits[: self.top_n])
         if not head:
             return list(hits)
         pairs = [(query, str(h.payload.get(TEXT_KEY, ""))) for h in head]
         scores = self.model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False)
         rescored = [replace(h, score=float(s)) for h, s in zip(head, scores, strict=True)]
-        rescored.sort(key=lambda h: (-h.score, h.id))
+        rescored.sort(key=lambda h: -h.score)  # stable: ties stay in the retriever's order
         return rescored + list(hits[self.top_n :])

@@ -190,7 +190,9 @@ class Searcher:
         """Top ``k`` hits; with ``group_by`` ("article", "doc_id", ...) the best chunk per group.
 
         Deterministic: hits with equal scores are ordered by id, and the search goes deep enough that
-        a tie is never cut at ``k`` in an order the engine chose (RRF ties often).
+        a tie is never cut at ``k`` in an order the engine chose (RRF ties often). With a reranker, its
+        ``top_n`` candidates are the hits this search returns without one, and hits it scores the same
+        keep that order.
         """
         _check_query(query, k)  # k itself, not only the (clamped) depth fetched for grouping/reranking
         self.doctor.before(filter, group_by)
@@ -200,9 +202,10 @@ class Searcher:
         while (deeper := _tie_depth(request, hits, depth)) is not None:
             request = replace(request, limit=deeper)
             hits = self.store.query(self.collection, request)
-        if self.reranker is not None and _matchable(request):
-            hits = self.reranker.rerank(query, hits)
-        found = _finish(request, hits, k, group_by)
+        reranked = self.reranker is not None and _matchable(request)
+        if reranked:
+            hits = self.reranker.rerank(query, _ties_by_id(hits))  # type: ignore[union-attr]
+        found = _finish(request, hits, k, group_by, reranked=reranked)
         self.doctor.after(filter, len(found))
         return found
 
@@ -250,9 +253,10 @@ class Searcher:
         while (deeper := _tie_depth(request, hits, depth)) is not None:
             request = replace(request, limit=deeper)
             hits = await self.astore.query(self.collection, request)
-        if self.reranker is not None and _matchable(request):
-            hits = await run_in_executor(None, self.reranker.rerank, query, hits)
-        found = _finish(request, hits, k, group_by)
+        reranked = self.reranker is not None and _matchable(request)
+        if reranked:
+            hits = await run_in_executor(None, self.reranker.rerank, query, _ties_by_id(hits))  # type: ignore[union-attr]
+        found = _finish(request, hits, k, group_by, reranked=reranked)
         if not found and isinstance(filter, Mapping):
             self.doctor.after(filter, 0, await self.doctor.afields(self.astore))
         return found
@@ -298,10 +302,13 @@ class Searcher:
         return await run_in_executor(None, self.encode_query, query)
 
     def _depth(self, k: int, group_by: str | None) -> int:
-        """How many hits to fetch for ``k`` results: more when grouping or reranking drops some."""
-        if group_by is None and self.reranker is None:
-            return k
-        return min(MAX_K, max(k * 4, self.reranker.top_n if self.reranker else 0))
+        """How many hits to fetch for ``k`` results: more when grouping drops some; a reranker's ``top_n`` at
+        least, fetched as a search for that many would (hybrid fusion's candidates depend on the depth asked:
+        a reranker re-scores the hits the searcher itself returns)."""
+        least = self.reranker.top_n if self.reranker is not None else 0
+        if group_by is None:
+            return min(MAX_K, max(k, least))
+        return min(MAX_K, max(k * 4, least))
 
     def with_config(self, **changes: Any) -> Searcher:
         """A copy with some :class:`SearchConfig` fields changed (used by tuning)."""
@@ -336,11 +343,15 @@ def _matchable(request: SearchRequest) -> bool:
     return not (request.sparse is not None and request.dense is None and not request.sparse.indices)
 
 
-def _finish(request: SearchRequest, hits: list[Hit], k: int, group_by: str | None) -> list[Hit]:
-    """The post-query steps shared by the sync and async paths."""
+def _finish(
+    request: SearchRequest, hits: list[Hit], k: int, group_by: str | None, *, reranked: bool = False
+) -> list[Hit]:
+    """The post-query steps shared by the sync and async paths; ``reranked`` hits keep the reranker's order
+    (its ties in the retriever's order, already made deterministic)."""
     if not _matchable(request):
         return []
-    hits = _ties_by_id(hits)
+    if not reranked:
+        hits = _ties_by_id(hits)
     if group_by is not None:
         hits = best_per_group(hits, group_by)
     return hits[:k]

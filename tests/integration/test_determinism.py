@@ -55,3 +55,70 @@ def test_tied_scores_are_cut_by_id(kind: str, mode: str, tmp_path: Path) -> None
         if len(set(scores)) == 1:  # all tied: the five smallest ids, not five the engine picked
             assert results[0] == sorted(ids)[:5], (mode, fusion)
     store.close()
+
+
+class _InOrder:
+    """A cross-encoder stand-in scoring candidates in the order they come: a reranker that agrees."""
+
+    def predict(self, pairs: list[tuple[str, str]], **_: object) -> object:
+        import numpy as np
+
+        return -np.arange(len(pairs), dtype=np.float32)
+
+
+class _Undecided:
+    """A cross-encoder stand-in scoring every candidate the same."""
+
+    def predict(self, pairs: list[tuple[str, str]], **_: object) -> object:
+        import numpy as np
+
+        return np.zeros(len(pairs), dtype=np.float32)
+
+
+def _varied(store: Store, count: int) -> list[str]:
+    """``count`` points with seeded random dense vectors and term weights, written in reverse id order."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    store.create_collection("laws", CollectionSpec(dense_size=DIM))
+    ids = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"varied-{i}")) for i in range(count)]
+    points = [
+        PointRecord(i, {"n": n, "text": f"조문 {n}"}, rng.normal(size=DIM).tolist(), SparseVector([7], [float(w)]))
+        for n, (i, w) in enumerate(zip(ids, rng.uniform(0.1, 5.0, size=count), strict=True))
+    ]
+    store.upsert("laws", sorted(points, key=lambda p: p.id, reverse=True))
+    return ids
+
+
+@pytest.mark.parametrize("fusion", ["rrf", "dbsf"])
+def test_a_reranker_rescores_the_searchers_own_best_candidates(fusion: str, tmp_path: Path) -> None:
+    """Regression: with a reranker the search fetched 4k hits, so hybrid fusion ran over deeper prefetch
+    lists and the candidates (and, with DBSF, their order) were not those the searcher returns without it;
+    a reranker that agrees with the retriever changed the results."""
+    from legalrag.plugin.rerank import Reranker
+
+    store = EdgeStore(tmp_path / "q")
+    _varied(store, 600)
+    config = SearchConfig(mode="hybrid", fusion=fusion)
+    plain = Searcher(store, "laws", _Fixed(), _Terms(), config=config)
+    agreeing = Searcher(store, "laws", _Fixed(), _Terms(), config=config, reranker=Reranker(_InOrder(), top_n=50))
+    for k in (50, 80):
+        assert [h.id for h in agreeing.search("질문", k)] == [h.id for h in plain.search("질문", k)], k
+    store.close()
+
+
+def test_candidates_a_reranker_cannot_tell_apart_keep_the_retrievers_order(tmp_path: Path) -> None:
+    """Regression: hits the reranker scored the same were put in id order, discarding the retriever's."""
+    from legalrag.plugin.rerank import Reranker
+
+    store = EdgeStore(tmp_path / "q")
+    ids = _varied(store, 60)
+    plain = Searcher(store, "laws", _Fixed(), _Terms(), config=SearchConfig(mode="hybrid"))
+    undecided = Searcher(
+        store, "laws", _Fixed(), _Terms(), config=SearchConfig(mode="hybrid"), reranker=Reranker(_Undecided(), top_n=20)
+    )
+    expected = [h.id for h in plain.search("질문", 30)]
+    assert expected[:20] != sorted(expected[:20])  # the retriever's order is not the id order
+    assert [h.id for h in undecided.search("질문", 30)] == expected
+    assert set(expected) <= set(ids)
+    store.close()
