@@ -95,8 +95,9 @@ class Reranker:
         return cls(model, top_n=top_n, batch_size=batch_size)
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
-        """Rerank the first ``top_n`` hits; later hits keep their order after them, and hits the model
-        scores the same keep the order they came in (the retriever's)."""
+        """Rerank the first ``top_n`` hits; hits the model scores the same keep the order they came in (the
+        retriever's). Later hits keep their order after them, their scores shifted below the lowest
+        reranked one: the list's scores never increase, so sorting by score keeps this order."""
         head = list(hits[: self.top_n])
         if not head:
             return list(hits)
@@ -104,4 +105,11 @@ class Reranker:
         scores = self.model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False)
         rescored = [replace(h, score=float(s)) for h, s in zip(head, scores, strict=True)]
         rescored.sort(key=lambda h: -h.score)  # stable: ties stay in the retriever's order
-        return rescored + list(hits[self.top_n :])
+        tail = list(hits[self.top_n :])
+        if tail:
+            # the list stays sorted by score for whatever sorts by it (metrics, a merge of lists): the later
+            # hits' retriever scores, on another scale (DBSF's reach 2, a sigmoid 1), are shifted below the
+            # lowest reranked one, their order and gaps kept
+            shift = rescored[-1].score - 1.0 - tail[0].score
+            tail = [replace(h, score=h.score + shift) for h in tail]
+        return rescored + tail

@@ -122,3 +122,24 @@ def test_candidates_a_reranker_cannot_tell_apart_keep_the_retrievers_order(tmp_p
     assert [h.id for h in undecided.search("질문", 30)] == expected
     assert set(expected) <= set(ids)
     store.close()
+
+
+def test_a_reranked_list_stays_sorted_by_score(tmp_path: Path) -> None:
+    """Regression: the hits after ``top_n`` kept the retriever's scores, on another scale than the
+    reranker's (DBSF's reach 2, a sigmoid 1), so whatever sorted the list by score put them first: the
+    metrics do, and a trained reranker's tuned+rerank row read MRR@10 0.0."""
+    from legalrag.eval.metrics import rank_documents
+    from legalrag.plugin.rerank import Reranker
+
+    store = EdgeStore(tmp_path / "q")
+    _varied(store, 120)
+    config = SearchConfig(mode="hybrid", fusion="dbsf")
+    plain = Searcher(store, "laws", _Fixed(), _Terms(), config=config)
+    agreeing = Searcher(store, "laws", _Fixed(), _Terms(), config=config, reranker=Reranker(_InOrder(), top_n=20))
+    hits = agreeing.search("질문", 60)
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert [h.id for h in hits] == [h.id for h in plain.search("질문", 60)]
+    # what the metrics rank by: score, then id
+    assert [d for d, _ in rank_documents([(h.id, h.score) for h in hits])] == [h.id for h in hits]
+    store.close()
