@@ -8,6 +8,9 @@ then evaluates the test split over the trained collection as ``legalrag train`` 
 hybrid re-tuned on dev, and the reranker over the tuned hybrid's top 50. ``fsc/opinions`` is never read.
 
     python bench/rerank.py --run /work/train_e5_neg3_e2 --base /models/e5-small --negatives 2
+
+A reranker trained elsewhere (``bench/rerank_device.py`` on the device tool's GPU) is read with
+``--skip-train --output FOLDER``.
 """
 
 from __future__ import annotations
