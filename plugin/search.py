@@ -202,10 +202,10 @@ class Searcher:
         while (deeper := _tie_depth(request, hits, depth)) is not None:
             request = replace(request, limit=deeper)
             hits = self.store.query(self.collection, request)
-        reranked = self.reranker is not None and _matchable(request)
-        if reranked:
-            hits = self.reranker.rerank(query, _ties_by_id(hits))  # type: ignore[union-attr]
-        found = _finish(request, hits, k, group_by, reranked=reranked)
+        reranker = self.reranker if _matchable(request) else None
+        if reranker is not None:
+            hits = reranker.rerank(query, _ties_by_id(hits))
+        found = _finish(request, hits, k, group_by, reranked=reranker is not None)
         self.doctor.after(filter, len(found))
         return found
 
@@ -253,10 +253,10 @@ class Searcher:
         while (deeper := _tie_depth(request, hits, depth)) is not None:
             request = replace(request, limit=deeper)
             hits = await self.astore.query(self.collection, request)
-        reranked = self.reranker is not None and _matchable(request)
-        if reranked:
-            hits = await run_in_executor(None, self.reranker.rerank, query, _ties_by_id(hits))  # type: ignore[union-attr]
-        found = _finish(request, hits, k, group_by, reranked=reranked)
+        reranker = self.reranker if _matchable(request) else None
+        if reranker is not None:
+            hits = await run_in_executor(None, reranker.rerank, query, _ties_by_id(hits))
+        found = _finish(request, hits, k, group_by, reranked=reranker is not None)
         if not found and isinstance(filter, Mapping):
             self.doctor.after(filter, 0, await self.doctor.afields(self.astore))
         return found
