@@ -151,7 +151,7 @@ def _record(run: Path, name: str, data: Any) -> dict[str, Any]:
 
         def rerank(self, query: str, hits: list[Any]) -> list[Any]:
             self.seen = [(h.id, str(h.payload.get("doc_id")), str(h.payload.get(TEXT_KEY, "")), h.score)
-                         for h in hits[:50]]  # fmt: skip
+                         for h in hits[: self.top_n]]  # fmt: skip
             return list(hits)
 
     settings = Settings(qdrant_path=run / "store", device="cpu", model=str(run / f"{name}-trained"),
@@ -209,18 +209,16 @@ def prepare(args: argparse.Namespace) -> None:
     print(DEVICE_COMMAND.format(pack=out if out.is_absolute() else f"$R/{out}"))
 
 
-def _mrr(row: dict[str, Any], scores: list[float] | None, texts: list[str]) -> float:
+def _mrr(row: dict[str, Any], scores: list[float] | None) -> float:
     """MRR@10 over documents (each by its best chunk), the hits in reranked order (``None``: as found)."""
+    from legalrag.eval.metrics import reciprocal_rank_at_k
+
     hits = row["hits"]
     order = list(range(len(hits)))
     if scores is not None:
         order.sort(key=lambda i: (-scores[i], hits[i][0]))
-    seen: list[str] = []
-    for i in order:
-        if hits[i][1] not in seen:
-            seen.append(hits[i][1])
-    relevant = set(row["relevant"])
-    return next((1.0 / (rank + 1) for rank, doc in enumerate(seen[:10]) if doc in relevant), 0.0)
+    documents = list(dict.fromkeys(hits[i][1] for i in order))
+    return reciprocal_rank_at_k(documents, set(row["relevant"]), 10)
 
 
 def _score(model_dir: Path, candidates: dict[str, Any], device: str) -> tuple[dict[str, Any], dict[str, float]]:
@@ -240,7 +238,7 @@ def _score(model_dir: Path, candidates: dict[str, Any], device: str) -> tuple[di
         for qid, r in split_rows.items():
             run_scores[split][qid] = flat[at : at + len(r["hits"])]
             at += len(r["hits"])
-        mrr[split] = sum(_mrr(r, run_scores[split][q], texts) for q, r in split_rows.items()) / len(split_rows)
+        mrr[split] = sum(_mrr(r, run_scores[split][q]) for q, r in split_rows.items()) / len(split_rows)
     return run_scores, mrr
 
 
@@ -257,14 +255,13 @@ def train(args: argparse.Namespace) -> None:
     rows = [json.loads(line) for line in lzma.decompress((args.pack / "mined.jsonl.xz").read_bytes()).splitlines()]
     table = [(Pair(r["query_id"], r["query"], r["doc_id"], r["positive"]), tuple(r["negatives"])) for r in rows]
     candidates = json.loads(lzma.decompress((args.pack / "candidates.json.xz").read_bytes()))
-    texts = candidates["texts"]
     if args.smoke:  # a few pairs and queries: the whole path in a minute on a CPU
         table = table[: args.smoke * 4]
         candidates["splits"] = {s: dict(list(r.items())[: args.smoke]) for s, r in candidates["splits"].items()}
     report: dict[str, Any] = {"device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
                               "pairs": len(table), "start": args.start, "runs": {}}  # fmt: skip
     report["first_stage"] = {
-        s: sum(_mrr(r, None, texts) for r in rows_.values()) / len(rows_) for s, rows_ in candidates["splits"].items()
+        s: sum(_mrr(r, None) for r in rows_.values()) / len(rows_) for s, rows_ in candidates["splits"].items()
     }
     scores: dict[str, dict[str, dict[str, list[float]]]] = {}
     out = Path(args.out)
