@@ -2,7 +2,7 @@
 
 For each dataset and model the corpus is ingested with ``legalrag.ingest`` (which, after a change,
 picks the collection's default without labels: DBSF hybrid, or sparse when the dense model cannot
-read the corpus, see :mod:`legalrag.plugin.defaults`), then every split is searched with: dense only,
+read the corpus, see :mod:`legalrag.plugin.search.defaults`), then every split is searched with: dense only,
 sparse only, the old default (equal-weight RRF, k=60) and the collection's default. MRR@10 with
 sentence-transformers' definitions; the ratio is the default's over the better single mode.
 
@@ -57,7 +57,7 @@ def measure(dataset: str, model: str, store_root: Path) -> dict[str, Any]:
     from legalrag.ingest import ingest_documents
     from legalrag.plugin import Settings, open_searcher
     from legalrag.plugin.components import load_dense
-    from legalrag.plugin.dense import CachedQueries
+    from legalrag.plugin.models.protocol import CachedQueries
     from legalrag.plugin.store import EdgeStore
 
     path, splits = DATASETS[dataset]

@@ -102,7 +102,7 @@ def main() -> None:
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
-    from legalrag.plugin.embedder import DenseEncoder, resolve_device, resolve_model_path, resolve_precision
+    from legalrag.plugin.models.encoder import DenseEncoder, resolve_device, resolve_model_path, resolve_precision
     from legalrag.plugin.settings import EmbeddingSettings
 
     device = resolve_device(args.device)

@@ -109,7 +109,7 @@ def _synced(device: str) -> Iterator[Callable[[], float]]:
 def embedding(model: Path, sample: list[str], device: str) -> dict[str, Any]:
     from sentence_transformers import SentenceTransformer
 
-    from legalrag.plugin.embedder import DenseEncoder
+    from legalrag.plugin.models.encoder import DenseEncoder
     from legalrag.plugin.settings import EmbeddingSettings
 
     plain = SentenceTransformer(str(model), device=device)
@@ -179,8 +179,8 @@ def ingest(model: Path, device: str, files: list[Path], store: Path, sparse: boo
 
 def oom(model: Path, device: str, sample: list[str]) -> dict[str, Any]:
     """A budget far too large shrinks and finishes; with no memory left, the documented error."""
-    from legalrag.plugin.embedder import MIN_BATCH_TOKENS, DenseEncoder
     from legalrag.plugin.errors import LegalRAGError
+    from legalrag.plugin.models.encoder import MIN_BATCH_TOKENS, DenseEncoder
     from legalrag.plugin.settings import EmbeddingSettings
 
     encoder = DenseEncoder.load(str(model), device, EmbeddingSettings(batch_tokens=1 << 30))
@@ -274,7 +274,7 @@ def training(model: Path, device: str, tiny: bool, work: Path) -> dict[str, Any]
     """Steps/s and peak memory of the trainer legalrag train uses: CachedMNRL at a large effective batch."""
     import torch
 
-    from legalrag.plugin.embedder import resolve_precision
+    from legalrag.plugin.models.encoder import resolve_precision
     from legalrag.train.data import Pair
     from legalrag.train.fit import FitOptions, fit_embedder
     from legalrag.train.mining import Mined

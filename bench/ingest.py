@@ -73,7 +73,7 @@ def worker_baseline(files: list[Path], model: str, max_tokens: int, overlap: int
     from langchain_text_splitters import RecursiveCharacterTextSplitter
     from sentence_transformers import SentenceTransformer
 
-    from legalrag.plugin.embedder import resolve_model_path
+    from legalrag.plugin.models.encoder import resolve_model_path
 
     started = time.perf_counter()  # model load inside the time, as for legalrag
     st = SentenceTransformer(resolve_model_path(model), device="cpu")

@@ -64,7 +64,7 @@ def statute_sentences(limit: int, seed: int) -> list[str]:
 def chunk_vectors(bm25: Any, terms: list[list[str]]) -> list[Any]:
     """BM25 document vectors from already-tokenized texts (``BM25Encoder.encode_documents``'s formula)."""
     from legalrag.plugin.schema import SparseVector
-    from legalrag.plugin.sparse import term_index
+    from legalrag.plugin.text.bm25 import term_index
 
     vectors = []
     for doc in terms:
@@ -82,8 +82,8 @@ def build(store: Any, chunks: int, dim: int, seed: int, batch: int = 2000) -> tu
     """Create the collection as legalrag does and fill it; returns the BM25 encoder and timings."""
     from legalrag.plugin.collection import ensure_collection
     from legalrag.plugin.schema import TEXT_KEY, point_id
-    from legalrag.plugin.sparse import BM25Encoder, get_tokenizer
     from legalrag.plugin.store.base import PointRecord
+    from legalrag.plugin.text.bm25 import BM25Encoder, get_tokenizer
 
     started = time.perf_counter()
     pool = statute_sentences(30_000, seed)
@@ -182,7 +182,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from legalrag.plugin.components import load_dense
-    from legalrag.plugin.search import Searcher
+    from legalrag.plugin.search.searcher import Searcher
     from legalrag.plugin.settings import Settings
     from legalrag.plugin.store import EdgeStore
 

@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(warm_child(args.warm_child, args.work, args.k, warm_queries, args.model_path)))
         return
 
-    from legalrag.plugin.embedder import resolve_model_path
+    from legalrag.plugin.models.encoder import resolve_model_path
 
     model_path = str(resolve_model_path(args.model))
     work = args.work or Path(tempfile.mkdtemp(prefix="legalrag-serving-"))

@@ -30,7 +30,7 @@ def main() -> None:
 
     import numpy as np
 
-    from legalrag.plugin.embedder import DenseEncoder
+    from legalrag.plugin.models.encoder import DenseEncoder
     from legalrag.plugin.settings import EmbeddingSettings
 
     lines = (args.data / "queries.jsonl").read_text(encoding="utf-8").splitlines()

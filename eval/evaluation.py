@@ -31,8 +31,8 @@ from legalrag.plugin.settings import Settings
 if TYPE_CHECKING:
     from legalrag.eval.tune import TuneResult
     from legalrag.ingest.pipeline import IngestStats
-    from legalrag.plugin.dense import DenseModel
-    from legalrag.plugin.search import Searcher
+    from legalrag.plugin.models.protocol import DenseModel
+    from legalrag.plugin.search.searcher import Searcher
     from legalrag.plugin.store.base import Store
 
 __all__ = ["EvalProgress", "EvalReport", "evaluate_collection"]
@@ -338,7 +338,7 @@ def _format_of(dataset: str | os.PathLike[str]) -> str | None:
 def _embedding_info(encoder: DenseModel | None, settings: Settings) -> dict[str, Any] | None:
     if encoder is None:
         return None
-    from legalrag.plugin.embedder import DenseEncoder
+    from legalrag.plugin.models.encoder import DenseEncoder
 
     runtime = settings.embedding.backend if isinstance(encoder, DenseEncoder) else type(encoder).__name__
     return {
@@ -500,7 +500,7 @@ def _rerank_rows(
     only: Sequence[str] | None,
     precision: str = "auto",
 ) -> dict[str, Searcher]:
-    from legalrag.plugin.rerank import Reranker
+    from legalrag.plugin.search.rerank import Reranker
 
     chosen = list(rows) if only is None else list(dict.fromkeys(only))
     unknown = [name for name in chosen if name not in rows]

@@ -18,7 +18,7 @@ from legalrag.eval.datasets import EvalDataset
 from legalrag.eval.metrics import DEFAULT_METRICS, evaluate, parse_metric, rank_documents
 from legalrag.plugin.errors import InputError
 from legalrag.plugin.schema import SourceDocument
-from legalrag.plugin.search import MAX_K, Searcher
+from legalrag.plugin.search.searcher import MAX_K, Searcher
 
 __all__ = ["COMPATS", "RunResult", "corpus_documents", "document_ranking", "run_queries", "score_run"]
 

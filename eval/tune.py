@@ -27,9 +27,9 @@ from typing import Any
 from legalrag.eval.datasets import EvalDataset
 from legalrag.eval.harness import run_queries, score_run
 from legalrag.eval.metrics import parse_metric
-from legalrag.plugin.defaults import TUNED_BY_EVAL
-from legalrag.plugin.dense import CachedQueries
-from legalrag.plugin.search import SearchConfig, Searcher
+from legalrag.plugin.models.protocol import CachedQueries
+from legalrag.plugin.search.defaults import TUNED_BY_EVAL
+from legalrag.plugin.search.searcher import SearchConfig, Searcher
 from legalrag.plugin.store.base import Store
 
 __all__ = [
@@ -242,12 +242,12 @@ def searcher_evaluator(
 
 
 def __getattr__(name: str) -> Any:
-    # deprecated: tuning caches query vectors with legalrag.plugin.dense.CachedQueries now
+    # deprecated: tuning caches query vectors with legalrag.plugin.models.protocol.CachedQueries now
     if name == "CachedQueryEmbeddings":
         import warnings
 
         warnings.warn(
-            "CachedQueryEmbeddings is deprecated: use legalrag.plugin.dense.CachedQueries",
+            "CachedQueryEmbeddings is deprecated: use legalrag.plugin.models.protocol.CachedQueries",
             DeprecationWarning,
             stacklevel=2,
         )

@@ -28,13 +28,13 @@ PreparedChunks = tuple[list[Chunk], list[SparseVector] | None, list[int] | None]
 
 
 class DocumentEncoder(Protocol):
-    """What the pipeline needs from a dense encoder (see :class:`legalrag.plugin.embedder.DenseEncoder`)."""
+    """What the pipeline needs from a dense encoder (see :class:`legalrag.plugin.models.encoder.DenseEncoder`)."""
 
     def encode_documents(self, texts: Sequence[str]) -> Any: ...
 
 
 class SparseDocumentEncoder(Protocol):
-    """What the pipeline needs from a sparse encoder (see :mod:`legalrag.plugin.sparse`)."""
+    """What the pipeline needs from a sparse encoder (see :mod:`legalrag.plugin.text.bm25`)."""
 
     def encode_documents(
         self, texts: Sequence[str], languages: Sequence[str | None] | None = None

@@ -23,9 +23,7 @@ from typing import Any
 
 from legalrag.ingest.structure import Block, clause_label, parse_structure
 from legalrag.plugin.errors import IngestError, InputError
-from legalrag.plugin.language import detect_language
-from legalrag.plugin.schema import RESERVED_KEYS, Chunk, SourceDocument, content_hash
-from legalrag.plugin.token_counters import (
+from legalrag.plugin.models.tokens import (
     BatchTokenCounter,
     HFTokenCounter,
     SimpleTokenCounter,
@@ -33,6 +31,8 @@ from legalrag.plugin.token_counters import (
     tiktoken_count,
     tiktoken_counts,
 )
+from legalrag.plugin.schema import RESERVED_KEYS, Chunk, SourceDocument, content_hash
+from legalrag.plugin.text.language import detect_language
 
 __all__ = [
     "BatchTokenCounter",

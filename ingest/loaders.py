@@ -32,8 +32,8 @@ from pydantic import BaseModel, ConfigDict
 from legalrag.ingest._pipeline_records import DocumentFailure
 from legalrag.ingest.encodings import decode_bytes
 from legalrag.plugin.errors import InputError, MissingExtraError
-from legalrag.plugin.language import SUPPORTED_LANGUAGES, detect_language
 from legalrag.plugin.schema import SourceDocument
+from legalrag.plugin.text.language import SUPPORTED_LANGUAGES, detect_language
 
 __all__ = ["DEFAULT_MAX_FILE_MB", "SUPPORTED_EXTENSIONS", "JsonFields", "LoadFailure", "iter_documents", "plan_files"]
 

@@ -322,8 +322,8 @@ _END = object()
 # -- the worker's side ----------------------------------------------------------------------------
 def _serve(inbox: IO[bytes], outbox: IO[bytes]) -> None:
     from legalrag.ingest.chunking import Chunker
-    from legalrag.plugin.sparse import BM25Encoder
-    from legalrag.plugin.token_counters import BackendTokenCounter
+    from legalrag.plugin.models.tokens import BackendTokenCounter
+    from legalrag.plugin.text.bm25 import BM25Encoder
 
     def send(message: Any) -> None:
         pickle.dump(message, outbox, protocol=pickle.HIGHEST_PROTOCOL)

@@ -30,16 +30,16 @@ from legalrag.ingest.pipeline import DocumentFailure, Ingestor, IngestStats, fin
 from legalrag.ingest.prepare import PrepareProcess, chunking_of
 from legalrag.plugin.collection import check_compatible, ensure_collection
 from legalrag.plugin.components import TokenizerInfo, load_dense, sparse_from_metadata
-from legalrag.plugin.dense import DenseModel
-from legalrag.plugin.dense_adapters import is_adapter_model
 from legalrag.plugin.errors import InputError
+from legalrag.plugin.models.adapters import is_adapter_model
+from legalrag.plugin.models.protocol import DenseModel
 from legalrag.plugin.schema import DENSE_VECTOR, TENANT_KEY, Chunk, Distance, SourceDocument
 from legalrag.plugin.settings import Settings
 from legalrag.plugin.store import store_from
 from legalrag.plugin.store.base import CollectionInfo, Store
 
 if TYPE_CHECKING:
-    from legalrag.plugin.sparse import BM25Encoder
+    from legalrag.plugin.text.bm25 import BM25Encoder
 
 __all__ = [
     "DeferredDense",
@@ -384,7 +384,7 @@ def _preload_analyser(
 
 
 def _load_analyser(sample: str, language: str | None) -> None:
-    from legalrag.plugin.sparse import BM25Encoder
+    from legalrag.plugin.text.bm25 import BM25Encoder
 
     # best effort: a missing analyser (kiwipiepy not installed) is reported by the run itself
     with contextlib.suppress(Exception):
@@ -462,8 +462,8 @@ def _default_search(
     store: Store, ingestor: Ingestor, dense: DenseModel, stats: IngestStats, queries: Any = None
 ) -> dict[str, Any] | None:
     """After a run that changed the collection, choose its default search without labels (see
-    :mod:`legalrag.plugin.defaults`), unless ``legalrag eval --tune`` chose one from labelled queries."""
-    from legalrag.plugin.defaults import TUNED_BY_EVAL, choose_default
+    :mod:`legalrag.plugin.search.defaults`), unless ``legalrag eval --tune`` chose one from labelled queries."""
+    from legalrag.plugin.search.defaults import TUNED_BY_EVAL, choose_default
 
     if ingestor.sparse is None or stats.interrupted or not (stats.added or stats.updated or stats.deleted):
         return None
@@ -520,7 +520,7 @@ def make_chunker(info: TokenizerInfo, settings: Settings) -> Chunker:
 
 def _sparse_encoder(existing: CollectionInfo | None, sparse: bool) -> BM25Encoder | None:
     """The collection's own BM25 settings, the defaults for a new one, None without sparse vectors."""
-    from legalrag.plugin.sparse import BM25Encoder
+    from legalrag.plugin.text.bm25 import BM25Encoder
 
     bm25 = sparse_from_metadata(dict(existing.metadata)) if existing is not None else None
     if bm25 is None and sparse and (existing is None or existing.sparse_vectors):

@@ -1,4 +1,4 @@
-"""LangChain-facing retrieval: settings, embeddings, sparse BM25, stores, searcher, retriever.
+"""The retrieval core: settings, models, BM25 text analysis, stores, search and the LangChain edge.
 
 Names load lazily (PEP 562), so ``import legalrag.plugin.errors`` does not pull in torch or kiwipiepy.
 """
@@ -38,23 +38,23 @@ __all__ = [
 ]
 
 _WHERE = {
-    "BM25Encoder": "sparse",
+    "BM25Encoder": "text.bm25",
     "ClientStore": "store",
     "EdgeStore": "store",
     "Store": "store",
     "open_store": "store",
-    "DenseEncoder": "embedder",
-    "FilterWarning": "diagnose",
-    "LegalEmbeddings": "embeddings",
-    "LegalRetriever": "retriever",
-    "LegalVectorStore": "vectorstore",
-    "Reranker": "rerank",
-    "SearchConfig": "search",
-    "Searcher": "search",
+    "DenseEncoder": "models.encoder",
+    "FilterWarning": "search.diagnose",
+    "LegalEmbeddings": "langchain.embeddings",
+    "LegalRetriever": "langchain.retriever",
+    "LegalVectorStore": "langchain.vectorstore",
+    "Reranker": "search.rerank",
+    "SearchConfig": "search.searcher",
+    "Searcher": "search.searcher",
     "Settings": "settings",
     "load_dense": "components",
     "open_searcher": "components",
-    "to_qdrant_filter": "filters",
+    "to_qdrant_filter": "search.filters",
     **{
         name: "errors"
         for name in (
@@ -76,9 +76,6 @@ __getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)
 
 if TYPE_CHECKING:
     from legalrag.plugin.components import load_dense, open_searcher
-    from legalrag.plugin.diagnose import FilterWarning
-    from legalrag.plugin.embedder import DenseEncoder
-    from legalrag.plugin.embeddings import LegalEmbeddings
     from legalrag.plugin.errors import (
         CollectionMismatchError,
         CollectionNotFoundError,
@@ -89,11 +86,14 @@ if TYPE_CHECKING:
         StoreError,
         StoreLockedError,
     )
-    from legalrag.plugin.filters import to_qdrant_filter
-    from legalrag.plugin.rerank import Reranker
-    from legalrag.plugin.retriever import LegalRetriever
-    from legalrag.plugin.search import SearchConfig, Searcher
+    from legalrag.plugin.langchain.embeddings import LegalEmbeddings
+    from legalrag.plugin.langchain.retriever import LegalRetriever
+    from legalrag.plugin.langchain.vectorstore import LegalVectorStore
+    from legalrag.plugin.models.encoder import DenseEncoder
+    from legalrag.plugin.search.diagnose import FilterWarning
+    from legalrag.plugin.search.filters import to_qdrant_filter
+    from legalrag.plugin.search.rerank import Reranker
+    from legalrag.plugin.search.searcher import SearchConfig, Searcher
     from legalrag.plugin.settings import Settings
-    from legalrag.plugin.sparse import BM25Encoder
     from legalrag.plugin.store import ClientStore, EdgeStore, Store, open_store
-    from legalrag.plugin.vectorstore import LegalVectorStore
+    from legalrag.plugin.text.bm25 import BM25Encoder

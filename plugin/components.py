@@ -8,17 +8,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from legalrag.plugin.collection import require_collection
-from legalrag.plugin.dense import DenseModel
-from legalrag.plugin.dense_adapters import is_adapter_model, load_adapter
-from legalrag.plugin.embedder import resolve_model_path
-from legalrag.plugin.models import load_dense_model
-from legalrag.plugin.search import Mode, SearchConfig, Searcher
+from legalrag.plugin.models.adapters import is_adapter_model, load_adapter
+from legalrag.plugin.models.encoder import resolve_model_path
+from legalrag.plugin.models.loading import load_dense_model
+from legalrag.plugin.models.protocol import DenseModel
+from legalrag.plugin.search.searcher import Mode, SearchConfig, Searcher
 from legalrag.plugin.settings import Settings
 from legalrag.plugin.store.base import Store
 
 if TYPE_CHECKING:
-    from legalrag.plugin.sparse import BM25Encoder
-    from legalrag.plugin.store.aclient import AsyncStore
+    from legalrag.plugin.store.client.aio import AsyncStore
+    from legalrag.plugin.text.bm25 import BM25Encoder
 
 __all__ = ["TokenizerInfo", "load_dense", "load_tokenizer", "model_for", "open_searcher", "sparse_from_metadata"]
 
@@ -97,7 +97,7 @@ def sparse_from_metadata(metadata: dict[str, Any]) -> BM25Encoder | None:
     config = metadata.get("sparse")
     if not config:
         return None
-    from legalrag.plugin.sparse import BM25Encoder
+    from legalrag.plugin.text.bm25 import BM25Encoder
 
     return BM25Encoder.from_config(config)
 
@@ -129,7 +129,7 @@ def open_searcher(
         exact: brute-force search instead of the index (default: ``settings.search.exact``).
         search: a whole search configuration; its fusion fields replace the collection's stored ones.
         astore: the same collection through an async client
-            (:class:`~legalrag.plugin.store.aclient.AsyncClientStore`): ``asearch`` then awaits it.
+            (:class:`~legalrag.plugin.store.client.aio.AsyncClientStore`): ``asearch`` then awaits it.
         strict_filters: a filter field no point has (or a value none holds) is an error, not a warning.
 
     Raises:

@@ -6,7 +6,7 @@ memory stayed flat: the activations of ever-new batch shapes fragment glibc's he
 after each batch cut the growth to ~7 MB per 1,300 chunks at no measurable speed cost, where a fixed
 mmap threshold (``mallopt``) cost 36% of encoding speed and a small oneDNN kernel cache 19%.
 That kernel cache grew with the number of distinct batch shapes; padding batches to a multiple of
-16 tokens (``legalrag.plugin.embedder.PAD_MULTIPLE``) bounds it instead, and is faster.
+16 tokens (``legalrag.plugin.models.encoder.PAD_MULTIPLE``) bounds it instead, and is faster.
 """
 
 from __future__ import annotations

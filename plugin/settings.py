@@ -1,7 +1,7 @@
 """The one settings root. Environment variables use the ``LEGALRAG_`` prefix; CLI flags override them.
 
 Groups are nested models: ``qdrant`` (where the store is), ``search`` (how a query runs: the one
-search configuration type, :class:`SearchSettings`, which ``legalrag.plugin.search.SearchConfig``
+search configuration type, :class:`SearchSettings`, which ``legalrag.plugin.search.searcher.SearchConfig``
 names too), ``collection_options`` (how new collections are made), ``chunking`` and ``embedding``.
 Nested names use ``__`` (``LEGALRAG_SEARCH__MODE=sparse``, ``LEGALRAG_QDRANT__URL=...``).
 
@@ -84,7 +84,7 @@ class EmbeddingSettings(_Strict):
     on a CPU). ``precision=auto`` is bf16 (else fp16) on CUDA, bf16 weights on a CPU with native
     bf16 (AVX512-BF16/AMX), fp32 elsewhere (fp16 on a CPU: fp32 weights under autocast). ``backend``
     onnx/openvino runs the transformer on onnxruntime / OpenVINO on the CPU (exported once, see
-    :mod:`legalrag.plugin.runtime`); ``quantize=int8`` (onnx only) quantizes its MatMul weights.
+    :mod:`legalrag.plugin.models.runtime`); ``quantize=int8`` (onnx only) quantizes its MatMul weights.
     """
 
     #: queries per encode call (document batches are sized by ``batch_tokens`` instead);

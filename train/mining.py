@@ -24,8 +24,8 @@ import numpy as np
 
 from legalrag.eval.datasets import EvalDataset
 from legalrag.eval.harness import document_ranking
-from legalrag.plugin.dense import DenseModel
-from legalrag.plugin.search import Searcher
+from legalrag.plugin.models.protocol import DenseModel
+from legalrag.plugin.search.searcher import Searcher
 from legalrag.train.data import Mined, Pair
 
 __all__ = ["Mined", "load_mined", "mine_negatives", "save_mined"]

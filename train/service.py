@@ -223,7 +223,7 @@ def held_out_warnings(before: dict[str, dict[str, float]], after: dict[str, dict
 def _check_inputs(
     model: str, output: Path, resume: bool, loss: str, negatives: int, batch_size: int, mini_batch_size: int
 ) -> None:
-    from legalrag.plugin.dense_adapters import is_adapter_model
+    from legalrag.plugin.models.adapters import is_adapter_model
 
     if is_adapter_model(model):
         raise InputError(
@@ -239,7 +239,7 @@ def _check_inputs(
 
 
 def _check_model(model: str, role: str) -> None:
-    from legalrag.plugin.embedder import resolve_model_path
+    from legalrag.plugin.models.encoder import resolve_model_path
 
     path = Path(resolve_model_path(model))  # a pkg: module that is not installed is refused here
     if path.is_dir() and not (path / "modules.json").is_file() and not (path / "config.json").is_file():
@@ -261,7 +261,7 @@ def _mine(
     from legalrag.eval.harness import corpus_documents
     from legalrag.ingest.service import ingest_documents
     from legalrag.plugin.components import open_searcher
-    from legalrag.plugin.dense import CachedQueries
+    from legalrag.plugin.models.protocol import CachedQueries
     from legalrag.plugin.store import store_from
     from legalrag.train.mining import load_mined, mine_negatives, save_mined
 

@@ -48,8 +48,8 @@ def search(
     out = Output(as_json)
     with fail_cleanly(out):
         from legalrag.plugin.components import open_searcher
-        from legalrag.plugin.diagnose import FilterWarning
         from legalrag.plugin.schema import TEXT_KEY
+        from legalrag.plugin.search.diagnose import FilterWarning
         from legalrag.plugin.store import store_from
 
         settings = settings_from(

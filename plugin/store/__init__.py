@@ -27,8 +27,8 @@ from legalrag.plugin.store.base import (
     Store,
     VectorInfo,
 )
-from legalrag.plugin.store.client import ClientStore
-from legalrag.plugin.store.edge import EdgeStore
+from legalrag.plugin.store.client.store import ClientStore
+from legalrag.plugin.store.edge.store import EdgeStore
 from legalrag.plugin.store.retry import RetryPolicy
 
 __all__ = [

@@ -23,7 +23,7 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_bf16_on_the_gpu_agrees_with_fp32_on_the_cpu(model: Path) -> None:
-    from legalrag.plugin.embedder import DenseEncoder
+    from legalrag.plugin.models.encoder import DenseEncoder
     from legalrag.plugin.settings import EmbeddingSettings
 
     gpu = DenseEncoder.load(str(model), "cuda", EmbeddingSettings())
@@ -35,8 +35,8 @@ def test_bf16_on_the_gpu_agrees_with_fp32_on_the_cpu(model: Path) -> None:
 
 
 def test_oom_backoff_shrinks_then_fails_as_documented(model: Path) -> None:
-    from legalrag.plugin.embedder import DenseEncoder
     from legalrag.plugin.errors import LegalRAGError
+    from legalrag.plugin.models.encoder import DenseEncoder
     from legalrag.plugin.settings import EmbeddingSettings
 
     encoder = DenseEncoder.load(str(model), "cuda", EmbeddingSettings(batch_tokens=1 << 30))

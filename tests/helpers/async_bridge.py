@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 from qdrant_client import models
 
-from legalrag.plugin.store.aclient import AsyncClientStore
 from legalrag.plugin.store.base import CollectionInfo, CollectionSpec, Hit, PayloadSchema, PointRecord, SearchRequest
+from legalrag.plugin.store.client.aio import AsyncClientStore
 
 T = TypeVar("T")
 

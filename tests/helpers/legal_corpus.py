@@ -7,9 +7,9 @@ from qdrant_client import AsyncQdrantClient
 
 from legalrag.plugin.collection import ensure_collection
 from legalrag.plugin.schema import DENSE_VECTOR, SPARSE_VECTOR, TEXT_KEY, point_id
-from legalrag.plugin.sparse import BM25Encoder
-from legalrag.plugin.store.aclient import AsyncClientStore
 from legalrag.plugin.store.base import CollectionSpec, PointRecord, Store
+from legalrag.plugin.store.client.aio import AsyncClientStore
+from legalrag.plugin.text.bm25 import BM25Encoder
 
 __all__ = ["LAWS", "PROVISIONS", "async_copy", "build_points", "copy_schema", "populate"]
 

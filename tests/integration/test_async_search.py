@@ -13,15 +13,15 @@ import pytest_asyncio
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
-from legalrag.plugin.embeddings import LegalEmbeddings
 from legalrag.plugin.errors import CollectionNotFoundError, InputError, StoreError
-from legalrag.plugin.retriever import LegalRetriever
-from legalrag.plugin.search import Searcher
-from legalrag.plugin.sparse import BM25Encoder
+from legalrag.plugin.langchain.embeddings import LegalEmbeddings
+from legalrag.plugin.langchain.retriever import LegalRetriever
+from legalrag.plugin.langchain.vectorstore import LegalVectorStore
+from legalrag.plugin.search.searcher import Searcher
 from legalrag.plugin.store import ClientStore, CollectionSpec, PointRecord, RetryPolicy, SearchRequest, Store
-from legalrag.plugin.store.aclient import AsyncClientStore, AsyncStore, retrying
+from legalrag.plugin.store.client.aio import AsyncClientStore, AsyncStore, retrying
 from legalrag.plugin.store.retry import RetriesExhausted
-from legalrag.plugin.vectorstore import LegalVectorStore
+from legalrag.plugin.text.bm25 import BM25Encoder
 from tests.helpers.legal_corpus import LAWS, async_copy, copy_schema
 
 pytestmark = [

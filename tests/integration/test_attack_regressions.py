@@ -158,7 +158,7 @@ def test_hostile_search_inputs_keep_the_contract(corpus: Path, tmp_path: Path) -
 
 
 def test_grouping_by_a_list_valued_field_never_raises() -> None:
-    from legalrag.plugin.search import best_per_group
+    from legalrag.plugin.search.searcher import best_per_group
     from legalrag.plugin.store.base import Hit
 
     hits = [Hit(str(i), 1.0 - i / 10, {"doc_id": "d", "tags": ["a", "b"] if i < 2 else ["c"]}) for i in range(4)]

@@ -26,7 +26,7 @@ from qdrant_client import QdrantClient, models
 
 from legalrag.plugin.errors import CollectionNotFoundError, LegalRAGError
 from legalrag.plugin.store import ClientStore, CollectionSpec, EdgeStore, PointRecord, SearchRequest, Store
-from legalrag.plugin.store._bulk import (
+from legalrag.plugin.store.client.bulk import (
     DEFAULT_INDEXING_THRESHOLD_KB,
     MARKER_KEY,
     original_threshold,

@@ -119,7 +119,7 @@ def test_lock_is_released_when_the_writer_dies(writer: tuple[subprocess.Popen[by
 def test_a_lock_collected_at_interpreter_exit_releases_quietly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # regression: a store dropped without close() and collected during interpreter shutdown, when module
     # globals are already None, raised AttributeError ('NoneType' object has no attribute 'flock') there
-    from legalrag.plugin.store import _edge_files
+    from legalrag.plugin.store.edge import files as _edge_files
 
     lock = _edge_files.DirLock.acquire(tmp_path, NAME)
     monkeypatch.setattr(_edge_files, "fcntl", None)

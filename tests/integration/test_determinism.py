@@ -9,7 +9,7 @@ import pytest
 from qdrant_client import QdrantClient
 
 from legalrag.plugin.schema import SparseVector
-from legalrag.plugin.search import SearchConfig, Searcher
+from legalrag.plugin.search.searcher import SearchConfig, Searcher
 from legalrag.plugin.store import ClientStore, CollectionSpec, EdgeStore, PointRecord, Store
 
 DIM = 4
@@ -95,7 +95,7 @@ def test_a_reranker_rescores_the_searchers_own_best_candidates(fusion: str, tmp_
     """Regression: with a reranker the search fetched 4k hits, so hybrid fusion ran over deeper prefetch
     lists and the candidates (and, with DBSF, their order) were not those the searcher returns without it;
     a reranker that agrees with the retriever changed the results."""
-    from legalrag.plugin.rerank import Reranker
+    from legalrag.plugin.search.rerank import Reranker
 
     store = EdgeStore(tmp_path / "q")
     _varied(store, 600)
@@ -109,7 +109,7 @@ def test_a_reranker_rescores_the_searchers_own_best_candidates(fusion: str, tmp_
 
 def test_candidates_a_reranker_cannot_tell_apart_keep_the_retrievers_order(tmp_path: Path) -> None:
     """Regression: hits the reranker scored the same were put in id order, discarding the retriever's."""
-    from legalrag.plugin.rerank import Reranker
+    from legalrag.plugin.search.rerank import Reranker
 
     store = EdgeStore(tmp_path / "q")
     ids = _varied(store, 60)
@@ -129,7 +129,7 @@ def test_a_reranked_list_stays_sorted_by_score(tmp_path: Path) -> None:
     reranker's (DBSF's reach 2, a sigmoid 1), so whatever sorted the list by score put them first: the
     metrics do, and a trained reranker's tuned+rerank row read MRR@10 0.0."""
     from legalrag.eval.metrics import rank_documents
-    from legalrag.plugin.rerank import Reranker
+    from legalrag.plugin.search.rerank import Reranker
 
     store = EdgeStore(tmp_path / "q")
     _varied(store, 120)

@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 
 from legalrag.cli import app
 from legalrag.plugin.collection import ensure_collection
-from legalrag.plugin.embeddings import LegalEmbeddings
+from legalrag.plugin.langchain.embeddings import LegalEmbeddings
 from legalrag.plugin.schema import TEXT_KEY, point_id
-from legalrag.plugin.sparse import BM25Encoder
 from legalrag.plugin.store import CollectionSpec, EdgeStore, PointRecord
+from legalrag.plugin.text.bm25 import BM25Encoder
 from tests.conftest import EXAMPLES, MINILM
 from tests.helpers.legal_corpus import populate
 

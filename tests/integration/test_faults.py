@@ -201,7 +201,7 @@ def test_policy_budget_zero_tries_once(server: FakeQdrant) -> None:
 #: can SIGKILL it once a few batches are durable and the rest of the corpus is still to come
 _REPORTING_INGEST = """
 import sys
-from legalrag.plugin.store.edge import EdgeStore
+from legalrag.plugin.store.edge.store import EdgeStore
 upsert = EdgeStore.upsert
 def reporting(self, name, points):
     upsert(self, name, points)

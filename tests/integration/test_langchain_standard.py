@@ -27,13 +27,13 @@ from langchain_tests.integration_tests import (
 from langchain_tests.unit_tests import EmbeddingsUnitTests
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
-from legalrag.plugin.embeddings import LegalEmbeddings
-from legalrag.plugin.retriever import LegalRetriever
-from legalrag.plugin.search import Searcher
-from legalrag.plugin.sparse import BM25Encoder
+from legalrag.plugin.langchain.embeddings import LegalEmbeddings
+from legalrag.plugin.langchain.retriever import LegalRetriever
+from legalrag.plugin.langchain.vectorstore import LegalVectorStore
+from legalrag.plugin.search.searcher import Searcher
 from legalrag.plugin.store import ClientStore, EdgeStore, PointRecord, Store
-from legalrag.plugin.store.aclient import AsyncClientStore
-from legalrag.plugin.vectorstore import LegalVectorStore
+from legalrag.plugin.store.client.aio import AsyncClientStore
+from legalrag.plugin.text.bm25 import BM25Encoder
 from tests.conftest import MINILM
 from tests.helpers.legal_corpus import LAWS, async_copy, copy_schema, populate
 

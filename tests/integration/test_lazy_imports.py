@@ -26,7 +26,7 @@ def test_loading_a_model_does_not_import_scikit_learn_and_its_functions_still_wo
     pytest.importorskip("sklearn")
     out = _run(
         "import json, sys\n"
-        "from legalrag.plugin.embedder import DenseEncoder\n"
+        "from legalrag.plugin.models.encoder import DenseEncoder\n"
         f"enc = DenseEncoder.load({MINILM!r}, 'cpu')\n"
         "vec = enc.encode_queries(['개인정보'])\n"
         "loaded = 'sklearn' in sys.modules\n"
@@ -43,7 +43,7 @@ def test_loading_a_model_does_not_import_scikit_learn_and_its_functions_still_wo
 def test_a_wrong_model_is_reported_before_torch_is_imported() -> None:
     out = _run(
         "import json, sys\n"
-        "from legalrag.plugin.embedder import DenseEncoder\n"
+        "from legalrag.plugin.models.encoder import DenseEncoder\n"
         "from legalrag.plugin.errors import ModelLoadError\n"
         "try:\n"
         "    DenseEncoder.load('/no/such/model', 'cpu')\n"

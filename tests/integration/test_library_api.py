@@ -88,7 +88,7 @@ def test_an_incremental_run_loads_the_weights_only_when_something_needs_embeddin
     import shutil
 
     import legalrag.ingest.service as service
-    from legalrag.plugin.embedder import resolve_model_path
+    from legalrag.plugin.models.encoder import resolve_model_path
 
     # a model with a document prompt (E5's "passage: "): the deferred budget must leave room for it too
     model = tmp_path / "prompted"

@@ -15,9 +15,9 @@ from legalrag.ingest.service import make_chunker
 from legalrag.plugin.components import load_tokenizer
 from legalrag.plugin.schema import SourceDocument
 from legalrag.plugin.settings import ChunkingSettings, Settings
-from legalrag.plugin.sparse import BM25Encoder
 from legalrag.plugin.store import EdgeStore
 from legalrag.plugin.store.base import SearchRequest
+from legalrag.plugin.text.bm25 import BM25Encoder
 from tests.conftest import EXAMPLES, FIXTURES, MINILM
 
 CORPUS = EXAMPLES / "corpus"
@@ -121,7 +121,7 @@ def test_an_ingest_with_the_worker_stores_what_one_without_it_stores(
         delivered.append(result is not None)
         return result
 
-    from legalrag.plugin.embedder import DenseEncoder
+    from legalrag.plugin.models.encoder import DenseEncoder
 
     counted: list[bool] = []
     encode = DenseEncoder.encode_documents

@@ -13,14 +13,14 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.runnables import RunnableLambda, RunnableParallel, RunnablePassthrough
 from qdrant_client import QdrantClient
 
-from legalrag.plugin.embeddings import LegalEmbeddings
 from legalrag.plugin.errors import InputError
-from legalrag.plugin.retriever import LegalRetriever
+from legalrag.plugin.langchain.embeddings import LegalEmbeddings
+from legalrag.plugin.langchain.retriever import LegalRetriever
+from legalrag.plugin.langchain.vectorstore import LegalVectorStore
 from legalrag.plugin.schema import TEXT_KEY
-from legalrag.plugin.search import Searcher
-from legalrag.plugin.sparse import BM25Encoder
+from legalrag.plugin.search.searcher import Searcher
 from legalrag.plugin.store import ClientStore, EdgeStore, PointRecord, Store
-from legalrag.plugin.vectorstore import LegalVectorStore
+from legalrag.plugin.text.bm25 import BM25Encoder
 from tests.helpers.legal_corpus import LAWS, PROVISIONS, populate
 
 pytestmark = [

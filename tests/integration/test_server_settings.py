@@ -20,8 +20,8 @@ from legalrag.plugin.store import (
     SearchRequest,
     open_store,
 )
-from legalrag.plugin.store._client_args import create_arguments, search_params
-from legalrag.plugin.store.client import ClientStore as _ClientStore
+from legalrag.plugin.store.client.args import create_arguments, search_params
+from legalrag.plugin.store.client.store import ClientStore as _ClientStore
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Failed to obtain server version:UserWarning"),

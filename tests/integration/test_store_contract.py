@@ -38,8 +38,8 @@ from legalrag.plugin.store import (
     VectorInfo,
     open_store,
 )
-from legalrag.plugin.store.aclient import AsyncClientStore
-from legalrag.plugin.store.filters import to_edge_filter
+from legalrag.plugin.store.client.aio import AsyncClientStore
+from legalrag.plugin.store.edge.filters import to_edge_filter
 from tests.helpers.async_bridge import BlockingStore
 
 pytestmark = [

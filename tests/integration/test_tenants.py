@@ -22,14 +22,14 @@ from typer.testing import CliRunner
 
 from legalrag.ingest.service import make_ingestor
 from legalrag.plugin.components import open_searcher
-from legalrag.plugin.embeddings import LegalEmbeddings
 from legalrag.plugin.errors import InputError
-from legalrag.plugin.retriever import LegalRetriever
+from legalrag.plugin.langchain.embeddings import LegalEmbeddings
+from legalrag.plugin.langchain.retriever import LegalRetriever
+from legalrag.plugin.langchain.vectorstore import LegalVectorStore
 from legalrag.plugin.schema import SourceDocument
-from legalrag.plugin.search import Searcher
+from legalrag.plugin.search.searcher import Searcher
 from legalrag.plugin.settings import Settings
 from legalrag.plugin.store import ClientStore, EdgeStore, Store
-from legalrag.plugin.vectorstore import LegalVectorStore
 from tests.conftest import MINILM
 
 pytestmark = [

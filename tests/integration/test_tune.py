@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from legalrag.cli import app
-from legalrag.plugin.search import SearchConfig
+from legalrag.plugin.search.searcher import SearchConfig
 from tests.conftest import MINILM
 
 runner = CliRunner()
@@ -75,7 +75,7 @@ def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from legalrag.plugin.embedder import resolve_model_path
+    from legalrag.plugin.models.encoder import resolve_model_path
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(MINILM))
@@ -159,7 +159,7 @@ def test_rerank_rows_reranks_only_the_rows_named(tmp_path: Path, store_path: Pat
 def test_a_reranker_reads_pairs_as_long_as_it_was_trained_for(tmp_path: Path, tiny_cross_encoder: Path) -> None:
     from sentence_transformers import CrossEncoder
 
-    from legalrag.plugin.rerank import MAX_LENGTH, Reranker
+    from legalrag.plugin.search.rerank import MAX_LENGTH, Reranker
 
     trained = tmp_path / "trained-at-128"
     CrossEncoder(str(tiny_cross_encoder), device="cpu", max_length=128).save(str(trained))
@@ -187,7 +187,7 @@ def test_any_langchain_embeddings_ingest_and_search(store_path: Path) -> None:
 
     from legalrag.ingest.service import make_ingestor
     from legalrag.plugin.components import open_searcher
-    from legalrag.plugin.dense_adapters import EmbeddingsEncoder
+    from legalrag.plugin.models.adapters import EmbeddingsEncoder
     from legalrag.plugin.schema import SourceDocument
     from legalrag.plugin.settings import Settings
     from legalrag.plugin.store import open_store
@@ -245,7 +245,7 @@ def test_a_reranker_loads_in_the_precision_asked_and_scores_as_fp32_does(tiny_cr
     import torch
 
     from legalrag.plugin.errors import InputError
-    from legalrag.plugin.rerank import Reranker
+    from legalrag.plugin.search.rerank import Reranker
 
     pairs = [("개인정보 수집", f"제{i}조 개인정보처리자는 동의를 받아 {'수집' * i}할 수 있다.") for i in range(1, 7)]
     full = Reranker.load(str(tiny_cross_encoder), "cpu", precision="fp32")
@@ -266,7 +266,7 @@ def test_a_half_precision_reranker_keeps_near_equal_candidates_apart(tiny_cross_
     import torch
     from transformers import AutoTokenizer, BertForSequenceClassification
 
-    from legalrag.plugin.rerank import Reranker, fp32_head
+    from legalrag.plugin.search.rerank import Reranker, fp32_head
 
     # the random head's logits spread over a few units, as a trained reranker's do
     confident = BertForSequenceClassification.from_pretrained(str(tiny_cross_encoder))

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from legalrag.plugin.embedder import DenseEncoder
+from legalrag.plugin.models.encoder import DenseEncoder
 from legalrag.plugin.settings import EmbeddingSettings
 
 pytestmark = pytest.mark.slow

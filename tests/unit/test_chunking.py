@@ -12,8 +12,8 @@ import pytest
 from legalrag.ingest.chunking import Chunker, HFTokenCounter, SimpleTokenCounter, tiktoken_count
 from legalrag.ingest.loaders import iter_documents
 from legalrag.ingest.structure import parse_structure, zh_numeral
-from legalrag.plugin import token_counters as _token_counters
 from legalrag.plugin.errors import InputError
+from legalrag.plugin.models import tokens as _token_counters
 from legalrag.plugin.schema import Chunk, SourceDocument, content_hash
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

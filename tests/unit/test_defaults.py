@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from legalrag.plugin.defaults import COMPETENT, DefaultChoice, choose_default, pseudo_queries
+from legalrag.plugin.search.defaults import COMPETENT, DefaultChoice, choose_default, pseudo_queries
 from legalrag.plugin.store.base import Hit, SearchRequest
 
 

@@ -6,8 +6,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from legalrag.plugin.embedder import DenseEncoder, resolve_model_path
 from legalrag.plugin.errors import ModelLoadError
+from legalrag.plugin.models.encoder import DenseEncoder, resolve_model_path
 
 TEXTS = [
     "제15조(개인정보의 수집ㆍ이용) ① 개인정보처리자는 정보주체의 동의를 받은 경우 개인정보를 수집할 수 있다. " * 3,
@@ -85,7 +85,7 @@ def test_empty_inputs(minilm_encoder: DenseEncoder) -> None:
 
 
 def test_cpu_defaults_to_small_batches_and_gpu_to_big_ones(minilm_encoder: DenseEncoder) -> None:
-    from legalrag.plugin.embedder import DEFAULT_BATCH_TOKENS
+    from legalrag.plugin.models.encoder import DEFAULT_BATCH_TOKENS
 
     assert DenseEncoder(minilm_encoder.model, name="m").batch_tokens == DEFAULT_BATCH_TOKENS["cpu"]
     assert DEFAULT_BATCH_TOKENS["cpu"] < DEFAULT_BATCH_TOKENS["cuda"]
@@ -93,7 +93,7 @@ def test_cpu_defaults_to_small_batches_and_gpu_to_big_ones(minilm_encoder: Dense
 
 
 def test_auto_precision_follows_the_hardware(monkeypatch: pytest.MonkeyPatch) -> None:
-    import legalrag.plugin.embedder as embedder
+    import legalrag.plugin.models.encoder as embedder
 
     assert embedder.resolve_precision("fp32", "cpu") == "fp32"
     assert embedder.resolve_precision("bf16", "cpu") == "bf16"
@@ -147,7 +147,7 @@ def test_bf16_on_cpu_loads_bf16_weights_without_autocast(minilm_encoder: DenseEn
 def test_weights_dtype_is_passed_by_the_name_the_installed_transformers_knows(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    from legalrag.plugin.embedder import dtype_kwargs
+    from legalrag.plugin.models.encoder import dtype_kwargs
 
     assert dtype_kwargs(None) == {}, "fp32: nothing to pass"
     monkeypatch.setattr("importlib.metadata.version", lambda name: "4.55.4")
@@ -219,8 +219,8 @@ def test_several_devices_share_the_batches_and_agree_with_one() -> None:
 
 
 def test_device_lists_are_validated() -> None:
-    from legalrag.plugin.embedder import split_devices
     from legalrag.plugin.errors import InputError
+    from legalrag.plugin.models.encoder import split_devices
     from legalrag.plugin.settings import Settings
 
     assert Settings(device="cuda:0, cuda:1").device == "cuda:0,cuda:1"
@@ -240,7 +240,7 @@ def _fresh_minilm():  # type: ignore[no-untyped-def]
 
 def test_document_batches_are_padded_to_buckets_and_embed_as_before() -> None:
     # regression: one tensor shape per text length made oneDNN's kernel cache (and RSS) grow with the corpus
-    from legalrag.plugin.embedder import PAD_MULTIPLE
+    from legalrag.plugin.models.encoder import PAD_MULTIPLE
 
     plain = _fresh_minilm()
     enc = DenseEncoder(_fresh_minilm(), name="m", batch_tokens=300)

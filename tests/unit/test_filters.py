@@ -4,7 +4,7 @@ import pytest
 from qdrant_client import models
 
 from legalrag.plugin.errors import InputError
-from legalrag.plugin.filters import and_filters, to_qdrant_filter
+from legalrag.plugin.search.filters import and_filters, to_qdrant_filter
 
 
 def test_equality_and_any_of() -> None:

@@ -1,4 +1,4 @@
-"""The feed-forward Linear + GELU fusion for bf16 weights on a CPU (legalrag.plugin.fusion)."""
+"""The feed-forward Linear + GELU fusion for bf16 weights on a CPU (legalrag.plugin.models.cpu_fusion)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from legalrag.plugin.embedder import DenseEncoder
-from legalrag.plugin.fusion import fuse_feed_forward
+from legalrag.plugin.models.cpu_fusion import fuse_feed_forward
+from legalrag.plugin.models.encoder import DenseEncoder
 from legalrag.plugin.settings import EmbeddingSettings
 
 torch = pytest.importorskip("torch")
@@ -86,7 +86,7 @@ def test_a_fused_model_still_trains_through_the_plain_operators(tiny_bge_m3_path
 def test_a_kernel_that_disagrees_leaves_the_model_alone(tiny_bge_m3_path, monkeypatch: pytest.MonkeyPatch) -> None:
     from sentence_transformers import SentenceTransformer
 
-    from legalrag.plugin import fusion
+    from legalrag.plugin.models import cpu_fusion as fusion
 
     def wrong(*args: Any) -> Any:
         return torch.zeros(1, dtype=torch.bfloat16)

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from legalrag.plugin.embedder import MIN_BATCH_TOKENS, DenseEncoder
 from legalrag.plugin.errors import LegalRAGError
+from legalrag.plugin.models.encoder import MIN_BATCH_TOKENS, DenseEncoder
 
 
 class _Model:

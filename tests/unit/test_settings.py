@@ -88,7 +88,7 @@ def test_query_time_options_moved_to_search_keep_their_old_names(monkeypatch: py
 
 
 def test_one_search_configuration_type() -> None:
-    from legalrag.plugin.search import SearchConfig
+    from legalrag.plugin.search.searcher import SearchConfig
     from legalrag.plugin.settings import SearchSettings
 
     assert SearchConfig is SearchSettings

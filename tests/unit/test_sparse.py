@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from legalrag.plugin import sparse, tokenizers
 from legalrag.plugin.errors import ConfigError, InputError
 from legalrag.plugin.schema import SparseVector
-from legalrag.plugin.sparse import HASH_SCHEME, BM25Encoder, term_index
-from legalrag.plugin.tokenizers import (
+from legalrag.plugin.text import analyzers as tokenizers
+from legalrag.plugin.text import bm25 as sparse
+from legalrag.plugin.text.analyzers import (
     ChineseTokenizer,
     KoreanTokenizer,
     Tokenizer,
@@ -25,6 +25,7 @@ from legalrag.plugin.tokenizers import (
     VietnameseTokenizer,
     get_tokenizer,
 )
+from legalrag.plugin.text.bm25 import HASH_SCHEME, BM25Encoder, term_index
 
 # 「개인정보 보호법」 (law.go.kr text, as shipped by card-legal-data)
 KO_ART15 = (
@@ -194,7 +195,7 @@ def test_indices_are_identical_in_another_process(tmp_path: Path) -> None:
     text = "The data subject has given consent to the processing of personal data"
     script = (
         "import json, sys\n"
-        "from legalrag.plugin.sparse import BM25Encoder, term_index\n"
+        "from legalrag.plugin.text.bm25 import BM25Encoder, term_index\n"
         "terms = json.loads(sys.argv[1])\n"
         "q = BM25Encoder(language='en').encode_query(sys.argv[2])\n"
         "print(json.dumps([[term_index(t) for t in terms], q.indices]))\n"

@@ -17,7 +17,7 @@ from legalrag.eval.tune import (
     tune,
 )
 from legalrag.plugin.errors import InputError
-from legalrag.plugin.search import SearchConfig
+from legalrag.plugin.search.searcher import SearchConfig
 
 
 def fake(scores: Mapping[str, float], default: float = 0.0) -> Any:
@@ -115,7 +115,7 @@ def test_the_winner_is_stored_where_search_config_reads_it() -> None:
 def test_cached_queries_encode_each_query_once() -> None:
     import numpy as np
 
-    from legalrag.plugin.dense import CachedQueries, DenseModel
+    from legalrag.plugin.models.protocol import CachedQueries, DenseModel
 
     class Counting:
         name, dimension, distance, max_seq_length, tokenizer = "counting", 4, "Cosine", 16, None

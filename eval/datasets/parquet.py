@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from legalrag.eval._dataset_core import (
+from legalrag.eval.datasets.core import (
     QUERY_ID_KEYS,
     EvalDataset,
     column_of,

@@ -11,15 +11,15 @@ from typing import Any
 import qdrant_edge as qe
 
 from legalrag.plugin.errors import InputError, LegalRAGError, StoreError
-from legalrag.plugin.store._common import check_dim, check_index, check_request, pick_vector, point_uuid, prefetch_depth
-from legalrag.plugin.store._edge_files import DirLock
 from legalrag.plugin.store.base import CollectionSpec, PointRecord, SearchRequest, VectorInfo
-from legalrag.plugin.store.filters import to_edge_filter
+from legalrag.plugin.store.common import check_dim, check_index, check_request, pick_vector, point_uuid, prefetch_depth
+from legalrag.plugin.store.edge.files import DirLock
+from legalrag.plugin.store.edge.filters import to_edge_filter
 
 __all__ = ["OpenShard", "edge_config", "edge_errors", "edge_index", "edge_point", "open_shard", "query_request"]
 
 # named after the public module, so logging configured for the edge store still covers these warnings
-logger = logging.getLogger("legalrag.plugin.store.edge")
+logger = logging.getLogger("legalrag.plugin.store.edge.store")
 
 #: qdrant-edge needs a full-scan threshold with any HNSW override; Qdrant's default, in KB
 _FULL_SCAN_THRESHOLD = 10_000

@@ -28,7 +28,7 @@ from typing import Any
 import qdrant_edge as qe
 
 from legalrag.plugin.errors import InputError
-from legalrag.plugin.store._edge_files import DOCUMENT, EDGE_CONFIG, SHARD_DIR, read_document, write_document
+from legalrag.plugin.store.edge.files import DOCUMENT, EDGE_CONFIG, SHARD_DIR, read_document, write_document
 
 __all__ = ["MAX_DECLARED_RATIO", "MAX_EXPANSION", "MAX_MEMBERS", "TIMEOUT_SECONDS", "restore_into"]
 

@@ -22,19 +22,19 @@ from typing import TYPE_CHECKING, Any, Literal
 from langchain_core.runnables.config import run_in_executor
 from qdrant_client import models
 
-from legalrag.plugin.dense import DenseModel
-from legalrag.plugin.diagnose import FilterDoctor, check_threshold, score_ceiling
 from legalrag.plugin.errors import InputError
-from legalrag.plugin.filters import and_filters, to_qdrant_filter
-from legalrag.plugin.models import as_dense_model
+from legalrag.plugin.models.loading import as_dense_model
+from legalrag.plugin.models.protocol import DenseModel
 from legalrag.plugin.schema import TENANT_KEY
+from legalrag.plugin.search.diagnose import FilterDoctor, check_threshold, score_ceiling
+from legalrag.plugin.search.filters import and_filters, to_qdrant_filter
 from legalrag.plugin.settings import SearchSettings
 from legalrag.plugin.store.base import Hit, SearchRequest, Store
 
 if TYPE_CHECKING:
-    from legalrag.plugin.rerank import Reranker
-    from legalrag.plugin.sparse import BM25Encoder
-    from legalrag.plugin.store.aclient import AsyncStore
+    from legalrag.plugin.search.rerank import Reranker
+    from legalrag.plugin.store.client.aio import AsyncStore
+    from legalrag.plugin.text.bm25 import BM25Encoder
 
 __all__ = ["MAX_K", "Mode", "SearchConfig", "Searcher"]
 
@@ -51,7 +51,7 @@ class Searcher:
     """Search one collection; ``astore`` (the same collection through an async client) makes
     :meth:`asearch` truly async.
 
-    ``dense`` is a :class:`~legalrag.plugin.dense.DenseModel` (a LangChain ``Embeddings`` is
+    ``dense`` is a :class:`~legalrag.plugin.models.protocol.DenseModel` (a LangChain ``Embeddings`` is
     adapted to one); ``None`` allows sparse search only.
 
     Example:

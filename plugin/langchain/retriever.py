@@ -10,14 +10,14 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, field_validator
 from qdrant_client import models
 
+from legalrag.plugin.langchain.vectorstore import LC_ID_KEY
 from legalrag.plugin.schema import TEXT_KEY
-from legalrag.plugin.search import MAX_K, Mode, Searcher
+from legalrag.plugin.search.searcher import MAX_K, Mode, Searcher
 from legalrag.plugin.settings import Settings
 from legalrag.plugin.store.base import Hit, Store
-from legalrag.plugin.vectorstore import LC_ID_KEY
 
 if TYPE_CHECKING:
-    from legalrag.plugin.store.aclient import AsyncStore
+    from legalrag.plugin.store.client.aio import AsyncStore
 
 __all__ = ["LegalRetriever", "hit_to_document"]
 
@@ -26,7 +26,7 @@ def hit_to_document(hit: Hit) -> Document:
     """A ``Document`` whose metadata is the whole payload (minus the text) plus ``score`` and ``id``.
 
     ``id`` is the id the document was added under (``lc_id``, for points written by
-    :class:`~legalrag.plugin.vectorstore.LegalVectorStore`), else the Qdrant point id; either works
+    :class:`~legalrag.plugin.langchain.vectorstore.LegalVectorStore`), else the Qdrant point id; either works
     with the vector store's ``get_by_ids`` and ``delete``.
     """
     doc_id = str(hit.payload.get(LC_ID_KEY, hit.id))

@@ -7,8 +7,8 @@ from typing import Any
 
 from qdrant_client import models
 
-from legalrag.plugin.store._common import check_dim, check_index, pick_vector, point_uuid, prefetch_depth
 from legalrag.plugin.store.base import CollectionSpec, Distance, PointRecord, SearchRequest, VectorInfo
+from legalrag.plugin.store.common import check_dim, check_index, pick_vector, point_uuid, prefetch_depth
 
 __all__ = [
     "create_arguments",

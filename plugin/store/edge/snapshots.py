@@ -1,4 +1,4 @@
-"""Snapshots of embedded collections: gzipped tars of a published version (see ``_edge_versions``).
+"""Snapshots of embedded collections: gzipped tars of a published version (see ``versions``).
 
 ``root/.snapshots/<collection>/<UTC timestamp>.tar.gz`` holds the collection's ``shard/`` and
 ``collection.json`` as published: closed and flushed, never written again, and held with a shared
@@ -6,7 +6,7 @@ lock while it is archived, so a snapshot needs no writer lock. An archive is wri
 temporary name and renamed into place, so a listed snapshot is always complete.
 
 qdrant-edge preallocates its files sparsely (an empty collection is ~130 MB of holes): gzip (level 1,
-fast) stores the holes as almost nothing. Restoring is ``_edge_restore``'s.
+fast) stores the holes as almost nothing. Restoring is ``restore``'s.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from legalrag.plugin.errors import InputError, StoreError
-from legalrag.plugin.store._edge_files import DOCUMENT, SHARD_DIR
-from legalrag.plugin.store._edge_versions import PUBLISHED, in_use
 from legalrag.plugin.store.base import SnapshotInfo
+from legalrag.plugin.store.edge.files import DOCUMENT, SHARD_DIR
+from legalrag.plugin.store.edge.versions import PUBLISHED, in_use
 
 __all__ = ["SNAPSHOTS", "find_snapshot", "list_snapshots", "write_snapshot"]
 

@@ -1,11 +1,11 @@
 """The one dense-model protocol legalrag's core speaks, and the one place a model is loaded by name.
 
-Ingest, :class:`~legalrag.plugin.search.Searcher`, eval and tuning all take a :class:`DenseModel`:
+Ingest, :class:`~legalrag.plugin.search.searcher.Searcher`, eval and tuning all take a :class:`DenseModel`:
 two calls shaped like sentence-transformers' ``encode_document`` / ``encode_query`` (a model's own
 document and query prompts are applied), plus the facts a collection and the chunker need.
-LangChain is an edge: :class:`~legalrag.plugin.embeddings.LegalEmbeddings` shows a ``DenseModel``
-to LangChain, and :func:`legalrag.plugin.models.as_dense_model` takes any LangChain ``Embeddings``
-in. Models are loaded by name in one place, :func:`legalrag.plugin.models.load_dense_model`.
+LangChain is an edge: :class:`~legalrag.plugin.langchain.embeddings.LegalEmbeddings` shows a ``DenseModel``
+to LangChain, and :func:`legalrag.plugin.models.loading.as_dense_model` takes any LangChain ``Embeddings``
+in. Models are loaded by name in one place, :func:`legalrag.plugin.models.loading.load_dense_model`.
 """
 
 from __future__ import annotations

@@ -17,7 +17,9 @@ from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore
 from qdrant_client import models
 
-from legalrag.plugin._vectorstore_convert import (
+from legalrag.plugin.collection import ensure_collection
+from legalrag.plugin.errors import InputError
+from legalrag.plugin.langchain.convert import (
     LC_ID_KEY,
     RELEVANCE,
     dense_only,
@@ -28,15 +30,13 @@ from legalrag.plugin._vectorstore_convert import (
     search_options,
     to_document,
 )
-from legalrag.plugin.collection import ensure_collection
-from legalrag.plugin.errors import InputError
 from legalrag.plugin.schema import DENSE_VECTOR, TENANT_KEY, TEXT_KEY, Distance, SparseVector
-from legalrag.plugin.search import Mode, SearchConfig, Searcher
+from legalrag.plugin.search.searcher import Mode, SearchConfig, Searcher
 from legalrag.plugin.store.base import Hit, PointRecord, SearchRequest, Store
 
 if TYPE_CHECKING:
-    from legalrag.plugin.sparse import BM25Encoder
-    from legalrag.plugin.store.aclient import AsyncStore
+    from legalrag.plugin.store.client.aio import AsyncStore
+    from legalrag.plugin.text.bm25 import BM25Encoder
 
 __all__ = ["LC_ID_KEY", "LegalVectorStore"]
 
@@ -52,13 +52,13 @@ class LegalVectorStore(VectorStore):
         collection: collection name; an existing collection must fit ``embedding``'s dimension.
         embedding: any LangChain ``Embeddings``.
         sparse: ``True`` adds BM25 vectors to a new collection, ``False``/``None`` makes it dense
-            only, or pass a configured :class:`~legalrag.plugin.sparse.BM25Encoder`. An existing
+            only, or pass a configured :class:`~legalrag.plugin.text.bm25.BM25Encoder`. An existing
             collection keeps the encoder it was built with.
         distance: dense distance for a new collection.
         mode: default search mode (default: hybrid when the collection has sparse vectors).
         tenant: bind reads and writes to one tenant (payload ``tenant``).
         astore: the same collection through an async client
-            (:class:`~legalrag.plugin.store.aclient.AsyncClientStore`); the ``a*`` methods await it
+            (:class:`~legalrag.plugin.store.client.aio.AsyncClientStore`); the ``a*`` methods await it
             instead of running the sync calls in worker threads.
 
     Relevance scores (``similarity_search_with_relevance_scores``, ``as_retriever(search_type=
@@ -90,7 +90,7 @@ class LegalVectorStore(VectorStore):
         astore: AsyncStore | None = None,
     ) -> None:
         from legalrag.plugin.components import sparse_from_metadata
-        from legalrag.plugin.sparse import BM25Encoder
+        from legalrag.plugin.text.bm25 import BM25Encoder
 
         self.store = store
         self.astore = astore
@@ -177,7 +177,7 @@ class LegalVectorStore(VectorStore):
 
         Checked for legalrag's own models (``LegalEmbeddings``), whose tokenizer and limit are known.
         """
-        from legalrag.plugin.embeddings import LegalEmbeddings
+        from legalrag.plugin.langchain.embeddings import LegalEmbeddings
 
         if not isinstance(self.embedding, LegalEmbeddings) or not items:
             return
@@ -273,7 +273,7 @@ class LegalVectorStore(VectorStore):
     def similarity_search_with_score(
         self, query: str, k: int = 4, filter: _Filter = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
-        """Top ``k`` with the search's own score (see :mod:`legalrag.plugin.search` for its meaning).
+        """Top ``k`` with the search's own score (see :mod:`legalrag.plugin.search.searcher` for its meaning).
 
         Keyword arguments: ``mode``, ``score_threshold`` (on that score) and ``group_by``.
         """

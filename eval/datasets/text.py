@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from legalrag.eval._dataset_core import (
+from legalrag.eval.datasets.core import (
     CorpusDoc,
     EvalDataset,
     finish,

@@ -1,9 +1,9 @@
 """Async store over ``AsyncQdrantClient``: every :class:`~legalrag.plugin.store.base.Store` call, awaited.
 
 Requests are planned and results parsed by the same code as the sync
-:class:`~legalrag.plugin.store.client.ClientStore` (``_client_plan``), transient failures retried
+:class:`~legalrag.plugin.store.client.store.ClientStore` (``plan``), transient failures retried
 under the same :class:`RetryPolicy` (:meth:`RetryPolicy.arun`: the same schedule, awaited waits), and
-failures reported by the same ``_client_errors``: only the client calls differ. Both run the same
+failures reported by the same ``errors``: only the client calls differ. Both run the same
 contract tests. Snapshots and bulk-load pauses stay with the sync store (administration).
 """
 
@@ -18,11 +18,11 @@ from qdrant_client import AsyncQdrantClient, models
 
 from legalrag.plugin.errors import InputError, LegalRAGError
 from legalrag.plugin.settings import validate_collection_name
-from legalrag.plugin.store import _client_plan as plan
-from legalrag.plugin.store._client_args import create_arguments, index_schema
-from legalrag.plugin.store._client_errors import server_of
-from legalrag.plugin.store._common import check_filter, check_spec, make_hit, pick_vector
 from legalrag.plugin.store.base import CollectionInfo, CollectionSpec, Hit, PayloadSchema, PointRecord, SearchRequest
+from legalrag.plugin.store.client import plan
+from legalrag.plugin.store.client.args import create_arguments, index_schema
+from legalrag.plugin.store.client.errors import server_of
+from legalrag.plugin.store.common import check_filter, check_spec, make_hit, pick_vector
 from legalrag.plugin.store.retry import RetryPolicy
 
 __all__ = ["AsyncClientStore", "AsyncStore", "retrying"]

@@ -1,17 +1,17 @@
 """Dense models by name, and any LangChain ``Embeddings`` as a dense model: the one loading place.
 
 A hub name, a local folder or ``pkg:<module>`` load with sentence-transformers
-(:class:`~legalrag.plugin.embedder.DenseEncoder`); ``use:multilingual`` is Google's USE
-(:class:`~legalrag.plugin.dense_adapters.USEEncoder`, numpy). Everything returned is a
-:class:`~legalrag.plugin.dense.DenseModel`.
+(:class:`~legalrag.plugin.models.encoder.DenseEncoder`); ``use:multilingual`` is Google's USE
+(:class:`~legalrag.plugin.models.adapters.USEEncoder`, numpy). Everything returned is a
+:class:`~legalrag.plugin.models.protocol.DenseModel`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from legalrag.plugin.dense import DenseModel
-from legalrag.plugin.dense_adapters import EmbeddingsEncoder, is_adapter_model, load_adapter
+from legalrag.plugin.models.adapters import EmbeddingsEncoder, is_adapter_model, load_adapter
+from legalrag.plugin.models.protocol import DenseModel
 
 if TYPE_CHECKING:
     from legalrag.plugin.settings import EmbeddingSettings
@@ -32,7 +32,7 @@ def load_dense_model(
     """
     if is_adapter_model(name):
         return load_adapter(name, max_tokens=max_tokens)
-    from legalrag.plugin.embedder import DenseEncoder
+    from legalrag.plugin.models.encoder import DenseEncoder
 
     return DenseEncoder.load(name, device, settings)
 
@@ -40,7 +40,7 @@ def load_dense_model(
 def as_dense_model(model: Any) -> DenseModel:
     """``model`` itself when it is a :class:`DenseModel`, else a LangChain ``Embeddings`` adapted to one.
 
-    A :class:`~legalrag.plugin.embeddings.LegalEmbeddings` gives back the model under it (no wrapper
+    A :class:`~legalrag.plugin.langchain.embeddings.LegalEmbeddings` gives back the model under it (no wrapper
     around a wrapper).
 
     Raises:

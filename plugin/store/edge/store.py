@@ -1,7 +1,7 @@
 """Embedded store over qdrant-edge: one shard per collection under ``root/<collection>/``, no server.
 
 One writer and any number of readers share a collection, each in its own process (see
-``_edge_versions``): the writer holds ``<collection>/.lock`` and works on ``shard/``; when it is done
+``versions``): the writer holds ``<collection>/.lock`` and works on ``shard/``; when it is done
 (``optimize()`` after a load, or ``close()``) it publishes a copy that readers load from. A reader
 never takes the writer's lock, so a retriever in an app keeps answering while ``legalrag ingest``
 runs, and it moves to the new version within a second of its publication. A second writer gets
@@ -16,7 +16,7 @@ process (the next writer resumes the working shard).
 ``collection.json`` records the point count when a writer closes cleanly; a collection that opens
 with fewer or more points than recorded (a truncated log, a damaged file) is refused with the way to
 rebuild it. Snapshots are gzipped tars of the current published version under
-``root/.snapshots/<collection>/`` (see ``_edge_snapshots``).
+``root/.snapshots/<collection>/`` (see ``snapshots``).
 """
 
 from __future__ import annotations
@@ -35,27 +35,6 @@ from qdrant_client import models
 
 from legalrag.plugin.errors import CollectionNotFoundError, InputError, StoreError
 from legalrag.plugin.settings import validate_collection_name
-from legalrag.plugin.store._common import make_hit, point_uuid
-from legalrag.plugin.store._edge_files import (
-    SHARD_DIR,
-    DirLock,
-    is_collection,
-    read_document,
-    spec_document,
-    write_document,
-)
-from legalrag.plugin.store._edge_restore import restore_into
-from legalrag.plugin.store._edge_shard import (
-    OpenShard,
-    edge_config,
-    edge_errors,
-    edge_index,
-    edge_point,
-    open_shard,
-    query_request,
-)
-from legalrag.plugin.store._edge_snapshots import SNAPSHOTS, find_snapshot, list_snapshots, write_snapshot
-from legalrag.plugin.store._edge_versions import current_version, publish, reader_copy
 from legalrag.plugin.store.base import (
     CollectionInfo,
     CollectionSpec,
@@ -65,7 +44,28 @@ from legalrag.plugin.store.base import (
     SearchRequest,
     SnapshotInfo,
 )
-from legalrag.plugin.store.filters import to_edge_filter
+from legalrag.plugin.store.common import make_hit, point_uuid
+from legalrag.plugin.store.edge.files import (
+    SHARD_DIR,
+    DirLock,
+    is_collection,
+    read_document,
+    spec_document,
+    write_document,
+)
+from legalrag.plugin.store.edge.filters import to_edge_filter
+from legalrag.plugin.store.edge.restore import restore_into
+from legalrag.plugin.store.edge.shard import (
+    OpenShard,
+    edge_config,
+    edge_errors,
+    edge_index,
+    edge_point,
+    open_shard,
+    query_request,
+)
+from legalrag.plugin.store.edge.snapshots import SNAPSHOTS, find_snapshot, list_snapshots, write_snapshot
+from legalrag.plugin.store.edge.versions import current_version, publish, reader_copy
 
 __all__ = ["EdgeStore"]
 
@@ -334,7 +334,7 @@ class EdgeStore:
 
         The archive is unpacked and opened in a temporary folder and checked against the collection
         (vectors, dimension, distance) before the live shard is touched; the swap is a rename, and
-        the old shard is deleted only after the new one opened. See ``_edge_restore`` for the limits.
+        the old shard is deleted only after the new one opened. See ``restore`` for the limits.
         """
         folder = self._folder(name)
         archive = find_snapshot(self._root / SNAPSHOTS / name, snapshot, name)

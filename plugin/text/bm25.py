@@ -24,9 +24,9 @@ from functools import lru_cache
 from typing import Any
 
 from legalrag.plugin.errors import ConfigError, InputError
-from legalrag.plugin.language import detect_language
 from legalrag.plugin.schema import SparseVector
-from legalrag.plugin.tokenizers import Tokenizer, get_tokenizer, normalize_language, tokenizer_versions
+from legalrag.plugin.text.analyzers import Tokenizer, get_tokenizer, normalize_language, tokenizer_versions
+from legalrag.plugin.text.language import detect_language
 
 __all__ = ["HASH_SCHEME", "BM25Encoder", "Tokenizer", "get_tokenizer", "term_index"]
 

@@ -31,8 +31,8 @@ from legalrag.plugin.schema import TEXT_KEY
 from legalrag.plugin.store.base import Hit, SearchRequest, Store
 
 if TYPE_CHECKING:
-    from legalrag.plugin.dense import DenseModel
-    from legalrag.plugin.sparse import BM25Encoder
+    from legalrag.plugin.models.protocol import DenseModel
+    from legalrag.plugin.text.bm25 import BM25Encoder
 
 __all__ = ["COMPETENT", "SAMPLE", "TUNED_BY_EVAL", "DefaultChoice", "choose_default", "pseudo_queries"]
 

@@ -6,8 +6,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from legalrag.plugin.embedder import dtype_kwargs, precision_dtype, resolve_device, resolve_model_path, split_devices
 from legalrag.plugin.errors import ModelLoadError
+from legalrag.plugin.models.encoder import (
+    dtype_kwargs,
+    precision_dtype,
+    resolve_device,
+    resolve_model_path,
+    split_devices,
+)
 from legalrag.plugin.schema import TEXT_KEY
 from legalrag.plugin.store.base import Hit
 
@@ -70,7 +76,7 @@ class Reranker:
     ) -> Reranker:
         """Load a cross-encoder. ``max_length``: tokens per (query, passage) pair; default the model's own
         limit (what it was trained with), at most :data:`MAX_LENGTH`. ``precision`` as the embedder's
-        (:func:`~legalrag.plugin.embedder.resolve_precision`): ``auto`` loads bf16 weights on a CPU with
+        (:func:`~legalrag.plugin.models.encoder.resolve_precision`): ``auto`` loads bf16 weights on a CPU with
         native bf16 and on CUDA (fp16 where bf16 is missing), fp32 elsewhere; fp16 on a CPU stays fp32."""
         from legalrag.plugin._imports import import_sentence_transformers
 

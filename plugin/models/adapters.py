@@ -1,9 +1,9 @@
 """Dense models that are not sentence-transformers: any LangChain ``Embeddings``, and USE multilingual.
 
 :class:`EmbeddingsEncoder` shows any LangChain ``Embeddings`` to legalrag's core as a
-:class:`~legalrag.plugin.dense.DenseModel` (documents through ``embed_documents``, queries through
+:class:`~legalrag.plugin.models.protocol.DenseModel` (documents through ``embed_documents``, queries through
 ``embed_query``, so a model that treats them differently keeps doing so). It is what
-:class:`~legalrag.plugin.vectorstore.LegalVectorStore` uses for the ``Embeddings`` a LangChain user
+:class:`~legalrag.plugin.langchain.vectorstore.LegalVectorStore` uses for the ``Embeddings`` a LangChain user
 hands it.
 
 Models chosen by name (``--model`` / ``LEGALRAG_MODEL``) with the ``use:`` scheme:
@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from legalrag.plugin.dense import DenseModel
 from legalrag.plugin.errors import MissingExtraError, ModelLoadError
+from legalrag.plugin.models.protocol import DenseModel
 from legalrag.plugin.schema import Distance
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ class EmbeddingsEncoder:
         texts_per_call: int = 64,
     ) -> None:
         if tokenizer is None:
-            from legalrag.plugin.token_counters import SimpleTokenCounter
+            from legalrag.plugin.models.tokens import SimpleTokenCounter
 
             tokenizer = SimpleTokenCounter()
         self.embeddings = embeddings
@@ -157,7 +157,7 @@ class USEEncoder:
     def __init__(
         self, *, threads: int | None = None, denoise: bool = False, texts_per_call: int = 256, max_seq_length: int = 128
     ) -> None:
-        from legalrag.plugin.token_counters import SimpleTokenCounter
+        from legalrag.plugin.models.tokens import SimpleTokenCounter
 
         self.threads = threads or min(4, os.cpu_count() or 1)
         self.denoise = denoise

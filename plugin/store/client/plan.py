@@ -1,8 +1,8 @@
 """What the sync and async qdrant-client stores share: request planning and result parsing, once.
 
 Each store method is ``plan → one client call (sync or awaited, under the retry policy) → parse``;
-only the middle differs between :class:`~legalrag.plugin.store.client.ClientStore` and
-:class:`~legalrag.plugin.store.aclient.AsyncClientStore` (the shape of Haystack's qdrant store,
+only the middle differs between :class:`~legalrag.plugin.store.client.store.ClientStore` and
+:class:`~legalrag.plugin.store.client.aio.AsyncClientStore` (the shape of Haystack's qdrant store,
 ``_prepare_*`` / ``_process_*`` around a thin call). Failures are classified here too, so both
 report the same error for the same cause.
 """
@@ -16,10 +16,10 @@ from typing import Any
 from qdrant_client import models
 
 from legalrag.plugin.errors import CollectionNotFoundError, InputError, LegalRAGError
-from legalrag.plugin.store._client_args import point_struct, query_arguments, vector_infos
-from legalrag.plugin.store._client_errors import failure, gave_up, status_of
-from legalrag.plugin.store._common import check_dim, check_filter, check_request, make_hit, pick_vector, point_uuid
 from legalrag.plugin.store.base import CollectionInfo, Hit, PointRecord, SearchRequest, VectorInfo
+from legalrag.plugin.store.client.args import point_struct, query_arguments, vector_infos
+from legalrag.plugin.store.client.errors import failure, gave_up, status_of
+from legalrag.plugin.store.common import check_dim, check_filter, check_request, make_hit, pick_vector, point_uuid
 from legalrag.plugin.store.retry import RetriesExhausted
 
 __all__ = [

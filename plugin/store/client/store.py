@@ -22,11 +22,6 @@ from qdrant_client import QdrantClient, models
 
 from legalrag.plugin.errors import InputError, LegalRAGError, StoreError
 from legalrag.plugin.settings import validate_collection_name
-from legalrag.plugin.store import _client_plan as plan
-from legalrag.plugin.store._bulk import IndexingPause
-from legalrag.plugin.store._client_args import create_arguments, index_schema
-from legalrag.plugin.store._client_errors import server_of as _where
-from legalrag.plugin.store._common import check_filter, check_spec, make_hit, pick_vector
 from legalrag.plugin.store.base import (
     CollectionInfo,
     CollectionSpec,
@@ -36,6 +31,11 @@ from legalrag.plugin.store.base import (
     SearchRequest,
     SnapshotInfo,
 )
+from legalrag.plugin.store.client import plan
+from legalrag.plugin.store.client.args import create_arguments, index_schema
+from legalrag.plugin.store.client.bulk import IndexingPause
+from legalrag.plugin.store.client.errors import server_of as _where
+from legalrag.plugin.store.common import check_filter, check_spec, make_hit, pick_vector
 from legalrag.plugin.store.retry import RetryPolicy
 
 __all__ = ["ClientStore"]

@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from legalrag.eval._dataset_core import CorpusDoc, EvalDataset
-from legalrag.eval._dataset_parquet import find_autorag_files, is_autorag_folder, load_autorag, load_mteb
-from legalrag.eval._dataset_text import PAIR_COLUMNS, load_beir, load_pairs, load_zalo
+from legalrag.eval.datasets.core import CorpusDoc, EvalDataset
+from legalrag.eval.datasets.parquet import find_autorag_files, is_autorag_folder, load_autorag, load_mteb
+from legalrag.eval.datasets.text import PAIR_COLUMNS, load_beir, load_pairs, load_zalo
 from legalrag.plugin.errors import DatasetError, InputError
 
 __all__ = [

@@ -1,7 +1,7 @@
 """``LegalEmbeddings``: legalrag's dense model as a LangChain ``Embeddings`` (adapts, nothing more).
 
 It is the only LangChain adapter of a dense model: everything inside legalrag takes a
-:class:`~legalrag.plugin.dense.DenseModel`.
+:class:`~legalrag.plugin.models.protocol.DenseModel`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from legalrag.plugin.dense import DenseModel
-from legalrag.plugin.models import load_dense_model
+from legalrag.plugin.models.loading import load_dense_model
+from legalrag.plugin.models.protocol import DenseModel
 from legalrag.plugin.settings import EmbeddingSettings
 
 __all__ = ["LegalEmbeddings"]

@@ -25,7 +25,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from legalrag.plugin.store._edge_files import DOCUMENT, SHARD_DIR
+from legalrag.plugin.store.edge.files import DOCUMENT, SHARD_DIR
 
 __all__ = [
     "PUBLISHED",

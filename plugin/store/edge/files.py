@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from legalrag.plugin.errors import InputError, StoreError, StoreLockedError
-from legalrag.plugin.store._common import check_spec
 from legalrag.plugin.store.base import CollectionSpec
+from legalrag.plugin.store.common import check_spec
 
 __all__ = ["SHARD_DIR", "DirLock", "is_collection", "read_document", "spec_document", "write_document"]
 

@@ -190,11 +190,11 @@ def _load_sentence_transformer(
     if dtype is not None:
         model.to(dtype)  # modules after the transformer (a Dense head) too: one dtype end to end
         if device == "cpu":
-            from legalrag.plugin.fusion import fuse_feed_forward
+            from legalrag.plugin.models.cpu_fusion import fuse_feed_forward
 
             fuse_feed_forward(model)  # bf16 on a CPU: each layer's Linear + GELU as one kernel
     if settings.backend != "torch":
-        from legalrag.plugin.runtime import attach_runtime
+        from legalrag.plugin.models.runtime import attach_runtime
 
         attach_runtime(
             model,
