@@ -159,11 +159,11 @@ def _cpu_peak() -> float:
 
 
 def ingest(model: Path, device: str, files: list[Path], store: Path, sparse: bool = True) -> dict[str, Any]:
-    from legalrag.ingest import ingest_paths
+    from legalrag.ingest import IngestOptions, ingest_paths
     from legalrag.plugin.settings import Settings
 
     settings = Settings(model=str(model), device=device, qdrant_path=store, collection="gpu")
-    report = ingest_paths(files, settings=settings, sparse=sparse)
+    report = ingest_paths(files, IngestOptions(sparse=sparse), settings=settings)
     overhead = (report.seconds - report.embed_seconds) / report.embed_seconds if report.embed_seconds else None
     return {
         "files": len(files),

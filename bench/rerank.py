@@ -32,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 
 def main() -> None:
     from legalrag.eval.evaluation import evaluate_collection
+    from legalrag.eval.options import EvalOptions
     from legalrag.plugin.components import load_dense
     from legalrag.plugin.settings import Settings
     from legalrag.train.data import prepare_data
@@ -75,9 +76,9 @@ def main() -> None:
     train_s = time.perf_counter() - started
     settings = Settings(qdrant_path=args.run / "store", device="cpu", model=str(trained),
                         collection=f"law-{args.name}-trained")  # fmt: skip
-    report = evaluate_collection(data.test, settings=settings, modes=["dense", "sparse", "hybrid"], exact=True,
-                                 tune=True, tune_data=data.dev, rerank=str(output), rerank_rows=["tuned"],
-                                 dense=load_dense(settings))  # fmt: skip
+    options = EvalOptions(modes=("dense", "sparse", "hybrid"), exact=True, tune=True, rerank=str(output),
+                          rerank_rows=("tuned",))  # fmt: skip
+    report = evaluate_collection(data.test, options, settings=settings, tune_data=data.dev, dense=load_dense(settings))
     mrr = {
         k: round(v["mrr@10"], 4) for k, v in report.summaries.items() if k.split("+")[0] in ("dense", "sparse", "tuned")
     }

@@ -42,15 +42,13 @@ def _dataset(out: Path, train: int) -> Path:
 
 def run(model: str, data: Path, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     from legalrag.plugin.settings import Settings
-    from legalrag.train import train_model
+    from legalrag.train import TrainOptions, train_model
 
     name = Path(model).name.replace("pkg:", "")
     started = time.perf_counter()
-    report = train_model(
-        data,
+    options = TrainOptions(
         model=model,
         output=work / f"{name}-trained",
-        settings=Settings(qdrant_path=work / "store", device=args.device),
         collection=f"law-{name}"[:60].replace(":", "-"),
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -65,8 +63,9 @@ def run(model: str, data: Path, work: Path, args: argparse.Namespace) -> dict[st
         reranker=model == args.reranker,
         resume=args.resume,
         learning_rate=args.learning_rate,
-        show_progress=sys.stderr.isatty(),
-    ).as_dict()
+    )
+    settings = Settings(qdrant_path=work / "store", device=args.device)
+    report = train_model(data, options, settings=settings, show_progress=sys.stderr.isatty()).as_dict()
     before, after = report["before"], report["after"]
     dense_before, dense_after = before["dense"]["mrr@10"], after["dense"]["mrr@10"]
     removed = (dense_after - dense_before) / (1 - dense_before) if dense_before < 1 else 0.0

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from legalrag.eval.datasets import CorpusDoc, EvalDataset, detect_format, load_dataset
 from legalrag.eval.metrics import DEFAULT_METRICS, EvalResult, evaluate, parse_metric
+from legalrag.eval.options import EvalOptions
 from legalrag.eval.report import (
     QueryRecord,
     plot_accuracy_curves,
@@ -24,6 +25,7 @@ __all__ = [
     "DEFAULT_METRICS",
     "CorpusDoc",
     "EvalDataset",
+    "EvalOptions",
     "EvalReport",
     "EvalResult",
     "QueryRecord",

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from legalrag.eval.autorag_metrics import DEFAULT_TOP_K
 from legalrag.eval.cards import similarity_name
 from legalrag.eval.datasets import EvalDataset, detect_format, load_dataset
-from legalrag.eval.harness import COMPATS, RunResult, required_depth, run_queries, score_run
-from legalrag.eval.metrics import DEFAULT_METRICS, parse_metric
+from legalrag.eval.harness import RunResult, required_depth, run_queries, score_run
+from legalrag.eval.metrics import DEFAULT_METRICS
+from legalrag.eval.options import EvalOptions
 from legalrag.plugin.errors import InputError
 from legalrag.plugin.settings import Settings
 
@@ -180,27 +181,12 @@ class EvalReport:
 
 def evaluate_collection(
     dataset: str | os.PathLike[str] | EvalDataset,
+    options: EvalOptions | None = None,
     *,
     settings: Settings | None = None,
-    collection: str | None = None,
-    modes: Sequence[str] | None = None,
-    exact: bool = False,
-    compare_exact: bool = False,
-    metrics_compat: str = "st",
-    top_k: Sequence[int] = DEFAULT_TOP_K,
-    dataset_format: str = "auto",
-    split: str | None = None,
-    corpus_file: str | os.PathLike[str] | None = None,
-    queries_file: str | os.PathLike[str] | None = None,
-    tune: bool = False,
-    tune_split: str | None = None,
-    tune_data: EvalDataset | None = None,
-    objective: str = "mrr@10",
-    rerank: str | None = None,
-    rerank_top_n: int = 50,
-    rerank_rows: Sequence[str] | None = None,
     store: Store | None = None,
     dense: DenseModel | None = None,
+    tune_data: EvalDataset | None = None,
     progress: EvalProgress | None = None,
 ) -> EvalReport:
     """Ingest the dataset's corpus if the collection is empty, run its queries, score every configuration.
@@ -208,31 +194,11 @@ def evaluate_collection(
     Args:
         dataset: a folder or file (BEIR, Zalo, AutoRAG/MTEB parquet, pairs JSONL/CSV), or a loaded
             :class:`~legalrag.eval.datasets.EvalDataset`.
+        options: what to run and how to score it (:class:`~legalrag.eval.options.EvalOptions`).
         settings: model, device, store settings (default: ``Settings()``, the environment).
-        collection: the collection to search (default: ``settings.collection``); ingested from the
-            corpus when missing or empty.
-        modes: the search modes to compare (default: the collection's own default search, or all
-            three with ``tune``).
-        exact: brute-force search, comparable to a brute-force evaluator.
-        compare_exact: each mode twice, through the index and exactly.
-        metrics_compat: ``st`` (sentence-transformers' definitions), ``trec`` (trec_eval / ranx) or
-            ``autorag`` (AutoRAG's F1/recall/precision/mAP/mRR/NDCG at each of ``top_k``, over the
-            returned list, with AND/OR ground truth).
-        top_k: AutoRAG's cutoffs (``autorag`` only).
-        dataset_format: ``auto``, ``beir``, ``pairs``, ``zalo``, ``autorag`` or ``mteb``.
-        split: the qrels split to evaluate (default: ``test`` for BEIR/MTEB, ``train`` for Zalo).
-        corpus_file: an AutoRAG corpus parquet, when the folder holds several candidates.
-        queries_file: an AutoRAG QA parquet, likewise.
-        tune: pick fusion settings on ``tune_split`` and store them with the collection.
-        tune_split: the split to tune on (default: ``dev`` when there is one, else the evaluated one).
-        tune_data: a loaded dataset to tune on (with a loaded ``dataset``; instead of ``tune_split``).
-        objective: the metric tuning maximises.
-        rerank: a cross-encoder (hub name or folder): adds a ``<row>+rerank`` row per row.
-        rerank_top_n: candidates the reranker re-scores.
-        rerank_rows: the rows to rerank, e.g. ``["tuned"]`` (default: every row); a cross-encoder
-            re-scores ``rerank_top_n`` pairs per query and row, the slowest part of a CPU evaluation.
         store: an open store (default: the one ``settings`` names, closed at the end).
         dense: a loaded dense model (default: the collection's, or ``settings.model`` to ingest).
+        tune_data: a loaded dataset to tune on (with a loaded ``dataset``; instead of ``tune_split``).
         progress: where to report progress (default: nowhere).
 
     Precision: unless ``settings.embedding.precision`` is set explicitly, evaluation embeds in fp32
@@ -251,20 +217,16 @@ def evaluate_collection(
         >>> report.write("eval-out")  # doctest: +SKIP
         []
     """
-    if metrics_compat not in COMPATS:
-        raise InputError(f"metrics_compat must be one of {', '.join(COMPATS)}, not {metrics_compat!r}")
-    parse_metric(objective)
-    if rerank_top_n < 1:
-        raise InputError(f"rerank_top_n must be at least 1, got {rerank_top_n}")
-    cutoffs = tuple(dict.fromkeys(int(k) for k in top_k))
-    if not cutoffs or min(cutoffs) < 1:
-        raise InputError(f"top_k must be cutoffs of at least 1, got {list(top_k)}")
-    settings = _eval_settings(settings or Settings(), collection)
-    files = (corpus_file, queries_file)
-    data, dev, dev_split = _datasets(dataset, dataset_format, split, tune, tune_split, files)
+    options = options or EvalOptions()
+    metrics_compat, objective, exact, tune = options.metrics_compat, options.objective, options.exact, options.tune
+    cutoffs = options.top_k
+    settings = _eval_settings(settings or Settings(), options.collection)
+    files = (options.corpus_file, options.queries_file)
+    data, dev, dev_split = _datasets(dataset, options.dataset_format, options.split, tune, options.tune_split, files)
     if tune and tune_data is not None:
         dev, dev_split = tune_data, tune_data.name
     # no modes: the collection's own default (what a retriever over it searches with)
+    modes = options.modes
     chosen_modes: list[str | None] = list(modes) if modes else (["dense", "sparse", "hybrid"] if tune else [None])
     progress = progress or _Silent()
     from legalrag.plugin.store import store_from
@@ -277,12 +239,11 @@ def evaluate_collection(
             # tuning's objective is one of legalrag's own metrics whatever the report's compat
             tune_compat = "st" if metrics_compat == "autorag" else metrics_compat
             rows, tuned = _rows(
-                settings, target, encoder, chosen_modes, exact, compare_exact, dev, objective, tune_compat, row
+                settings, target, encoder, chosen_modes, exact, options.compare_exact, dev, objective, tune_compat, row
             )
-            if rerank is not None:
-                rows.update(
-                    _rerank_rows(rows, rerank, rerank_top_n, settings.device, rerank_rows, settings.embedding.precision)
-                )
+            if options.rerank is not None:
+                reranking = (options.rerank, options.rerank_top_n, settings.device, options.rerank_rows)
+                rows.update(_rerank_rows(rows, *reranking, settings.embedding.precision))
             results = _run_rows(rows, data, metrics_compat, cutoffs, row)
         info = target.get_collection(settings.collection)
     dense_info = info.vectors.get("dense") if info is not None else None
@@ -293,7 +254,7 @@ def evaluate_collection(
         exact=exact,
         results=results,
         ingest=ingest_stats,
-        protocol=_protocol(metrics_compat, dataset, dataset_format),
+        protocol=_protocol(metrics_compat, dataset, options.dataset_format),
         similarity=similarity_name(dense_info.distance if dense_info is not None else None),
         embedding=_embedding_info(encoder, settings),
         top_k=cutoffs,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from legalrag._lazy import lazy_exports
 
 __all__ = [
+    "IngestOptions",
     "IngestReport",
     "IngestStats",
     "LegalDocumentLoader",
@@ -22,6 +23,7 @@ __all__ = [
 ]
 
 _WHERE = {
+    "IngestOptions": "options",
     "IngestReport": "service",
     "chunk_paths": "service",
     "ingest_documents": "service",
@@ -37,5 +39,6 @@ __getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)
 
 if TYPE_CHECKING:
     from legalrag.ingest.langchain import LegalDocumentLoader, LegalTextSplitter
+    from legalrag.ingest.options import IngestOptions
     from legalrag.ingest.pipeline import IngestStats
     from legalrag.ingest.service import IngestReport, chunk_paths, ingest_documents, ingest_paths

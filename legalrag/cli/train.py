@@ -69,16 +69,15 @@ def train(
     """Fine-tune an embedding model (and a reranker) on your Q&A; report the held-out split before and after."""
     out = Output(as_json)
     with fail_cleanly(out):
+        from legalrag.train.options import TrainOptions
         from legalrag.train.service import train_model
 
         settings = settings_from(
             device=device, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path
         )
-        report = train_model(
-            dataset,
+        options = TrainOptions(
             model=model,
             output=output,
-            settings=settings,
             collection=collection,
             dataset_format=dataset_format,
             split=split,
@@ -100,6 +99,11 @@ def train(
             gradient_checkpointing=gradient_checkpointing,
             precision=precision,
             save_steps=save_steps,
+        )
+        report = train_model(
+            dataset,
+            options,
+            settings=settings,
             progress=_bars(out) if out.interactive else None,
             show_progress=out.interactive,
         )

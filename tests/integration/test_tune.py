@@ -136,24 +136,20 @@ def test_tune_stores_a_config_never_below_the_best_single_mode(
 
 
 def test_rerank_rows_reranks_only_the_rows_named(tmp_path: Path, store_path: Path, tiny_cross_encoder: Path) -> None:
-    from legalrag.eval import evaluate_collection
+    from legalrag.eval import EvalOptions, evaluate_collection
     from legalrag.plugin.errors import InputError
     from legalrag.plugin.settings import Settings
 
     dataset = write_beir(tmp_path / "ds")
     settings = Settings(model=MINILM, device="cpu", qdrant_path=store_path)
-    common = {
-        "settings": settings,
-        "collection": "rows",
-        "modes": ["dense", "sparse"],
-        "rerank": str(tiny_cross_encoder),
-    }
-    report = evaluate_collection(dataset, rerank_rows=["sparse"], **common)
+    common = EvalOptions(collection="rows", modes=("dense", "sparse"), rerank=str(tiny_cross_encoder))
+    only = common.model_copy(update={"rerank_rows": ("sparse",)})
+    report = evaluate_collection(dataset, only, settings=settings)
     assert list(report.summaries) == ["dense", "sparse", "sparse+rerank"]
-    assert list(evaluate_collection(dataset, **common).summaries) == [  # default: every row
+    assert list(evaluate_collection(dataset, common, settings=settings).summaries) == [  # default: every row
         "dense", "sparse", "dense+rerank", "sparse+rerank"]  # fmt: skip
     with pytest.raises(InputError, match="names no row: hybrid"):
-        evaluate_collection(dataset, rerank_rows=["hybrid"], **common)
+        evaluate_collection(dataset, common.model_copy(update={"rerank_rows": ("hybrid",)}), settings=settings)
 
 
 def test_a_reranker_reads_pairs_as_long_as_it_was_trained_for(tmp_path: Path, tiny_cross_encoder: Path) -> None:
@@ -294,7 +290,8 @@ def test_a_half_precision_reranker_keeps_near_equal_candidates_apart(tiny_cross_
     assert next(half.model.model.parameters()).dtype == torch.bfloat16
     assert half.model.model.classifier.weight.dtype == torch.float32
     fast = half.model.predict(pairs)
-    assert len(set(exact.tolist())) == len(pairs)
-    assert len(set(fast.tolist())) == len(pairs)  # was a handful of values
+    # all but a chance float32 collision or two apart (depends on the CPU's kernels); a bf16 head gave a handful
+    assert len(set(exact.tolist())) >= len(pairs) - 2
+    assert len(set(fast.tolist())) >= len(pairs) - 2
     assert fp32_head(half.model.model)  # idempotent: already fp32, nothing added
     assert half.model.predict(pairs).tolist() == fast.tolist()

@@ -1,0 +1,54 @@
+"""``IngestOptions``: what one ingest does, as one validated object (``legalrag ingest`` builds it from flags)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from legalrag.ingest.loaders import DEFAULT_MAX_FILE_MB
+
+__all__ = ["IngestOptions"]
+
+
+class IngestOptions(BaseModel):
+    """What an ingest writes and how; the store, model and device come from :class:`~legalrag.Settings`.
+
+    The file options (``include``, ``exclude``, ``doc_id_root``, ``max_file_mb``, ``follow_symlinks``,
+    ``sync``) apply to :func:`~legalrag.ingest_paths`; :func:`~legalrag.ingest_documents` refuses them.
+
+    Example:
+        >>> options = IngestOptions(collection="ko-laws", include=["*.md"], sync=True)
+        >>> options.sync, options.chunks_per_batch
+        (True, 256)
+        >>> options.model_copy(update={"recreate": True}).recreate
+        True
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    collection: str | None = Field(None, description="The collection to write (default: `Settings.collection`).")
+    include: tuple[str, ...] = Field((), description="Glob patterns of files to load, relative to each folder.")
+    exclude: tuple[str, ...] = Field((), description="Glob patterns of files to skip.")
+    doc_id_root: Path | None = Field(
+        None,
+        description="Document ids are the files' paths under this folder (default: under each folder argument, "
+        "or a file argument's bare name); two files that would share an id are refused.",
+    )
+    max_file_mb: float = Field(DEFAULT_MAX_FILE_MB, gt=0, description="Larger files are reported as failed, not read.")
+    follow_symlinks: bool = Field(False, description="Read links that lead outside the folder being walked.")
+    sparse: bool = Field(True, description="Also store BM25 sparse vectors (sparse and hybrid search need them).")
+    recreate: bool = Field(False, description="Drop and recreate the collection first.")
+    sync: bool = Field(False, description="Delete the stored documents under the paths whose files are gone.")
+    tenant: str | None = Field(
+        None, description="Write this tenant on every point; the run then sees and changes only its documents."
+    )
+    chunks_per_batch: int = Field(256, ge=1, description="Chunks per embed and upsert batch.")
+
+    def file_options(self) -> list[str]:
+        """The file options set to something other than their default (``ingest_documents`` refuses them)."""
+        names = ("include", "exclude", "doc_id_root", "max_file_mb", "follow_symlinks", "sync")
+        return [name for name in names if name in self.model_fields_set and getattr(self, name) != _DEFAULTS[name]]
+
+
+_DEFAULTS = {name: field.default for name, field in IngestOptions.model_fields.items()}
