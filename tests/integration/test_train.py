@@ -93,9 +93,10 @@ def test_bad_input_exits_2_and_writes_nothing(base: Path, tmp_path: Path) -> Non
     assert "no_such_split" in _train(base, tmp_path / "q", out, "--split", "no_such_split", code=2)["error"]
     scale = _train(base, tmp_path / "q", out, "--loss-scale", "0", code=2)["error"]
     assert "invalid TrainOptions: loss_scale: Input should be greater than 0" in scale
-    assert "relative_margin: Input should be less than 1" in _train(
-        base, tmp_path / "q", out, "--relative-margin", "1", code=2
-    )["error"]
+    assert (
+        "relative_margin: Input should be less than 1"
+        in _train(base, tmp_path / "q", out, "--relative-margin", "1", code=2)["error"]
+    )
     missing = _train(base, tmp_path / "q", out, "--reranker-base", str(tmp_path / "nope" / "x"), code=2)["error"]
     assert "does not exist" in missing  # refused before the embedder trains, not after
     tiny = tmp_path / "tiny.jsonl"
