@@ -28,32 +28,43 @@ class EvalOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     collection: str | None = Field(
-        None, description="The collection to search (default: `Settings.collection`); ingested when empty."
+        default=None, description="The collection to search (default: `Settings.collection`); ingested when empty."
     )
     modes: tuple[Mode, ...] = Field(
-        (), description="Search modes to compare (default: the collection's own default search; all three with tune)."
+        default=(),
+        description="Search modes to compare (default: the collection's own default search; all three with tune).",
     )
-    exact: bool = Field(False, description="Brute-force search, comparable to a brute-force evaluator.")
-    compare_exact: bool = Field(False, description="Each mode twice: through the index and exactly.")
+    exact: bool = Field(default=False, description="Brute-force search, comparable to a brute-force evaluator.")
+    compare_exact: bool = Field(default=False, description="Each mode twice: through the index and exactly.")
     metrics_compat: Literal["st", "trec", "autorag"] = Field(
-        "st",
+        default="st",
         description="`st` (sentence-transformers' definitions), `trec` (trec_eval / ranx) or `autorag` "
         "(AutoRAG's F1/recall/precision/mAP/mRR/NDCG at each of `top_k`).",
     )
-    top_k: tuple[int, ...] = Field(DEFAULT_TOP_K, min_length=1, description="AutoRAG's cutoffs (`autorag` only).")
-    dataset_format: Literal["auto", "beir", "pairs", "zalo", "autorag", "mteb"] = Field(
-        "auto", description="The dataset layout; `auto` detects it."
+    top_k: tuple[int, ...] = Field(
+        default=DEFAULT_TOP_K, min_length=1, description="AutoRAG's cutoffs (`autorag` only)."
     )
-    split: str | None = Field(None, description="The qrels split (default: `test` for BEIR/MTEB, `train` for Zalo).")
-    corpus_file: Path | None = Field(None, description="An AutoRAG corpus parquet, when a folder holds several.")
-    queries_file: Path | None = Field(None, description="An AutoRAG QA parquet, likewise.")
-    tune: bool = Field(False, description="Pick fusion settings on `tune_split` and store them with the collection.")
-    tune_split: str | None = Field(None, description="The split to tune on (default: `dev` when there is one).")
-    objective: str = Field("mrr@10", description="The metric tuning maximises.")
-    rerank: str | None = Field(None, description="A cross-encoder (hub name or folder): adds a `<row>+rerank` row.")
-    rerank_top_n: int = Field(50, ge=1, description="Candidates the reranker re-scores per query.")
+    dataset_format: Literal["auto", "beir", "pairs", "zalo", "autorag", "mteb"] = Field(
+        default="auto", description="The dataset layout; `auto` detects it."
+    )
+    split: str | None = Field(
+        default=None, description="The qrels split (default: `test` for BEIR/MTEB, `train` for Zalo)."
+    )
+    corpus_file: Path | None = Field(
+        default=None, description="An AutoRAG corpus parquet, when a folder holds several."
+    )
+    queries_file: Path | None = Field(default=None, description="An AutoRAG QA parquet, likewise.")
+    tune: bool = Field(
+        default=False, description="Pick fusion settings on `tune_split` and store them with the collection."
+    )
+    tune_split: str | None = Field(default=None, description="The split to tune on (default: `dev` when there is one).")
+    objective: str = Field(default="mrr@10", description="The metric tuning maximises.")
+    rerank: str | None = Field(
+        default=None, description="A cross-encoder (hub name or folder): adds a `<row>+rerank` row."
+    )
+    rerank_top_n: int = Field(default=50, ge=1, description="Candidates the reranker re-scores per query.")
     rerank_rows: tuple[str, ...] | None = Field(
-        None, description="The rows to rerank, e.g. `('tuned',)` (default: every row)."
+        default=None, description="The rows to rerank, e.g. `('tuned',)` (default: every row)."
     )
 
     @field_validator("top_k")

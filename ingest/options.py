@@ -27,23 +27,29 @@ class IngestOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    collection: str | None = Field(None, description="The collection to write (default: `Settings.collection`).")
-    include: tuple[str, ...] = Field((), description="Glob patterns of files to load, relative to each folder.")
-    exclude: tuple[str, ...] = Field((), description="Glob patterns of files to skip.")
+    collection: str | None = Field(
+        default=None, description="The collection to write (default: `Settings.collection`)."
+    )
+    include: tuple[str, ...] = Field(default=(), description="Glob patterns of files to load, relative to each folder.")
+    exclude: tuple[str, ...] = Field(default=(), description="Glob patterns of files to skip.")
     doc_id_root: Path | None = Field(
-        None,
+        default=None,
         description="Document ids are the files' paths under this folder (default: under each folder argument, "
         "or a file argument's bare name); two files that would share an id are refused.",
     )
-    max_file_mb: float = Field(DEFAULT_MAX_FILE_MB, gt=0, description="Larger files are reported as failed, not read.")
-    follow_symlinks: bool = Field(False, description="Read links that lead outside the folder being walked.")
-    sparse: bool = Field(True, description="Also store BM25 sparse vectors (sparse and hybrid search need them).")
-    recreate: bool = Field(False, description="Drop and recreate the collection first.")
-    sync: bool = Field(False, description="Delete the stored documents under the paths whose files are gone.")
-    tenant: str | None = Field(
-        None, description="Write this tenant on every point; the run then sees and changes only its documents."
+    max_file_mb: float = Field(
+        default=DEFAULT_MAX_FILE_MB, gt=0, description="Larger files are reported as failed, not read."
     )
-    chunks_per_batch: int = Field(256, ge=1, description="Chunks per embed and upsert batch.")
+    follow_symlinks: bool = Field(default=False, description="Read links that lead outside the folder being walked.")
+    sparse: bool = Field(
+        default=True, description="Also store BM25 sparse vectors (sparse and hybrid search need them)."
+    )
+    recreate: bool = Field(default=False, description="Drop and recreate the collection first.")
+    sync: bool = Field(default=False, description="Delete the stored documents under the paths whose files are gone.")
+    tenant: str | None = Field(
+        default=None, description="Write this tenant on every point; the run then sees and changes only its documents."
+    )
+    chunks_per_batch: int = Field(default=256, ge=1, description="Chunks per embed and upsert batch.")
 
     def file_options(self) -> list[str]:
         """The file options set to something other than their default (``ingest_documents`` refuses them)."""

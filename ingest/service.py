@@ -124,16 +124,24 @@ def ingest_paths(
     roots = _existing(paths)
     from legalrag.ingest.loaders import iter_documents, plan_files
 
-    files = {
-        "include": options.include,
-        "exclude": options.exclude,
-        "doc_id_root": options.doc_id_root,
-        "follow_symlinks": options.follow_symlinks,
-    }
     # collisions and a bad doc_id root are refused before the store opens
-    plan_files(roots, **files)
+    plan_files(
+        roots,
+        include=options.include,
+        exclude=options.exclude,
+        doc_id_root=options.doc_id_root,
+        follow_symlinks=options.follow_symlinks,
+    )
     seen: set[str] = set()
-    documents = tracked(iter_documents(roots, max_file_mb=options.max_file_mb, **files), seen)
+    loaded = iter_documents(
+        roots,
+        include=options.include,
+        exclude=options.exclude,
+        doc_id_root=options.doc_id_root,
+        max_file_mb=options.max_file_mb,
+        follow_symlinks=options.follow_symlinks,
+    )
+    documents = tracked(loaded, seen)
 
     def sync_gone(ingestor: Ingestor, stats: IngestStats) -> None:
         if options.sync and not stats.interrupted:

@@ -1,4 +1,4 @@
-"""The trained model's card: the before/after table in the seeds' layout, the data, the negatives, the settings.
+"""The trained model's card: the before/after table in published cards' layout, data, negatives, settings.
 
 Written as ``README.md`` in the model folder (above what sentence-transformers writes there), so the
 folder can be published as it is.
@@ -14,7 +14,7 @@ from legalrag.train.mining import CANDIDATES, ROWS_FILE
 
 __all__ = ["CARD_KEYS", "model_card"]
 
-#: ``InformationRetrievalEvaluator``'s keys, as the seeds' cards list them
+#: ``InformationRetrievalEvaluator``'s keys, as published model cards list them
 CARD_KEYS: tuple[str, ...] = (
     *(f"accuracy@{k}" for k in (1, 3, 5, 10)),
     *(f"precision@{k}" for k in (1, 3, 5, 10)),

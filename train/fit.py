@@ -282,7 +282,7 @@ def revive_pooler(model: Any) -> list[str]:
 
 def _easy_negatives(mined: Sequence[Mined], seed: int) -> list[tuple[str, ...]]:
     """One random other pair's positive per pair (seeded): a cross-encoder's new head learns nothing from
-    hard negatives alone (session 12, e5-small on Korean Q&A: BCE flat at chance for 220 steps with 3 hard
+    hard negatives alone (e5-small on Korean Q&A: BCE flat at chance for 220 steps with 3 hard
     ones; with random ones it fell from 0.69 to 0.43 in 80), and the top 50 it reranks holds easy
     candidates too. ``()`` where there is no other document."""
     import random

@@ -26,47 +26,48 @@ class TrainOptions(BaseModel):
     model: str = Field(description="The base sentence-transformers model: hub name, folder or `pkg:<module>`.")
     output: Path = Field(description="The trained model's folder (`reranker/` inside it with `reranker`).")
     collection: str | None = Field(
-        None,
+        default=None,
         description="Where the corpus is ingested with the base model and negatives are mined "
         "(default `train-<dataset>`); the trained model's copy is `<collection>-trained`.",
     )
     dataset_format: Literal["auto", "beir", "pairs", "zalo", "autorag", "mteb"] = Field(
-        "auto", description="The dataset layout; `auto` detects it."
+        default="auto", description="The dataset layout; `auto` detects it."
     )
-    split: str | None = Field(None, description="The training split (default: train, else a seeded 80/10/10).")
-    eval_split: str | None = Field(None, description="The held-out split reported (default: test, else dev).")
-    epochs: float = Field(1.0, gt=0, description="Training epochs.")
-    batch_size: int = Field(64, ge=2, description="The effective batch: in-batch negatives per step.")
-    mini_batch_size: int = Field(16, ge=1, description="Texts per forward pass (the cached losses).")
-    negatives: int = Field(1, ge=0, description="Hard negatives mined per pair.")
+    split: str | None = Field(default=None, description="The training split (default: train, else a seeded 80/10/10).")
+    eval_split: str | None = Field(default=None, description="The held-out split reported (default: test, else dev).")
+    epochs: float = Field(default=1.0, gt=0, description="Training epochs.")
+    batch_size: int = Field(default=64, ge=2, description="The effective batch: in-batch negatives per step.")
+    mini_batch_size: int = Field(default=16, ge=1, description="Texts per forward pass (the cached losses).")
+    negatives: int = Field(default=1, ge=0, description="Hard negatives mined per pair.")
     relative_margin: float = Field(
-        0.05,
+        default=0.05,
         ge=0,
         lt=1,
         description="Skip a candidate whose base-model score is within this share of the positive's "
         "(a likely unlabelled positive); 0 keeps the hardest.",
     )
     loss: Loss = Field(
-        "cached_mnrl",
+        default="cached_mnrl",
         description="`cached_mnrl`, `mnrl`, `matryoshka`, or `gist` / `cached_gist` (the base model guides "
         "which in-batch negatives count).",
     )
-    loss_scale: float = Field(20.0, gt=0, description="The ranking loss's similarity scale (1 / temperature).")
-    learning_rate: float = Field(2e-5, gt=0, description="Peak learning rate.")
+    loss_scale: float = Field(default=20.0, gt=0, description="The ranking loss's similarity scale (1 / temperature).")
+    learning_rate: float = Field(default=2e-5, gt=0, description="Peak learning rate.")
     max_seq_length: int | None = Field(
-        256, ge=16, description="Tokens per text while training (a cost cap; the model keeps its own limit)."
+        default=256, ge=16, description="Tokens per text while training (a cost cap; the model keeps its own limit)."
     )
-    max_pairs: int | None = Field(None, ge=1, description="Train on at most this many pairs.")
-    reranker: bool = Field(False, description="Also train a cross-encoder from the same negatives.")
+    max_pairs: int | None = Field(default=None, ge=1, description="Train on at most this many pairs.")
+    reranker: bool = Field(default=False, description="Also train a cross-encoder from the same negatives.")
     reranker_base: str | None = Field(
-        None, description="The model the reranker starts from (implies `reranker`), e.g. a published cross-encoder."
+        default=None,
+        description="The model the reranker starts from (implies `reranker`), e.g. a published cross-encoder.",
     )
-    resume: bool = Field(False, description="Continue from the last checkpoint in `output`.")
-    seed: int = Field(13, description="Seed of splits, shuffles and training.")
-    gradient_checkpointing: bool = Field(False, description="Less memory, more compute.")
+    resume: bool = Field(default=False, description="Continue from the last checkpoint in `output`.")
+    seed: int = Field(default=13, description="Seed of splits, shuffles and training.")
+    gradient_checkpointing: bool = Field(default=False, description="Less memory, more compute.")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto",
+        default="auto",
         description="`auto`: bf16 on CUDA (fp16 where bf16 is missing), bf16 autocast on a CPU with native "
         "bf16, else fp32; fp16 is CUDA only.",
     )
-    save_steps: int = Field(200, ge=1, description="A checkpoint every this many steps.")
+    save_steps: int = Field(default=200, ge=1, description="A checkpoint every this many steps.")

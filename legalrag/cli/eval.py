@@ -88,21 +88,24 @@ def eval_command(
             qdrant_api_key=qdrant_api_key,
             qdrant_path=qdrant_path,
         )
-        options = EvalOptions(
-            modes=tuple(mode or ()),
-            exact=exact,
-            compare_exact=compare_exact,
-            metrics_compat=metrics_compat,
-            top_k=tuple(top_k) if top_k else DEFAULT_TOP_K,
-            dataset_format=dataset_format,
-            split=split,
-            corpus_file=corpus_file,
-            queries_file=queries_file,
-            tune=tune,
-            tune_split=tune_split,
-            objective=objective,
-            rerank=rerank,
-            rerank_top_n=rerank_top_n,
+        # flags arrive as plain strings: the options type validates them (exit 2 with the field's name)
+        options = EvalOptions.model_validate(
+            {
+                "modes": tuple(mode or ()),
+                "exact": exact,
+                "compare_exact": compare_exact,
+                "metrics_compat": metrics_compat,
+                "top_k": tuple(top_k) if top_k else DEFAULT_TOP_K,
+                "dataset_format": dataset_format,
+                "split": split,
+                "corpus_file": corpus_file,
+                "queries_file": queries_file,
+                "tune": tune,
+                "tune_split": tune_split,
+                "objective": objective,
+                "rerank": rerank,
+                "rerank_top_n": rerank_top_n,
+            }
         )
         progress = TerminalEvalProgress(out.console, enabled=out.interactive)
         report = evaluate_collection(dataset, options, settings=settings, progress=progress)

@@ -90,17 +90,20 @@ def ingest(
             qdrant_path=qdrant_path,
             embedding={"backend": backend, "precision": precision, "quantize": quantize},
         )
-        options = IngestOptions(
-            include=tuple(include or ()),
-            exclude=tuple(exclude or ()),
-            doc_id_root=doc_id_root,
-            max_file_mb=max_file_mb,
-            follow_symlinks=follow_symlinks,
-            sparse=sparse,
-            recreate=recreate,
-            sync=sync,
-            tenant=tenant,
-            chunks_per_batch=batch_size,
+        # flags arrive as plain strings: the options type validates them (exit 2 with the field's name)
+        options = IngestOptions.model_validate(
+            {
+                "include": tuple(include or ()),
+                "exclude": tuple(exclude or ()),
+                "doc_id_root": doc_id_root,
+                "max_file_mb": max_file_mb,
+                "follow_symlinks": follow_symlinks,
+                "sparse": sparse,
+                "recreate": recreate,
+                "sync": sync,
+                "tenant": tenant,
+                "chunks_per_batch": batch_size,
+            }
         )
         stop = threading.Event()
         previous = signal.signal(signal.SIGINT, lambda *_: stop.set())

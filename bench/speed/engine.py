@@ -12,7 +12,7 @@ with ``doc_id``/``article``/``title``/``text`` (~600 chars) and legalrag's paylo
 
 Run::
 
-    python bench/engine.py --sizes 10000,100000 --baseline-max 10000 --json bench/results/engine.json
+    python -m bench.speed.engine --sizes 10000,100000 --baseline-max 10000 --json bench/results/engine.json
 
 Ratios are edge ÷ local from the same run: above 1 is better for rates, below 1 for times.
 """
@@ -275,7 +275,7 @@ def _spawn(phase: str, engine: str, path: Path, opts: argparse.Namespace, size: 
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         out = Path(fh.name)
     values = (phase, engine, path, size, opts.dim, opts.seed, opts.queries, opts.batch_size, out)
-    command = [sys.executable, __file__, "--worker", *map(str, values)]
+    command = [sys.executable, "-m", __spec__.name, "--worker", *map(str, values)]
     try:
         subprocess.run(command, check=True, timeout=opts.timeout)
         return dict(json.loads(out.read_text(encoding="utf-8")))
@@ -419,7 +419,7 @@ def _write_json(opts: argparse.Namespace, argv: list[str], results: dict[int, di
     if opts.json is None:
         return
     document = {
-        "command": " ".join(["python", "bench/engine.py", *argv]),
+        "command": " ".join(["python", "bench/speed/engine.py", *argv]),
         "machine": machine(),
         "config": {k: str(v) for k, v in vars(opts).items()},
         "results": results,

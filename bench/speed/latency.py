@@ -11,10 +11,10 @@ timed call, as ``Searcher.search`` does for a user.
 Modes are timed interleaved (each query runs dense, sparse and hybrid in a shuffled order) so that
 load from other processes hits all modes alike; the machine's load average is printed.
 
-    python bench/latency.py                      # 100k chunks, MiniLM on CPU
-    python bench/latency.py --chunks 10000 --queries 50
+    python -m bench.speed.latency                      # 100k chunks, MiniLM on CPU
+    python -m bench.speed.latency --chunks 10000 --queries 50
 
-``python bench/latency.py serving`` times what a LangChain app sees instead (warm ``invoke``, ``batch``,
+``python -m bench.speed.latency_serving`` times what a LangChain app sees instead (warm ``invoke``, ``batch``,
 ``ainvoke`` and cold starts against langchain-qdrant): see ``latency_serving.py``.
 """
 
@@ -26,23 +26,22 @@ import os
 import random
 import re
 import shutil
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np
-from _common import corpus_root
+
+from bench.common import RESULTS, corpus_root
+from bench.datasets.fss_qa import fss_questions
 
 __all__ = ["chunk_vectors", "percentiles", "statute_sentences"]
 
-HERE = Path(__file__).resolve().parent
 COLLECTION = "latency"
 MODES = ("dense", "sparse", "hybrid")
 
@@ -128,18 +127,6 @@ def build(store: Any, chunks: int, dim: int, seed: int, batch: int = 2000) -> tu
     return bm25, {"tokenize_s": tokenized, "upsert_s": upserted, "optimize_s": time.perf_counter() - started}
 
 
-def real_queries() -> list[str]:
-    """FSS opinion questions (what a user of a Korean financial-law RAG asks)."""
-    from fss_qa import parse_opinion
-
-    out = []
-    for path in sorted((corpus_root() / "fss" / "opinions").glob("*.json")):
-        parsed = parse_opinion(str(json.loads(path.read_text(encoding="utf-8")).get("text") or ""))
-        if not isinstance(parsed, str):
-            out.append(parsed[0])
-    return out
-
-
 def percentiles(samples: list[float]) -> dict[str, float]:
     return {
         "p50": float(np.percentile(samples, 50)),
@@ -197,7 +184,7 @@ def main() -> None:
             flush=True,
         )
         searcher = Searcher(store, COLLECTION, encoder, bm25)
-        questions = real_queries()
+        questions = fss_questions()
         queries = [questions[i % len(questions)] for i in range(args.queries)]
         measure(searcher, questions[:10], args.k, args.seed)  # warm-up, not counted
         times = measure(searcher, queries, args.k, args.seed)
@@ -216,7 +203,7 @@ def main() -> None:
     for mode, row in stats.items():
         print(f"| {mode} | {row['p50']:.1f} | {row['p95']:.1f} | {row['mean']:.1f} |")
     print(f"\nhybrid p95 / dense p95 = {ratio:.2f} (target ≤ 1.5)")
-    target = HERE / "results" / "latency.json"
+    target = RESULTS / "latency.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(
         json.dumps(
@@ -234,9 +221,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["serving"]:
-        from latency_serving import main as serving
-
-        serving(sys.argv[2:])
-    else:
-        main()
+    main()

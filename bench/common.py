@@ -11,7 +11,13 @@ from importlib import util as importlib_util
 from pathlib import Path
 from typing import Any
 
-__all__ = ["corpus_root", "doc_root", "legal_files", "peak_rss_mb", "run_worker"]
+__all__ = ["DATA", "RESULTS", "ROOT", "corpus_root", "doc_root", "legal_files", "peak_rss_mb", "run_worker"]
+
+#: the repository (benchmarks run from here: ``python -m bench.<kind>.<name>``)
+ROOT = Path(__file__).resolve().parent.parent
+#: data sets the benchmarks build (git-ignored), and their raw JSON results (git-ignored)
+DATA = ROOT / "bench" / "data"
+RESULTS = ROOT / "bench" / "results"
 
 
 def corpus_root() -> Path:
@@ -58,9 +64,9 @@ def peak_rss_mb() -> float:
     return peak / 1024 if sys.platform != "darwin" else peak / 1024 / 1024
 
 
-def run_worker(script: Path, args: list[str]) -> dict[str, Any]:
-    """Run ``script --worker ...`` in a fresh process (so peak RSS is its own) and read its JSON."""
-    proc = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True)
+def run_worker(module: str, args: list[str]) -> dict[str, Any]:
+    """Run ``python -m module ...`` in a fresh process (so peak RSS is its own) and read its JSON."""
+    proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
         raise SystemExit(f"worker {args} failed:\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -19,13 +19,13 @@ against the baseline run of the same round, so a drift in the machine's speed ca
 round of a ``+openvino``/``+onnx`` system exports the model (its summary shows the seconds); later
 rounds reuse the export cache, as a user's second run does.
 
-    python bench/ingest.py --max-mb 0.5 --rounds 3   # whole process and in process, paired medians
-    python bench/ingest.py --max-mb 5 --rounds 3
-    python bench/ingest.py --max-mb 0.3 --systems langchain-qdrant,legalrag-edge+fp32,legalrag-edge+onnx-int8
-    python bench/ingest.py --importtime              # what `legalrag ingest` imports, by package
-    python bench/ingest.py --max-mb 0.5 --rounds 3 --rerun  # also an unchanged re-run of each legalrag-cli
-    python bench/ingest.py --scale-check --max-mb 0.1  # peak RSS at 1× and 10× (copies of) the sample
-    python bench/ingest.py --scale-check --scale-system legalrag-cli --max-mb 0.1  # the same, whole CLI process
+    python -m bench.speed.ingest --max-mb 0.5 --rounds 3   # whole process and in process, paired medians
+    python -m bench.speed.ingest --max-mb 5 --rounds 3
+    python -m bench.speed.ingest --max-mb 0.3 --systems langchain-qdrant,legalrag-edge+fp32,legalrag-edge+onnx-int8
+    python -m bench.speed.ingest --importtime              # what `legalrag ingest` imports, by package
+    python -m bench.speed.ingest --max-mb 0.5 --rounds 3 --rerun  # also an unchanged re-run of each legalrag-cli
+    python -m bench.speed.ingest --scale-check --max-mb 0.1  # peak RSS at 1× and 10× (copies of) the sample
+    python -m bench.speed.ingest --scale-check --scale-system legalrag-cli --max-mb 0.1  # the same, whole CLI process
 """
 
 from __future__ import annotations
@@ -40,11 +40,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from _common import doc_root, legal_files, peak_rss_mb, run_worker
+from bench.common import doc_root, legal_files, peak_rss_mb, run_worker
 
 SYSTEMS = ("langchain-qdrant", "legalrag-cli", "legalrag-cli+openvino")
 #: CLI flags per variant of ``legalrag-cli``
@@ -200,7 +199,7 @@ def _run_one(system: str, size: int, args: argparse.Namespace, tmp: Path, tag: s
     else:
         worker_args = ["--worker", system, "--files", str(listing), "--target", str(target)]
         worker_args += ["--model", args.model, "--max-tokens", str(args.max_tokens), "--overlap", str(args.overlap)]
-        result = run_worker(Path(__file__), worker_args)
+        result = run_worker(__spec__.name, worker_args)
     result.setdefault("process_seconds", time.perf_counter() - started)
     result.update(
         system=system,

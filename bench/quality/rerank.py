@@ -1,13 +1,13 @@
-"""Train a reranker on a finished ``bench/train.py`` run's saved hard negatives and report it on test.
+"""Train a reranker on a finished ``bench/quality/train.py`` run's saved hard negatives and report it on test.
 
-``bench/train.py --work DIR`` leaves the trained model (``DIR/<name>-trained`` with its
+``bench/quality/train.py --work DIR`` leaves the trained model (``DIR/<name>-trained`` with its
 ``hard_negatives.jsonl``) and its collection (``DIR/store``, ``<name>-trained``). This trains
 :func:`legalrag.train.fit.fit_reranker` (the code ``legalrag train --reranker`` runs) from ``--base`` on that
 table's first ``--negatives`` hard negatives per pair (plus the one random other positive it always adds),
 then evaluates the test split over the trained collection as ``legalrag train`` does: dense, sparse, the
 hybrid re-tuned on dev, and the reranker over the tuned hybrid's top 50. ``fsc/opinions`` is never read.
 
-    python bench/rerank.py --run /work/train_e5_neg3_e2 --base /models/e5-small --negatives 2
+    python -m bench.quality.rerank --run /work/train_e5_neg3_e2 --base /models/e5-small --negatives 2
 
 A reranker trained elsewhere (``bench/rerank_device.py`` on the device tool's GPU) is read with
 ``--skip-train --output FOLDER``.
@@ -23,11 +23,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-HERE = Path(__file__).resolve().parent
+from bench.common import DATA
 
 
 def main() -> None:
@@ -40,10 +39,10 @@ def main() -> None:
     from legalrag.train.mining import Mined, load_mined
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", type=Path, required=True, help="a bench/train.py --work folder")
+    parser.add_argument("--run", type=Path, required=True, help="a bench/quality/train.py --work folder")
     parser.add_argument("--name", default="e5-small", help="the model's name in that folder")
     parser.add_argument("--base", required=True, help="the model the reranker starts from")
-    parser.add_argument("--data", type=Path, default=HERE / "data" / "law_qa")
+    parser.add_argument("--data", type=Path, default=DATA / "law_qa")
     parser.add_argument("--train", type=int, default=3000, help="the --train the run used")
     parser.add_argument("--mined", type=int, default=3, help="hard negatives per pair the run mined")
     parser.add_argument("--relative-margin", type=float, default=0.02, help="the margin the run mined with")

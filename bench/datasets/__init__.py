@@ -1,0 +1,1 @@
+"""Benchmark data sets built from public packages (card-legal-data): Korean regulator Q&A."""

@@ -1,0 +1,1 @@
+"""Quality benchmarks: the default search, runtimes' retrieval quality, fine-tuning and reranking."""

@@ -1,0 +1,1 @@
+"""Speed benchmarks: ingest, chunking, embedding, the embedded engine, query and serving latency."""
