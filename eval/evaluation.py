@@ -352,21 +352,21 @@ def _prepare(
 ) -> tuple[DenseModel | None, dict[str, Any] | None]:
     """Ingest the corpus into an empty collection; load the dense model when a row needs it."""
     from legalrag.eval.harness import corpus_documents
-    from legalrag.ingest.service import ingest_documents
+    from legalrag.ingest.service import ingest_if_empty
     from legalrag.plugin.components import load_dense, model_for
 
-    info = store.get_collection(settings.collection)
-    if info is None or info.points == 0:
-        encoder = dense or load_dense(settings)
-        with progress.ingest(len(data.corpus)) as update:
-            report = ingest_documents(
-                corpus_documents(data), settings=settings, store=store, dense=encoder, on_progress=update
-            )
+    total = len(data.corpus)
+    encoder, report = ingest_if_empty(
+        corpus_documents(data), settings=settings, store=store, dense=dense, progress=lambda: progress.ingest(total)
+    )
+    if report is not None:
         stats = report.as_dict()
         stats.pop("collection")
         return encoder, stats
     if need_dense:
-        return dense or load_dense(settings, model_for(settings, dict(info.metadata))), None
+        info = store.get_collection(settings.collection)
+        metadata = dict(info.metadata) if info is not None else None
+        return dense or load_dense(settings, model_for(settings, metadata)), None
     return None, None
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "IngestReport",
     "chunk_paths",
     "ingest_documents",
+    "ingest_if_empty",
     "ingest_paths",
     "make_chunker",
     "make_ingestor",
@@ -232,6 +233,30 @@ def ingest_documents(
         documents, options, settings=settings, store=store, dense=dense, on_progress=on_progress, stop=stop,
         after=None,
     )  # fmt: skip
+
+
+def ingest_if_empty(
+    documents: Iterable[SourceDocument],
+    *,
+    settings: Settings,
+    store: Store,
+    dense: DenseModel | None = None,
+    progress: Callable[[], contextlib.AbstractContextManager[Callable[[IngestStats], None]]] | None = None,
+) -> tuple[DenseModel | None, IngestReport | None]:
+    """Ingest ``documents`` into ``settings.collection`` when it is missing or empty: what evaluation and
+    training do before they search a dataset's corpus.
+
+    Returns the model the corpus was ingested with (``dense``, or ``settings.model`` loaded here) and the
+    report; ``(dense, None)`` when the collection already holds points (nothing is loaded or written).
+    ``progress()`` gives the context an ingest reports its counts to.
+    """
+    info = store.get_collection(settings.collection)
+    if info is not None and info.points:
+        return dense, None
+    encoder = dense or load_dense(settings)
+    with progress() if progress is not None else contextlib.nullcontext(None) as update:
+        report = ingest_documents(documents, settings=settings, store=store, dense=encoder, on_progress=update)
+    return encoder, report
 
 
 def _ingest(
@@ -452,10 +477,9 @@ def tokenizer_info(encoder: DenseModel) -> TokenizerInfo:
     tok = encoder.tokenizer
     if isinstance(tok, TokenCounter):  # an adapter over any Embeddings counts with legalrag's own counter
         return TokenizerInfo(tok, encoder.max_seq_length, 0)
-    prompts = getattr(getattr(encoder, "model", None), "prompts", None) or {}
-    prompt = prompts.get("document") or prompts.get("passage") or ""
-    prompt_tokens = len(tok(prompt, add_special_tokens=False)["input_ids"]) if prompt else 0
-    return TokenizerInfo(tok, encoder.max_seq_length, tok.num_special_tokens_to_add() + prompt_tokens)
+    return TokenizerInfo.for_model(
+        tok, encoder.max_seq_length, getattr(getattr(encoder, "model", None), "prompts", None)
+    )
 
 
 def chunk_parameters(info: TokenizerInfo, settings: Settings) -> dict[str, Any]:

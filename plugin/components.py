@@ -35,6 +35,20 @@ class TokenizerInfo:
     def chunk_budget(self) -> int:
         return self.max_seq_length - self.reserved
 
+    @classmethod
+    def for_model(cls, tokenizer: Any, max_seq_length: int, prompts: dict[str, str] | None) -> TokenizerInfo:
+        """The one rule for a model's token budget: ``max_seq_length`` less the special tokens and the
+        tokens of its document prompt (``document``, else ``passage``: E5's ``passage: ``)."""
+        prompt = document_prompt(prompts)
+        prompt_tokens = len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) if prompt else 0
+        return cls(tokenizer, max_seq_length, tokenizer.num_special_tokens_to_add() + prompt_tokens)
+
+
+def document_prompt(prompts: dict[str, str] | None) -> str:
+    """The prompt a model puts before a document (sentence-transformers' ``prompts``), or ``""``."""
+    prompts = prompts or {}
+    return str(prompts.get("document") or prompts.get("passage") or "")
+
 
 def model_for(settings: Settings, metadata: dict[str, Any] | None = None) -> str:
     """The model to use: set explicitly (flag or env) wins, then the collection's own, then the default."""
@@ -61,12 +75,7 @@ def load_tokenizer(model: str, settings: Settings) -> TokenizerInfo:
     hf_logging.set_verbosity_error()
     path = Path(resolve_model_path(model, settings.embedding.cache_folder))
     tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    max_len = _max_seq_length(path, tokenizer)
-    prompt = _document_prompt(path)
-    reserved = tokenizer.num_special_tokens_to_add() + (
-        len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) if prompt else 0
-    )
-    return TokenizerInfo(tokenizer, max_len, reserved)
+    return TokenizerInfo.for_model(tokenizer, _max_seq_length(path, tokenizer), _prompts(path))
 
 
 def _max_seq_length(path: Path, tokenizer: Any) -> int:
@@ -84,13 +93,12 @@ def _max_seq_length(path: Path, tokenizer: Any) -> int:
     return limit if 0 < limit < 100_000 else 512
 
 
-def _document_prompt(path: Path) -> str:
+def _prompts(path: Path) -> dict[str, str]:
+    """The prompts a sentence-transformers folder declares, read without loading the model."""
     config = path / "config_sentence_transformers.json"
     if not config.is_file():
-        return ""
-    data = json.loads(config.read_text(encoding="utf-8"))
-    prompts = data.get("prompts") or {}
-    return str(prompts.get("document") or prompts.get("passage") or "")
+        return {}
+    return dict(json.loads(config.read_text(encoding="utf-8")).get("prompts") or {})
 
 
 def sparse_from_metadata(metadata: dict[str, Any]) -> BM25Encoder | None:

@@ -223,7 +223,7 @@ def _mine(
     """Ingest the corpus with the base model when the collection is empty, then mine through it; the table
     is saved in ``target``, and a resumed run trains on the saved one (same pairs and settings) again."""
     from legalrag.eval.harness import corpus_documents
-    from legalrag.ingest.service import ingest_documents
+    from legalrag.ingest.service import ingest_if_empty
     from legalrag.plugin.components import open_searcher
     from legalrag.plugin.models.protocol import CachedQueries
     from legalrag.plugin.store import store_from
@@ -236,9 +236,7 @@ def _mine(
         return saved[0], {**saved[1], "reused": True}
     began = time.perf_counter()
     with store_from(settings) as store:
-        info = store.get_collection(settings.collection)
-        if info is None or info.points == 0:
-            ingest_documents(corpus_documents(data.test), settings=settings, store=store, dense=dense)
+        ingest_if_empty(corpus_documents(data.test), settings=settings, store=store, dense=dense)
         times["ingest_base"] = time.perf_counter() - began
         began = time.perf_counter()
         queries = CachedQueries(dense)

@@ -1,13 +1,19 @@
 """Option declarations shared by every command, and settings built from the flags a user passed.
 
-Each flag is declared once here; a command lists the ones it takes. Flags override the
+Each flag is declared once here. The connection flags (``--qdrant-url``, ``--qdrant-api-key``,
+``--qdrant-path``, ``--device``, ``--json``) are added to a command by :func:`connected`, which hands
+the command one :class:`Connection`; other shared flags are types a command lists. Flags override the
 ``LEGALRAG_*`` environment, which overrides the defaults.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
@@ -15,6 +21,7 @@ from legalrag.plugin.settings import Settings
 
 __all__ = [
     "CollectionOpt",
+    "Connection",
     "DeviceOpt",
     "JsonOpt",
     "KeyOpt",
@@ -22,6 +29,7 @@ __all__ = [
     "ModelOpt",
     "PathOpt",
     "UrlOpt",
+    "connected",
     "settings_from",
 ]
 
@@ -64,3 +72,64 @@ def settings_from(**flags: Any) -> Settings:
         elif value is not None:
             given[key] = value
     return Settings(**given)
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """The flags every command shares: where the store is, the device, and JSON output."""
+
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = None
+    qdrant_path: Path | None = None
+    device: str | None = None
+    as_json: bool = False
+
+    def settings(self, **flags: Any) -> Settings:
+        """Settings from the environment, these flags and the command's own ``flags`` on top."""
+        store = {"qdrant_url": self.qdrant_url, "qdrant_api_key": self.qdrant_api_key, "qdrant_path": self.qdrant_path}
+        return settings_from(device=self.device, **store, **flags)
+
+
+_SHARED: dict[str, tuple[Any, Any]] = {
+    "device": (DeviceOpt, None),
+    "qdrant_url": (UrlOpt, None),
+    "qdrant_api_key": (KeyOpt, None),
+    "qdrant_path": (PathOpt, None),
+    "as_json": (JsonOpt, False),
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def connected(*, device: bool = True) -> Callable[[F], F]:
+    """Give a command the connection flags, declared here once: the command takes ``conn: Connection``
+    and typer sees ``--device`` (unless ``device=False``), ``--qdrant-url``, ``--qdrant-api-key``,
+    ``--qdrant-path`` and ``--json`` in its place."""
+    names = [name for name in _SHARED if device or name != "device"]
+
+    def decorate(command: F) -> F:
+        signature = inspect.signature(command)
+        hints = get_type_hints(command, include_extras=True)
+        own = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in signature.parameters.values()]
+        own = [p for p in own if p.name != "conn"]
+        shared = [
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=_SHARED[name][1], annotation=_SHARED[name][0]
+            )
+            for name in names
+        ]
+
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            conn = Connection(**{name: kwargs.pop(name) for name in names})
+            return command(*args, conn=conn, **kwargs)
+
+        run.__signature__ = signature.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
+        run.__annotations__ = {
+            **{p.name: p.annotation for p in own},
+            **{n: _SHARED[n][0] for n in names},
+            "return": hints.get("return"),
+        }
+        return run  # type: ignore[return-value]
+
+    return decorate

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from legalrag.cli._options import JsonOpt, KeyOpt, PathOpt, UrlOpt, settings_from
+from legalrag.cli._options import Connection, connected
 from legalrag.output import Output, fail_cleanly, safe
 
 __all__ = ["collections_app"]
@@ -24,39 +24,37 @@ NameArg = Annotated[str, typer.Argument(help="Collection name.")]
 YesOpt = Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")]
 
 
-def _opened(opts: dict[str, Any]) -> AbstractContextManager[Any]:
+def _opened(conn: Connection) -> AbstractContextManager[Any]:
     """The store the connection flags name, closed when the ``with`` block ends."""
     from legalrag.plugin.store import store_from
 
-    return store_from(settings_from(**opts))
+    return store_from(conn.settings())
 
 
-def _options(ctx: typer.Context, as_json: bool, **flags: Any) -> tuple[Output, dict[str, Any]]:
+def _options(ctx: typer.Context, conn: Connection) -> tuple[Output, Connection]:
     """The group's connection flags and ``--json``, overridden by the subcommand's own."""
-    opts = dict(ctx.obj or {})
-    json_wanted = bool(opts.pop("as_json", False)) or as_json
-    opts.update({k: v for k, v in flags.items() if v is not None})
-    return Output(json_wanted), opts
+    group = ctx.obj if isinstance(ctx.obj, Connection) else Connection()  # set by the group's callback
+    merged = Connection(
+        qdrant_url=conn.qdrant_url or group.qdrant_url,
+        qdrant_api_key=conn.qdrant_api_key or group.qdrant_api_key,
+        qdrant_path=conn.qdrant_path or group.qdrant_path,
+        as_json=conn.as_json or group.as_json,
+    )
+    return Output(merged.as_json), merged
 
 
 @collections_app.callback()
+@connected(device=False)
 def collections_list(
     ctx: typer.Context,
-    qdrant_url: UrlOpt = None,
-    qdrant_api_key: KeyOpt = None,
-    qdrant_path: PathOpt = None,
-    as_json: JsonOpt = False,
+    *,
+    conn: Connection,
 ) -> None:
     """List collections with their point counts and vectors."""
-    ctx.obj = {
-        "qdrant_url": qdrant_url,
-        "qdrant_api_key": qdrant_api_key,
-        "qdrant_path": qdrant_path,
-        "as_json": as_json,
-    }
+    ctx.obj = conn
     if ctx.invoked_subcommand is not None:
         return
-    out, opts = _options(ctx, as_json)
+    out, opts = _options(ctx, conn)
     with fail_cleanly(out):
         with _opened(opts) as store:
             rows = [_describe(store, name) for name in sorted(store.list_collections())]
@@ -90,16 +88,15 @@ def _print_collections(console: Any, rows: list[dict[str, Any]]) -> None:
 
 
 @collections_app.command("inspect")
+@connected(device=False)
 def collections_inspect(
     ctx: typer.Context,
     name: NameArg,
-    qdrant_url: UrlOpt = None,
-    qdrant_api_key: KeyOpt = None,
-    qdrant_path: PathOpt = None,
-    as_json: JsonOpt = False,
+    *,
+    conn: Connection,
 ) -> None:
     """Show one collection: points, vectors and stored settings."""
-    out, opts = _options(ctx, as_json, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path)
+    out, opts = _options(ctx, conn)
     with fail_cleanly(out):
         from legalrag.plugin.collection import require_collection
 
@@ -110,17 +107,16 @@ def collections_inspect(
 
 
 @collections_app.command("drop")
+@connected(device=False)
 def collections_drop(
     ctx: typer.Context,
     name: NameArg,
     yes: YesOpt = False,
-    qdrant_url: UrlOpt = None,
-    qdrant_api_key: KeyOpt = None,
-    qdrant_path: PathOpt = None,
-    as_json: JsonOpt = False,
+    *,
+    conn: Connection,
 ) -> None:
     """Delete a collection and all its points."""
-    out, opts = _options(ctx, as_json, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path)
+    out, opts = _options(ctx, conn)
     with fail_cleanly(out):
         from legalrag.plugin.collection import require_collection
 
@@ -159,16 +155,15 @@ def _snapshot_row(snapshot: Any) -> dict[str, Any]:
 
 
 @snapshot_app.command("create")
+@connected(device=False)
 def snapshot_create(
     ctx: typer.Context,
     name: NameArg,
-    qdrant_url: UrlOpt = None,
-    qdrant_api_key: KeyOpt = None,
-    qdrant_path: PathOpt = None,
-    as_json: JsonOpt = False,
+    *,
+    conn: Connection,
 ) -> None:
     """Snapshot a collection (on the server, or under <qdrant-path>/.snapshots/NAME/ when embedded)."""
-    out, opts = _options(ctx, as_json, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path)
+    out, opts = _options(ctx, conn)
     with fail_cleanly(out):
         with _opened(opts) as store:
             row = _snapshot_row(_snapshot_store(store).create_snapshot(name))
@@ -179,16 +174,15 @@ def snapshot_create(
 
 
 @snapshot_app.command("list")
+@connected(device=False)
 def snapshot_list(
     ctx: typer.Context,
     name: NameArg,
-    qdrant_url: UrlOpt = None,
-    qdrant_api_key: KeyOpt = None,
-    qdrant_path: PathOpt = None,
-    as_json: JsonOpt = False,
+    *,
+    conn: Connection,
 ) -> None:
     """List a collection's snapshots, oldest first."""
-    out, opts = _options(ctx, as_json, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path)
+    out, opts = _options(ctx, conn)
     with fail_cleanly(out):
         with _opened(opts) as store:
             rows = [_snapshot_row(s) for s in _snapshot_store(store).list_snapshots(name)]
@@ -203,18 +197,17 @@ def _print_snapshots(console: Any, name: str, rows: list[dict[str, Any]]) -> Non
 
 
 @snapshot_app.command("restore")
+@connected(device=False)
 def snapshot_restore(
     ctx: typer.Context,
     name: NameArg,
     snapshot: Annotated[str, typer.Argument(help="A name from `snapshot list`, or a snapshot location.")],
     yes: YesOpt = False,
-    qdrant_url: UrlOpt = None,
-    qdrant_api_key: KeyOpt = None,
-    qdrant_path: PathOpt = None,
-    as_json: JsonOpt = False,
+    *,
+    conn: Connection,
 ) -> None:
     """Replace a collection's points with a snapshot's (recreating the collection if it was dropped)."""
-    out, opts = _options(ctx, as_json, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path)
+    out, opts = _options(ctx, conn)
     with fail_cleanly(out):
         with _opened(opts) as store:
             snapshots = _snapshot_store(store)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from legalrag.cli._options import DeviceOpt, JsonOpt, KeyOpt, PathOpt, UrlOpt, settings_from
+from legalrag.cli._options import Connection, connected
 from legalrag.output import Output, fail_cleanly, safe
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["TerminalEvalProgress", "eval_command"]
 
 
+@connected()
 def eval_command(
     dataset: Annotated[Path, typer.Argument(help="Dataset folder: BEIR, Zalo, AutoRAG/MTEB parquet, or pairs file.")],
     collection: Annotated[
@@ -67,27 +68,17 @@ def eval_command(
     model: Annotated[
         str | None, typer.Option(help="Embedding model: hub name, folder, pkg:<module> or use:multilingual.")
     ] = None,
-    device: DeviceOpt = None,
-    qdrant_url: UrlOpt = None,
-    qdrant_api_key: KeyOpt = None,
-    qdrant_path: PathOpt = None,
-    as_json: JsonOpt = False,
+    *,
+    conn: Connection,
 ) -> None:
     """Ingest the dataset's corpus if the collection is empty, run its queries, print the metrics."""
-    out = Output(as_json)
+    out = Output(conn.as_json)
     with fail_cleanly(out):
         from legalrag.eval.autorag_metrics import DEFAULT_TOP_K
         from legalrag.eval.evaluation import evaluate_collection
         from legalrag.eval.options import EvalOptions
 
-        settings = settings_from(
-            collection=collection,
-            model=model,
-            device=device,
-            qdrant_url=qdrant_url,
-            qdrant_api_key=qdrant_api_key,
-            qdrant_path=qdrant_path,
-        )
+        settings = conn.settings(collection=collection, model=model)
         # flags arrive as plain strings: the options type validates them (exit 2 with the field's name)
         options = EvalOptions.model_validate(
             {

@@ -9,16 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from legalrag.cli._options import (
-    CollectionOpt,
-    DeviceOpt,
-    JsonOpt,
-    KeyOpt,
-    ModelOpt,
-    PathOpt,
-    UrlOpt,
-    settings_from,
-)
+from legalrag.cli._options import CollectionOpt, Connection, ModelOpt, connected
 from legalrag.output import Output, fail_cleanly, safe
 
 __all__ = ["ingest"]
@@ -38,14 +29,11 @@ _SUMMARY_ROWS = (
 )
 
 
+@connected()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.", exists=False)],
     collection: CollectionOpt = None,
     model: ModelOpt = None,
-    device: DeviceOpt = None,
-    qdrant_url: UrlOpt = None,
-    qdrant_api_key: KeyOpt = None,
-    qdrant_path: PathOpt = None,
     include: Annotated[list[str] | None, typer.Option(help="Glob of files to include (repeatable).")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Glob of files to exclude (repeatable).")] = None,
     doc_id_root: Annotated[
@@ -72,22 +60,19 @@ def ingest(
     quantize: Annotated[
         str | None, typer.Option(help="none or int8 (onnx backend) (env LEGALRAG_EMBEDDING__QUANTIZE).")
     ] = None,
-    as_json: JsonOpt = False,
+    *,
+    conn: Connection,
 ) -> None:
     """Load, chunk, embed and upsert documents; re-runs are incremental and idempotent."""
-    out = Output(as_json)
+    out = Output(conn.as_json)
     with fail_cleanly(out):
         from legalrag.ingest.options import IngestOptions
         from legalrag.ingest.progress import IngestProgress
         from legalrag.ingest.service import ingest_paths
 
-        settings = settings_from(
+        settings = conn.settings(
             collection=collection,
             model=model,
-            device=device,
-            qdrant_url=qdrant_url,
-            qdrant_api_key=qdrant_api_key,
-            qdrant_path=qdrant_path,
             embedding={"backend": backend, "precision": precision, "quantize": quantize},
         )
         # flags arrive as plain strings: the options type validates them (exit 2 with the field's name)

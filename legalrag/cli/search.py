@@ -7,22 +7,13 @@ from typing import Annotated, Any
 
 import typer
 
-from legalrag.cli._options import (
-    CollectionOpt,
-    DeviceOpt,
-    JsonOpt,
-    KeyOpt,
-    ModelOpt,
-    ModeOpt,
-    PathOpt,
-    UrlOpt,
-    settings_from,
-)
+from legalrag.cli._options import CollectionOpt, Connection, ModelOpt, ModeOpt, connected
 from legalrag.output import Output, fail_cleanly, safe
 
 __all__ = ["parse_filter", "search"]
 
 
+@connected()
 def search(
     query: Annotated[str, typer.Argument(help="The question or terms to search for.")],
     collection: CollectionOpt = None,
@@ -38,28 +29,18 @@ def search(
         bool, typer.Option(help="A filter that cannot match what the collection holds is an error, not a warning.")
     ] = False,
     model: ModelOpt = None,
-    device: DeviceOpt = None,
-    qdrant_url: UrlOpt = None,
-    qdrant_api_key: KeyOpt = None,
-    qdrant_path: PathOpt = None,
-    as_json: JsonOpt = False,
+    *,
+    conn: Connection,
 ) -> None:
     """Search a collection; prints hits with id, score, text and metadata."""
-    out = Output(as_json)
+    out = Output(conn.as_json)
     with fail_cleanly(out):
         from legalrag.plugin.components import open_searcher
         from legalrag.plugin.schema import TEXT_KEY
         from legalrag.plugin.search.diagnose import FilterWarning
         from legalrag.plugin.store import store_from
 
-        settings = settings_from(
-            collection=collection,
-            model=model,
-            device=device,
-            qdrant_url=qdrant_url,
-            qdrant_api_key=qdrant_api_key,
-            qdrant_path=qdrant_path,
-        )
+        settings = conn.settings(collection=collection, model=model)
         parsed = parse_filter(filter)
         with store_from(settings) as store, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", FilterWarning)

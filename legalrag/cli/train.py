@@ -9,12 +9,13 @@ from typing import Annotated, Any
 
 import typer
 
-from legalrag.cli._options import CollectionOpt, DeviceOpt, JsonOpt, KeyOpt, PathOpt, UrlOpt, settings_from
+from legalrag.cli._options import CollectionOpt, Connection, connected
 from legalrag.output import Output, fail_cleanly, safe
 
 __all__ = ["train"]
 
 
+@connected()
 def train(
     dataset: Annotated[Path, typer.Argument(help="Dataset legalrag eval reads (BEIR with a train split, pairs, ...).")],
     model: Annotated[str, typer.Option(help="Base sentence-transformers model: hub name, folder or pkg:<module>.")],
@@ -60,21 +61,16 @@ def train(
         str, typer.Option(help="auto (bf16 on CUDA and on CPUs with native bf16, else fp32), fp32, bf16, fp16.")
     ] = "auto",
     save_steps: Annotated[int, typer.Option(min=1, help="A checkpoint every this many steps.")] = 200,
-    device: DeviceOpt = None,
-    qdrant_url: UrlOpt = None,
-    qdrant_api_key: KeyOpt = None,
-    qdrant_path: PathOpt = None,
-    as_json: JsonOpt = False,
+    *,
+    conn: Connection,
 ) -> None:
     """Fine-tune an embedding model (and a reranker) on your Q&A; report the held-out split before and after."""
-    out = Output(as_json)
+    out = Output(conn.as_json)
     with fail_cleanly(out):
         from legalrag.train.options import TrainOptions
         from legalrag.train.service import train_model
 
-        settings = settings_from(
-            device=device, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key, qdrant_path=qdrant_path
-        )
+        settings = conn.settings()
         # flags arrive as plain strings: the options type validates them (exit 2 with the field's name)
         options = TrainOptions.model_validate(
             {
