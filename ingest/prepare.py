@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 #: each with their sparse vectors, and more than the worker prepares meanwhile (~2,000 on 2 cores)
 MAX_AHEAD_CHUNKS = 4096
 #: ... and once the pipeline takes them: it needs only the next batches, and the parent's memory then
-#: holds the model too (bench/ingest.py --scale-check: 4,096 left 10x corpus at 1.27x RSS)
+#: holds the model too (``bench.speed.ingest --scale-check`` measures the memory it saves)
 RUNNING_AHEAD_CHUNKS = 512
 #: documents read ahead of the pipeline
 MAX_AHEAD_ITEMS = 1024

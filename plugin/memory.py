@@ -1,11 +1,9 @@
 """Keep a long ingest's native memory flat: hand freed heap memory back to the OS after each batch.
 
-Measured (MiniLM on the CPU, pipeline with a store that drops the points, 6 copies of a sample):
-without it, RSS grew ~60 MB per 1,300 chunks although every queue is bounded and Python's own
-memory stayed flat: the activations of ever-new batch shapes fragment glibc's heap. ``malloc_trim``
-after each batch cut the growth to ~7 MB per 1,300 chunks at no measurable speed cost, where a fixed
-mmap threshold (``mallopt``) cost 36% of encoding speed and a small oneDNN kernel cache 19%.
-That kernel cache grew with the number of distinct batch shapes; padding batches to a multiple of
+Without it RSS grows with the corpus although every queue is bounded and Python's own memory stays
+flat: the activations of ever-new batch shapes fragment glibc's heap. ``malloc_trim`` after each batch
+keeps the growth small at no measurable speed cost, where a fixed mmap threshold (``mallopt``) or a
+small oneDNN kernel cache slowed encoding down markedly. That kernel cache grew with the number of distinct batch shapes; padding batches to a multiple of
 16 tokens (``legalrag.plugin.models.encoder.PAD_MULTIPLE``) bounds it instead, and is faster.
 """
 

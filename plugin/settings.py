@@ -91,8 +91,8 @@ class EmbeddingSettings(_Strict):
     #: ``batch_size`` (``LEGALRAG_EMBEDDING__BATCH_SIZE``) is the older name
     query_batch_size: int = Field(default=32, ge=1, validation_alias=AliasChoices("query_batch_size", "batch_size"))
     #: CPU threads that encode a query (``LEGALRAG_EMBEDDING__QUERY_THREADS``). A query is too small to
-    #: share among threads: on a busy 2-core machine two spin-waiting threads took 670 ms for what one
-    #: does in 15-27 ms (``bench/latency.py``). Documents still use every core.
+    #: share among threads: on a busy machine spin-waiting threads cost many times the work itself
+    #: (docs/benchmarks/latency.md). Documents still use every core.
     query_threads: int = Field(default=1, ge=1)
     batch_tokens: int | None = Field(default=None, ge=512)
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
@@ -129,7 +129,7 @@ class SearchSettings(_Strict):
 
     mode: Literal["dense", "sparse", "hybrid"] = "hybrid"
     k: int = Field(default=10, ge=1, le=10_000)
-    #: DBSF by measurement (README, "Default search"): never far below the better single mode,
+    #: DBSF by measurement (docs/benchmarks/default-search.md): never far below the better single mode,
     #: where equal-weight RRF fell to half of it with a weak dense model
     fusion: Literal["rrf", "dbsf"] = "dbsf"
     rrf_k: int = Field(default=60, ge=1)

@@ -2,13 +2,11 @@
 
 In a BERT-family layer (BERT, RoBERTa, XLM-R: MiniLM, E5, BGE-M3) the intermediate projection's output,
 4x the hidden size, goes through an exact GELU as a separate operator. With bf16 weights on a CPU with
-AMX the matrix product is cheap and the GELU pass over its output is not: ``torch.profiler`` over the
-default encoder put 15 % of the CPU time in ``aten::gelu``, half of the matrix products' own. oneDNN can
-apply the GELU inside the product (the kernel PyTorch's own compiler emits for this pattern,
-``torch.ops.mkldnn._linear_pointwise``): MiniLM encodes an ingest's 256-chunk batches 15-17 % faster in
-a fresh process (1,841 statute chunks: 11.1-11.3 s -> 9.2-9.5 s; E5-small ~10 %), with embeddings within
-cosine 0.9998 of the unfused bf16 ones (bf16 rounding). ``bench/embed.py``'s single long-lived process
-shows no difference (see the ingest benchmark page).
+AMX the matrix product is cheap and the GELU pass over its output is not (a profile of the encoder
+shows it as a large share of the CPU time). oneDNN can apply the GELU inside the product (the kernel
+PyTorch's own compiler emits for this pattern, ``torch.ops.mkldnn._linear_pointwise``), with
+embeddings within bf16 rounding of the unfused ones; the gain is on the ingest benchmark's page
+(docs/benchmarks/ingest.md).
 
 :func:`fuse_feed_forward` swaps the ``forward`` of the modules that hold the pattern (a ``dense``
 ``nn.Linear`` with bf16 CPU weights and an exact or tanh GELU as ``intermediate_act_fn``, transformers'

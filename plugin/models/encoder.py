@@ -53,13 +53,13 @@ _DISTANCES: dict[str, Distance] = {
 #: the smallest padded-token budget OOM back-off may shrink a batch to before giving up
 MIN_BATCH_TOKENS = 512
 #: padded-token budget of one batch when none is set. A GPU wants big batches; on a CPU small
-#: ones stay in cache (bench/embed.py, MiniLM at 256-token chunks on 2 cores: 16-sequence batches
-#: ran 1.8x faster than 128-sequence ones, and the attention buffers of big batches cost GBs of RSS)
+#: ones stay in cache (``bench.speed.embed``: much faster than big batches, whose attention buffers also
+#: cost GBs of RSS)
 DEFAULT_BATCH_TOKENS = {"cuda": 65536, "cpu": 4096}
 #: text batches (documents and queries) are padded to a multiple of this many tokens. Every new shape makes
 #: the CPU runtime (oneDNN) build and cache new kernels: with one shape per length, the cache grew with
-#: the corpus (bench/ingest.py --scale-check: 10x corpus 2,004 MB peak RSS) and the builds cost time;
-#: padded to 16, 1,495 MB and 12 % faster (MiniLM, 12,870 chunks, store left out of the run)
+#: the corpus and the builds cost time; padded to 16, peak memory is lower and encoding faster
+#: (``bench.speed.ingest --scale-check``)
 PAD_MULTIPLE = 16
 
 
@@ -75,7 +75,7 @@ def resolve_precision(precision: str, device: str) -> str:
     """Turn ``auto`` into what runs fastest without hurting quality on ``device``.
 
     CUDA: bf16 where supported, else fp16 (weights converted). CPU: bf16 weights when the CPU
-    has native bf16 (embeddings stay within cosine 0.9998 of fp32 — bench/embed.py prints it),
+    has native bf16 (embeddings stay within cosine 0.9998 of fp32 — ``bench.speed.embed`` prints it),
     else fp32. Other devices: fp32.
     """
     if precision != "auto":
@@ -213,9 +213,9 @@ def _load_sentence_transformer(
 def _weights_dtype(settings: EmbeddingSettings, device: str) -> Any:
     """The dtype to load PyTorch weights in: bf16/fp16 on CUDA, bf16 on a CPU; None keeps fp32.
 
-    On a CPU, bf16 weights run ~20 % faster than fp32 weights under ``torch.autocast`` (which casts the
-    activations at every fp32/bf16 boundary: 16 % of MiniLM's CPU time was copies), and their embeddings
-    stay within cosine 0.9998 of fp32 (``bench/embed.py`` prints it). fp16 on a CPU stays autocast.
+    On a CPU, bf16 weights run faster than fp32 weights under ``torch.autocast`` (which casts the
+    activations at every fp32/bf16 boundary), and their embeddings stay within bf16 rounding of fp32
+    (docs/benchmarks/embedding.md). fp16 on a CPU stays autocast.
     """
     if settings.backend != "torch":
         return None

@@ -9,7 +9,7 @@ model's own tokenizer, prompts, pooling and normalisation still run, so embeddin
 PyTorch model (fp32: cosine > 0.99999; see tests/unit/test_runtime.py).
 
 int8 is onnxruntime's dynamic quantization of the MatMul weights, per output channel. Whether
-quality holds depends on the model: ``bench/embed.py`` prints the cosine to fp32 and the
+quality holds depends on the model: ``bench.speed.embed`` prints the cosine to fp32 and the
 retrieval metrics of each backend so the choice is made on numbers.
 """
 

@@ -1,8 +1,8 @@
 """The default search of an untuned collection, chosen without labels when an ingest changed it.
 
-Measured on three Korean datasets × three dense models (``bench/defaults.py``, README), DBSF fusion
-was never below 0.97× the better single mode and usually above it, where equal-weight RRF (k=60) fell
-to 0.50× with a dense model that does not read the corpus's language (MiniLM on Korean). DBSF lost
+Measured on three Korean datasets × three dense models (docs/benchmarks/default-search.md), DBSF
+fusion stays near or above the better single mode, where equal-weight RRF (k=60) fell to half of it with
+a dense model that does not read the corpus's language (MiniLM on Korean). DBSF lost
 only there: when the dense side is noise, fusion still mixes noise in. So after an ingest,
 :func:`choose_default` checks the dense model on the collection itself, with no one writing a query:
 

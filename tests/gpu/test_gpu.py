@@ -1,6 +1,6 @@
 """The GPU path at small sizes (marker ``gpu``, off by default; skipped without CUDA): bf16 embeddings agree
 with fp32 on the CPU, OOM back-off shrinks and finishes and then fails as documented, the trainer runs
-its bf16 steps. ``bench/gpu_check.py`` measures the same paths at full size."""
+its bf16 steps. ``bench.gpu.check`` measures the same paths at full size."""
 
 from __future__ import annotations
 
