@@ -3,7 +3,8 @@
 Without it RSS grows with the corpus although every queue is bounded and Python's own memory stays
 flat: the activations of ever-new batch shapes fragment glibc's heap. ``malloc_trim`` after each batch
 keeps the growth small at no measurable speed cost, where a fixed mmap threshold (``mallopt``) or a
-small oneDNN kernel cache slowed encoding down markedly. That kernel cache grew with the number of distinct batch shapes; padding batches to a multiple of
+small oneDNN kernel cache slowed encoding down markedly. That kernel cache grew with the number of
+distinct batch shapes; padding batches to a multiple of
 16 tokens (``legalrag.plugin.models.encoder.PAD_MULTIPLE``) bounds it instead, and is faster.
 """
 
