@@ -98,7 +98,7 @@ class PrepareProcess:
         self._order: queue.Queue[Any] = queue.Queue(maxsize=MAX_AHEAD_ITEMS)
         self._closed = threading.Event()  # the run is over: the feeder stops reading documents
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "legalrag.ingest.prepare"],
+            worker_command(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},  # the parent's encoder has the cores
@@ -375,6 +375,16 @@ def _serve(inbox: IO[bytes], outbox: IO[bytes]) -> None:
         elif kind == "query" and bm25 is not None:
             _, qid, text, language = message
             send(("query", qid, bm25.encode_query(text, language)))
+
+
+def worker_command() -> list[str]:
+    """How the worker is started: an isolated interpreter (``-I``: neither the current folder nor the
+    ``PYTHON*`` variables on its path) given the parent's own import path less the current folder, so a
+    ``queue.py`` or ``tokenizers.py`` in the folder being ingested (or run from) is never imported."""
+    here = os.path.abspath(os.getcwd())
+    path = [entry for entry in sys.path if entry and os.path.abspath(entry) != here]
+    boot = f"import sys; sys.path[:0] = {path!r}; from legalrag.ingest.prepare import main; main()"
+    return [sys.executable, "-I", "-c", boot]
 
 
 def main() -> None:

@@ -216,3 +216,30 @@ def test_results_the_pipeline_skipped_do_not_hold_the_buffer(tmp_path: Path) -> 
         ahead._seqs.pop(id(items[0]))  # as if the pipeline never asked for the first document
         assert ahead.take(items[1]) is not None and ahead.take(items[2]) is not None
         assert ahead._ready == {} and ahead._held == 0
+
+
+def test_code_in_the_folder_being_ingested_never_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from legalrag.ingest import IngestOptions
+
+    hostile = tmp_path / "hostile"
+    hostile.mkdir()
+    marker = tmp_path / "ran"
+    for name in ("queue", "tokenizers", "selectors", "kiwipiepy"):  # modules the worker imports
+        (hostile / f"{name}.py").write_text(f"open({str(marker)!r}, 'a').write('{name}\\n')\n", encoding="utf-8")
+    (hostile / "doc.md").write_text("제1조(목적) 이 법은 개인정보의 처리를 정한다.\n", encoding="utf-8")
+    monkeypatch.chdir(hostile)
+    report = ingest_paths([hostile], IngestOptions(include=("*.md",)), settings=_settings(tmp_path / "q", "h"))
+    assert report.added == 1 and report.chunks >= 1
+    assert not marker.exists(), marker.read_text(encoding="utf-8")
+
+
+def test_the_worker_starts_isolated_without_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from legalrag.ingest.prepare import worker_command
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", ["", str(tmp_path), *sys.path])
+    command = worker_command()
+    assert command[:3] == [sys.executable, "-I", "-c"]
+    assert repr(str(tmp_path)) not in command[3] and "'', " not in command[3]
