@@ -12,10 +12,12 @@ Example:
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import re
 import threading
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 __all__ = ["RedactingFilter", "display_url", "redact", "register_secret"]
 
@@ -26,19 +28,56 @@ _guard = threading.Lock()
 _HEADER = re.compile(r"(?i)\b(api[-_]key|authorization)(['\"]?\s*[:=,]\s*['\"]?(?:bearer\s+)?)[^\s'\",)}]+")
 
 
+#: a token that starts with this many characters of a secret is masked whole (a server or library that
+#: echoes a key cut short, or with more after it)
+PREFIX = 8
+_TOKEN_TAIL = r"[^\s'\",)}\]@]*"
+_pattern: re.Pattern[str] | None = None
+
+
+def _forms(secret: str) -> set[str]:
+    """The ways a secret shows up in text: as it is, JSON-escaped, URL-encoded, base64 (plain and URL-safe)."""
+    raw = secret.encode("utf-8")
+    return {
+        secret,
+        json.dumps(secret)[1:-1],
+        quote(secret, safe=""),
+        base64.b64encode(raw).decode("ascii").rstrip("="),
+        base64.urlsafe_b64encode(raw).decode("ascii").rstrip("="),
+    }
+
+
 def register_secret(value: str | None) -> None:
-    """Remember ``value`` so :func:`redact` masks it (values shorter than 4 characters are ignored)."""
+    """Remember ``value`` so :func:`redact` masks it (values shorter than 4 characters are ignored).
+
+    Surrounding whitespace is ignored (a key read with its line break masks the same)."""
+    value = value.strip() if value else value
     if value and len(value) >= 4:
+        global _pattern
         with _guard:
             _secrets.add(value)
+            _pattern = None
+
+
+def _secret_pattern() -> re.Pattern[str] | None:
+    global _pattern
+    with _guard:
+        if _pattern is None and _secrets:
+            forms = sorted({f for s in _secrets for f in _forms(s)}, key=len, reverse=True)
+            # whole forms first (a key in a URL keeps the ``@host`` after it), then cut or extended ones
+            parts = [re.escape(f) for f in forms] + [
+                re.escape(f[:PREFIX]) + _TOKEN_TAIL for f in forms if len(f) > PREFIX
+            ]
+            _pattern = re.compile("|".join(parts), re.IGNORECASE)
+        return _pattern
 
 
 def redact(text: str) -> str:
-    """``text`` with every registered secret and every header-shaped credential masked."""
-    with _guard:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        text = text.replace(secret, _MASK)
+    """``text`` with every registered secret and every header-shaped credential masked: the secret in any
+    case, JSON-escaped, URL-encoded or base64, and any token that starts with its first characters."""
+    pattern = _secret_pattern()
+    if pattern is not None:
+        text = pattern.sub(_MASK, text)
     return _HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{_MASK}", text)
 
 

@@ -221,6 +221,23 @@ class QdrantSettings(_Strict):
     retry_seconds: float = Field(default=30.0, ge=0)
     _file_key: SecretStr | None = PrivateAttr(default=None)
 
+    @field_validator("api_key")
+    @classmethod
+    def _clean_api_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # a secret mounted from a file or a Kubernetes secret often ends in a line break; the messages
+        # never show the key (an HTTP library echoes a header value it refuses, whole)
+        if value is None:
+            return None
+        key = value.get_secret_value().strip()
+        if not key:
+            raise ValueError("qdrant_api_key is empty: set the key, or unset LEGALRAG_QDRANT_API_KEY")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F or c.isspace() for c in key):
+            raise ValueError(
+                "qdrant_api_key holds a space or control character inside it (not shown): "
+                "copy the key alone, on one line"
+            )
+        return SecretStr(key)
+
     @field_validator("verify")
     @classmethod
     def _check_ca_bundle(cls, value: bool | Path) -> bool | Path:

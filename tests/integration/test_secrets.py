@@ -143,3 +143,37 @@ def test_reprs_errors_and_debug_logs_hold_no_key(
         store.list_collections()
     assert KEY not in str(denied.value)
     store.close()
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r", "  "], ids=["lf", "crlf", "cr", "spaces"])
+def test_a_key_with_a_line_break_is_sent_clean_and_never_printed(server: FakeQdrant, ending: str) -> None:
+    listing = run_cli(["collections", "--qdrant-url", server.url, "--json"], LEGALRAG_QDRANT_API_KEY=KEY + ending)
+    assert listing.returncode == 0, listing.stdout + listing.stderr
+    assert server.api_keys == {KEY}  # stripped, not refused by the HTTP library with the value echoed
+    assert_no_key(listing)
+
+
+def test_a_key_with_a_control_character_inside_is_refused_without_echoing_it() -> None:
+    refused = run_cli(
+        ["collections", "--qdrant-url", "http://127.0.0.1:1", "--json"], LEGALRAG_QDRANT_API_KEY="ab\ncd" + KEY
+    )
+    assert refused.returncode == 2 and "control character" in refused.stdout
+    assert "cd" + KEY[:8] not in refused.stdout + refused.stderr
+
+
+def test_echoed_forms_of_the_key_are_redacted() -> None:
+    import base64
+    import json
+    from urllib.parse import quote
+
+    from legalrag.plugin.redact import redact, register_secret
+
+    key = "Zq8+/w=kEy-7c1d9e4fa2b8"
+    register_secret(key + "\n")
+    echoes = [key, key.upper(), json.dumps({"k": key}), quote(key, safe=""), base64.b64encode(key.encode()).decode()]
+    echoes += [f"invalid key {key[:12]}…", f"{key}-and-more", f"https://u:{key}@host/x"]
+    for echo in echoes:
+        shown = redact(echo)
+        assert key[:8].lower() not in shown.lower() and "***" in shown, (echo, shown)
+    assert redact(f"https://u:{key}@host/x") == "https://u:***@host/x"
+    assert redact("nothing secret here") == "nothing secret here"
