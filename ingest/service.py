@@ -276,6 +276,8 @@ def _ingest(
     name = collection or settings.collection
     started = time.perf_counter()
     timings: dict[str, float] = {}
+    if recreate:  # the collection is dropped only for input that loads
+        documents = _first_loads(documents, name)
     with store_from(settings, store) as target:
         target.claim(name)  # a second writer fails here, before the model loads
         created = recreate or target.get_collection(name) is None
@@ -348,6 +350,27 @@ def _ingest(
     report.default_search = chosen
     report.timings = timings
     return report
+
+
+def _first_loads(
+    documents: Iterable[SourceDocument | DocumentFailure], collection: str
+) -> Iterable[SourceDocument | DocumentFailure]:
+    """``documents`` once one of them has loaded; input that loads nothing is refused before ``recreate``
+    drops the collection it would replace."""
+    items = iter(documents)
+    head: list[SourceDocument | DocumentFailure] = []
+    for item in items:
+        head.append(item)
+        if not isinstance(item, DocumentFailure):
+            return itertools.chain(head, items)
+    if not head:
+        raise InputError(f"nothing to ingest: recreating {collection!r} would leave it empty; nothing was changed")
+    first = head[0]
+    assert isinstance(first, DocumentFailure)
+    raise InputError(
+        f"every file failed ({len(head)}), nothing was written and {collection!r} was left as it was; "
+        f"first: {first.source}: {first.reason}"
+    )
 
 
 def _preload_analyser(

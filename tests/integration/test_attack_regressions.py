@@ -248,3 +248,23 @@ def test_hostile_cli_inputs_keep_the_contract(args: list[str], tmp_path: Path) -
     if result.exit_code:
         assert document["exit_code"] == result.exit_code and document["error"]
     assert "Traceback" not in result.output
+
+
+# -- recreate with input that does not load leaves the collection as it was --------------------------
+def test_recreate_with_only_broken_input_keeps_the_collection(corpus: Path, tmp_path: Path) -> None:
+    store = tmp_path / "q"
+    code, first = _cli("ingest", str(corpus), *_common(store))
+    assert code == 0 and first["added"] >= 1
+    with EdgeStore(store) as edge:
+        before = edge.count("laws")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "broken.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
+    code, refused = _cli("ingest", str(bad / "broken.pdf"), "--recreate", *_common(store))
+    assert code == 2 and "left as it was" in refused["error"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, refused = _cli("ingest", str(empty), "--recreate", *_common(store))
+    assert code == 2 and "nothing was changed" in refused["error"]
+    with EdgeStore(store) as edge:
+        assert edge.count("laws") == before
