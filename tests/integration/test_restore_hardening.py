@@ -177,3 +177,34 @@ def test_missing_payload_indexes_are_created_on_the_next_ingest(tmp_path: Path, 
     with EdgeStore(tmp_path / "q") as store:
         info = store.get_collection("laws")
         assert info is not None and set(INDEXED_KEYS) <= set(info.payload_indexes)
+
+
+def _header(name: bytes, kind: bytes, size: int) -> bytes:
+    """One raw ustar header block claiming ``size`` bytes of data (what tarfile would read into memory)."""
+    block = bytearray(512)
+    block[0 : len(name)] = name
+    block[100:108] = b"0000644\0"
+    block[108:116] = block[116:124] = b"0000000\0"
+    block[124:136] = f"{size:011o}".encode() + b"\0"
+    block[136:148] = b"00000000000\0"
+    block[156:157] = kind
+    block[257:265] = b"ustar  \0"
+    block[148:156] = b" " * 8
+    block[148:156] = f"{sum(block):06o}".encode() + b"\0 "
+    return bytes(block)
+
+
+@pytest.mark.parametrize(("kind", "name"), [(b"L", b"././@LongLink"), (b"x", b"./PaxHeaders/x")], ids=["gnu", "pax"])
+def test_a_header_claiming_gigabytes_is_refused_before_it_is_read(
+    root: Path, tmp_path: Path, kind: bytes, name: bytes
+) -> None:
+    import bz2
+    import time
+
+    # 64 MiB of header data behind a claim of 4 GiB: bz2 squeezes it into a few hundred bytes
+    archive = tmp_path / "bomb.tar"  # a .tar name, bz2 inside: tarfile detects the compression
+    archive.write_bytes(bz2.compress(_header(name, kind, 4 << 30) + bytes(64 << 20)))
+    assert archive.stat().st_size < 10_000
+    started = time.monotonic()
+    _refused(root, archive, "extended header")
+    assert time.monotonic() - started < 30  # refused at the header, not after reading 64 MiB into memory

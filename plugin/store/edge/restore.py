@@ -30,7 +30,7 @@ import qdrant_edge as qe
 from legalrag.plugin.errors import InputError
 from legalrag.plugin.store.edge.files import DOCUMENT, EDGE_CONFIG, SHARD_DIR, read_document, write_document
 
-__all__ = ["MAX_DECLARED_RATIO", "MAX_EXPANSION", "MAX_MEMBERS", "TIMEOUT_SECONDS", "restore_into"]
+__all__ = ["MAX_DECLARED_RATIO", "MAX_EXPANSION", "MAX_HEADER_BYTES", "MAX_MEMBERS", "TIMEOUT_SECONDS", "restore_into"]
 
 MAX_MEMBERS = 100_000
 #: bytes actually written per archive byte (real segment data compresses far less than this)
@@ -38,6 +38,16 @@ MAX_EXPANSION = 200.0
 #: declared member sizes (holes included) per archive byte: preallocated empty segments compress ~2,000:1
 MAX_DECLARED_RATIO = 20_000.0
 TIMEOUT_SECONDS = 900.0
+#: bytes of one extended header's data (a GNU long name or link, a PAX record set): tarfile reads it whole
+#: into memory, so a header claiming gigabytes is refused before it is read
+MAX_HEADER_BYTES = 1 << 20
+_EXTENDED = {
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+}
 _STAGING = ".restore"
 _OLD = ".shard-old"
 _BLOCK = 1 << 20
@@ -88,7 +98,7 @@ def _unpack(archive: Path, target: Path) -> None:
     written_limit, declared_limit, deadline = _limits(archive)
     written = declared = members = 0
     try:
-        with tarfile.open(archive) as tar:
+        with tarfile.open(archive, tarinfo=_bounded_headers(archive, deadline)) as tar:
             for member in tar:
                 members += 1
                 if members > MAX_MEMBERS:
@@ -107,11 +117,31 @@ def _unpack(archive: Path, target: Path) -> None:
                 written += _extract_file(tar, member, destination, written_limit - written, deadline, archive)
     except InputError:
         raise
-    except (OSError, EOFError, tarfile.TarError, zlib.error, ValueError) as exc:
+    except (OSError, EOFError, tarfile.TarError, zlib.error, ValueError, RecursionError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise InputError(
             f"snapshot {archive} is damaged or not a tar archive ({reason}): nothing was changed"
         ) from None
+
+
+def _bounded_headers(archive: Path, deadline: float) -> type[tarfile.TarInfo]:
+    """A ``TarInfo`` that refuses an extended header over :data:`MAX_HEADER_BYTES` before tarfile reads its
+    data into memory, and stops at the deadline between headers (a chain of them is read in one step)."""
+
+    class BoundedTarInfo(tarfile.TarInfo):
+        def _proc_member(self, tarfile: tarfile.TarFile) -> Any:  # type: ignore[override]
+            if self.type in _EXTENDED and self.size > MAX_HEADER_BYTES:
+                raise InputError(
+                    f"snapshot {archive} has a {self.size:,}-byte extended header (at most {MAX_HEADER_BYTES:,}): "
+                    "refused (a header bomb, or not a legalrag snapshot)"
+                )
+            if time.monotonic() > deadline:
+                raise InputError(
+                    f"restoring {archive} took longer than its time limit (LEGALRAG_RESTORE_TIMEOUT): refused"
+                )
+            return super()._proc_member(tarfile)  # type: ignore[misc]
+
+    return BoundedTarInfo
 
 
 def _check_member(archive: Path, member: tarfile.TarInfo) -> None:
