@@ -449,7 +449,11 @@ def _record(record: Any, index: int, file: _File, seen: set[str]) -> SourceDocum
     raw_id = record.get(id_key) if id_key else None
     ref = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id).strip() else str(index)
     if ref in seen:  # two records with one id would overwrite each other's chunks
-        ref = f"{ref}~{index}"
+        base, n = ref, index
+        ref = f"{base}~{n}"
+        while ref in seen:  # an explicit id may already be "a~2"
+            n += 1
+            ref = f"{base}~{n}"
     seen.add(ref)
     body = record.get(fields.text)
     if not isinstance(body, str) or not body.strip():

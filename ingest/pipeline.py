@@ -15,12 +15,15 @@ corpus size).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
+import os
 import queue
+import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,7 @@ from legalrag.plugin.memory import release_free_memory
 from legalrag.plugin.schema import (
     DOC_ID_KEY,
     RESERVED_KEYS,
+    SOURCE_PATH_KEY,
     TENANT_KEY,
     VERSION_KEY,
     SourceDocument,
@@ -198,8 +202,11 @@ class Ingestor:
             iter(self.store.scroll(self.collection, models.Filter(must=self._doc_filter(doc.doc_id)), batch_size=1)),
             None,
         )
-        before = str(stored.payload.get("source", "")) if stored is not None else ""
-        if not before or before == doc.source:
+        if stored is None:
+            return
+        # the stored absolute path where there is one: a relative source names another file from another folder
+        before = str(stored.payload.get(SOURCE_PATH_KEY) or stored.payload.get("source", ""))
+        if not before or before == _source_path(doc.source):
             return
         old, new = Path(before), Path(doc.source)
         if old.is_file() and new.is_file() and old.resolve() != new.resolve():
@@ -212,8 +219,9 @@ class Ingestor:
         self, prepared: PreparedDocument, start: int, dense: Any, sparse: list[SparseVector] | None
     ) -> list[PointRecord]:
         points = []
+        where = {SOURCE_PATH_KEY: _source_path(prepared.doc.source)} if Path(prepared.doc.source).is_file() else {}
         for offset, chunk in enumerate(prepared.chunks[start : start + len(dense)]):
-            payload = {**chunk.payload(), **self.extra_payload, VERSION_KEY: prepared.version}
+            payload = {**chunk.payload(), **self.extra_payload, **where, VERSION_KEY: prepared.version}
             points.append(
                 PointRecord(
                     id=prepared.ids[start + offset],
@@ -290,14 +298,21 @@ class Ingestor:
         errors: list[BaseException],
         ready: Callable[[SourceDocument], PreparedChunks | None] | None = None,
     ) -> None:
+        given: dict[str, str] = {}  # doc_id -> the source that gave it in this run
         try:
             for item in items:
                 if stop.is_set():
                     break
                 if not isinstance(item, SourceDocument):
                     reason = str(getattr(item, "reason", item))
-                    _put(out, _Failed(DocumentFailure(str(getattr(item, "source", "")), reason)), stop)
+                    _put(out, _Failed(DocumentFailure(_clean(str(getattr(item, "source", ""))), _clean(reason))), stop)
                     continue
+                item = _clean_document(item)
+                if item.doc_id in given:  # the second would replace the first's chunks: both are counted, one is kept
+                    reason = f"doc_id {item.doc_id!r} was already given in this run by {given[item.doc_id]}: skipped"
+                    _put(out, _Failed(DocumentFailure(item.source, reason)), stop)
+                    continue
+                given[item.doc_id] = item.source
                 try:
                     prepared = self.prepare(item, ready(item) if ready is not None else None)
                 except DocumentRefused as exc:
@@ -527,3 +542,50 @@ def tracked(items: Iterable[Any], seen: set[str]) -> Iterator[Any]:
         if isinstance(item, SourceDocument):
             seen.add(item.doc_id)
         yield item
+
+
+def _source_path(source: str) -> str:
+    """A file's absolute path, as stored under :data:`SOURCE_PATH_KEY`."""
+    return os.path.abspath(source)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean(text: str) -> str:
+    """``text`` with lone surrogates (bytes no codec could decode) replaced by U+FFFD: Qdrant stores UTF-8,
+    and one such character in one record would fail the whole batch it is written with."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _clean_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, Mapping):
+        return {_clean(str(k)): _clean_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean_value(v) for v in value]
+    return value
+
+
+def _dirty(value: Any) -> bool:
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, Mapping):
+        return any(_dirty(str(k)) or _dirty(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_dirty(v) for v in value)
+    return False
+
+
+def _clean_document(doc: SourceDocument) -> SourceDocument:
+    if not _dirty([doc.doc_id, doc.source, doc.text, doc.title or "", doc.metadata]):
+        return doc
+    return dataclasses.replace(
+        doc,
+        doc_id=_clean(doc.doc_id),
+        source=_clean(doc.source),
+        text=_clean(doc.text),
+        title=_clean(doc.title) if doc.title is not None else None,
+        metadata=_clean_value(doc.metadata),
+    )

@@ -316,8 +316,9 @@ def _ingest(
             ):
                 ready = ahead.take
             stats = ingestor.run(documents, on_progress=on_progress, stop=stop, ready=ready)
-            if created and stats.documents == 0 and stats.failed:
-                target.drop_collection(name)  # nothing loaded: leave no empty collection behind
+            if stats.documents == 0 and stats.failed and not stats.interrupted:
+                if created:
+                    target.drop_collection(name)  # nothing loaded: leave no empty collection behind
                 first = stats.failed[0]
                 raise InputError(
                     f"every file failed ({len(stats.failed)}), nothing was written; "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -21,7 +22,7 @@ from rich.console import Console
 from legalrag.plugin.errors import LegalRAGError
 from legalrag.plugin.redact import RedactingFilter, redact
 
-__all__ = ["Output", "cli_terms", "configure_logging", "fail_cleanly", "safe"]
+__all__ = ["Output", "cli_terms", "configure_logging", "fail_cleanly", "safe", "to_json"]
 
 #: loggers that write wire-level details (hpack logs HTTP/2 header values, the API key among them)
 _WIRE_LOGGERS = ("hpack", "h2", "httpcore", "grpc")
@@ -63,12 +64,37 @@ class Output:
 
     def emit(self, payload: Any, human: Callable[[Console], None] | None = None) -> None:
         if self.as_json:
-            sys.stdout.write(json.dumps(payload, ensure_ascii=False, default=str) + "\n")
+            sys.stdout.write(to_json(payload) + "\n")
             sys.stdout.flush()
         elif human is not None:
             human(self.stdout)
         else:
-            self.stdout.print_json(json.dumps(payload, ensure_ascii=False, default=str))
+            self.stdout.print_json(to_json(payload))
+
+
+def to_json(payload: Any) -> str:
+    """``payload`` as strict JSON: a NaN or infinite number (a metric over nothing, a broken vector's score)
+    becomes ``null``, since ``NaN`` is not JSON and breaks the parsers reading ``--json``.
+
+    >>> to_json({"mrr@10": float("nan"), "hits": [1.5, float("inf")]})
+    '{"mrr@10": null, "hits": [1.5, null]}'
+    """
+    text = json.dumps(_finite(payload), ensure_ascii=False, default=str, allow_nan=False)
+    # a file name that is not UTF-8 arrives as lone surrogates: stdout must stay valid UTF-8
+    return _SURROGATE.sub("\ufffd", text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -157,3 +183,16 @@ def fail_cleanly(out: Output) -> Iterator[None]:
             out.emit({"error": message, "type": type(exc).__name__, "exit_code": code})
         Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {safe(message)}", highlight=False)
         raise typer.Exit(code) from None
+    except KeyboardInterrupt:
+        if out.as_json:
+            out.emit({"error": "interrupted", "type": "KeyboardInterrupt", "exit_code": 130})
+        raise typer.Exit(130) from None
+    except Exception as exc:  # a bug, or input no check caught: one line and exit 1, never a traceback
+        logging.getLogger("legalrag").debug("unexpected error", exc_info=True)
+        message = redact(f"{type(exc).__name__}: {' '.join(str(exc).split())}")[:2000]
+        if out.as_json:
+            out.emit({"error": message, "type": type(exc).__name__, "exit_code": 1})
+        Console(stderr=True, soft_wrap=True).print(
+            f"[bold red]error:[/] {safe(message)} (LEGALRAG_LOG_LEVEL=DEBUG shows where)", highlight=False
+        )
+        raise typer.Exit(1) from None

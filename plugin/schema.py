@@ -17,6 +17,7 @@ __all__ = [
     "DOC_ID_KEY",
     "ID_NAMESPACE",
     "RESERVED_KEYS",
+    "SOURCE_PATH_KEY",
     "SPARSE_VECTOR",
     "TENANT_KEY",
     "TEXT_KEY",
@@ -40,9 +41,12 @@ DOC_ID_KEY = "doc_id"
 VERSION_KEY = "version"
 #: payload key binding a point to one tenant (``--tenant``); a point without it belongs to no tenant
 TENANT_KEY = "tenant"
+#: payload key of the absolute path of the file a document was read from: two runs from different folders
+#: (or working directories) that give one doc_id are told apart by it
+SOURCE_PATH_KEY = "source_path"
 #: payload keys only legalrag writes: a document's own metadata under these names is stored as
 #: ``meta_<key>`` instead (front matter ``tenant: B`` must never put a document in tenant B's view)
-RESERVED_KEYS: frozenset[str] = frozenset({TEXT_KEY, TENANT_KEY, VERSION_KEY, "lc_id"})
+RESERVED_KEYS: frozenset[str] = frozenset({TEXT_KEY, TENANT_KEY, VERSION_KEY, SOURCE_PATH_KEY, "lc_id"})
 #: names of the two vectors every legalrag collection may hold
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "sparse"

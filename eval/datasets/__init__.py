@@ -104,12 +104,19 @@ def load_dataset(
         raise InputError(f"columns= applies to the 'pairs' format only, not {kind!r}")
     if (corpus_file is not None or queries_file is not None) and kind != "autorag":
         raise InputError(f"corpus and queries files apply to the 'autorag' format, not {kind!r}")
-    if kind == "beir":
-        return load_beir(path, split or "test", name=name)
-    if kind == "zalo":
-        return load_zalo(path, split or "train", name=name)
-    if kind == "mteb":
-        return load_mteb(path, split or "test", name=name)
-    if kind == "autorag":
-        return load_autorag(path, name=name, corpus_file=corpus_file, qa_file=queries_file)
-    return load_pairs(path, columns, name=name)
+    try:
+        if kind == "beir":
+            return load_beir(path, split or "test", name=name)
+        if kind == "zalo":
+            return load_zalo(path, split or "train", name=name)
+        if kind == "mteb":
+            return load_mteb(path, split or "test", name=name)
+        if kind == "autorag":
+            return load_autorag(path, name=name, corpus_file=corpus_file, qa_file=queries_file)
+        return load_pairs(path, columns, name=name)
+    except UnicodeDecodeError as exc:
+        raise DatasetError(
+            f"{path}: a file is not UTF-8 text ({exc.reason} at byte {exc.start}): re-save it as UTF-8"
+        ) from None
+    except RecursionError:
+        raise DatasetError(f"{path}: a JSON file is nested too deeply to be a dataset") from None

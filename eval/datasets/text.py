@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -58,7 +59,7 @@ def _read_qrels_tsv(
     path: Path, corpus: Mapping[str, CorpusDoc], queries: Mapping[str, str]
 ) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle, _csv_errors(path):
         for number, fields in enumerate(csv.reader(handle, delimiter="\t"), start=1):
             where = f"{path}:{number}"
             if number == 1:
@@ -119,8 +120,24 @@ def load_pairs(path: str | Path, columns: tuple[str, str] | None = None, *, name
     return finish(name or file.stem, corpus, queries, qrels)
 
 
+#: the longest field a CSV/TSV dataset may hold (csv's own default, 128 KiB, is shorter than some statutes)
+MAX_FIELD_BYTES = 16 << 20
+
+
+@contextlib.contextmanager
+def _csv_errors(path: Path) -> Iterator[None]:
+    """Malformed CSV (an unclosed quote, a field over :data:`MAX_FIELD_BYTES`) as a :class:`DatasetError`."""
+    previous = csv.field_size_limit(MAX_FIELD_BYTES)
+    try:
+        yield
+    except csv.Error as exc:
+        raise DatasetError(f"{path}: not readable as CSV/TSV ({exc})") from None
+    finally:
+        csv.field_size_limit(previous)
+
+
 def _read_csv(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle, _csv_errors(path):
         reader = csv.DictReader(handle, delimiter="\t" if path.suffix == ".tsv" else ",")
         for row in reader:
             yield f"{path}:{reader.line_num}", row

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 import threading
 
 import typer
@@ -57,12 +58,37 @@ def main() -> None:
     process (SIGSEGV, seen once the exit became quick): it is joined first, within its timeout.
     """
     try:
+        if "--json" in sys.argv[1:]:
+            sys.exit(_run_json())
         app()
     finally:
         for thread in threading.enumerate():
             if thread.daemon and thread.name.endswith("(_check_compatibility)"):
                 thread.join(timeout=_VERSION_CHECK_WAIT_S)
         gc.freeze()
+
+
+def _run_json() -> int:
+    """:data:`app` when ``--json`` was asked for: a usage error (an unknown flag, a missing argument, a bad
+    value) is the one JSON document on stdout too, not only click's text on stderr."""
+    from legalrag.output import to_json
+    from legalrag.plugin.redact import redact
+
+    try:
+        result = app(standalone_mode=False)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        code, describe = getattr(exc, "exit_code", None), getattr(exc, "format_message", None)
+        if not isinstance(code, int) or not callable(describe):
+            if type(exc).__name__ == "Abort":  # click's Ctrl-C at a prompt
+                return 130
+            raise
+        message = redact(" ".join(str(describe()).split()))
+        sys.stdout.write(to_json({"error": message, "type": type(exc).__name__, "exit_code": code}) + "\n")
+        sys.stderr.write(f"error: {message}\n")
+        return code
+    return result if isinstance(result, int) else 0
 
 
 #: at most this long for qdrant-client's version check at exit (its own timeout is the client's)

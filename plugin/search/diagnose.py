@@ -38,8 +38,9 @@ class FilterWarning(UserWarning):
 def score_ceiling(mode: str, *, distance: str | None, fusion: str, rrf_k: int, weights: Any = None) -> float | None:
     """The highest score ``mode`` can give (``None``: unbounded).
 
-    Dense cosine: 1. Hybrid RRF: every list's first place, ``Σ 1 / (1/w + k - 1)``. Hybrid DBSF: the number
-    of lists (each normalised to at most 1). Sparse BM25 and dot products have no ceiling.
+    Dense cosine: 1. Hybrid RRF: every list's first place, ``Σ 1 / (1/w + k - 1)``. Sparse BM25, dot
+    products and hybrid DBSF have none: DBSF scales each list by its mean and three standard deviations,
+    and a score beyond them goes past 1 (a fused score of 2.3 is possible).
 
     >>> round(score_ceiling("hybrid", distance="Cosine", fusion="rrf", rrf_k=60), 4)
     0.0333
@@ -48,7 +49,7 @@ def score_ceiling(mode: str, *, distance: str | None, fusion: str, rrf_k: int, w
         return 1.0 if distance == "Cosine" else None
     if mode == "hybrid":
         if fusion == "dbsf":
-            return 2.0
+            return None
         w = weights or (1.0, 1.0)
         return sum(1.0 / (1.0 / float(x) + rrf_k - 1) for x in w if float(x) > 0)
     return None
@@ -58,11 +59,11 @@ def check_threshold(threshold: Any, ceiling: float | None, mode: str) -> float |
     """``threshold`` as a float, refused when it is not a number or no score in ``mode`` can reach it."""
     if threshold is None:
         return None
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or math.isnan(float(threshold)):
-        raise InputError(f"score_threshold must be a number, got {threshold!r}")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
+        raise InputError(f"score_threshold must be a finite number, got {threshold!r}")
     if ceiling is not None and float(threshold) > ceiling:
         hint = (
-            "fused scores are small: RRF adds 1/(rank + k) per list"
+            "RRF fusion scores are small: it adds 1/(rank + k) per list"
             if mode == "hybrid"
             else "cosine similarity is at most 1"
         )

@@ -14,6 +14,7 @@ A raw ``models.Filter`` passes through unchanged.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,10 @@ _Scalar = (str, int, bool)
 
 #: how deep $and / $or / $not may nest (a filter is written by hand; deeper is an attack or a bug)
 MAX_DEPTH = 32
+#: payload keys are field names; a longer "key" is not one
+MAX_KEY_LENGTH = 256
+#: Qdrant stores integers as signed 64-bit
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 def to_qdrant_filter(spec: Mapping[str, Any] | models.Filter | None, _depth: int = 0) -> models.Filter | None:
@@ -52,6 +57,8 @@ def to_qdrant_filter(spec: Mapping[str, Any] | models.Filter | None, _depth: int
             should.extend(_sub_filters(key, value, _depth))
         elif key == "$not":
             must_not.extend(_sub_filters(key, [value], _depth))
+        elif not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
+            raise InputError(f"filter key {_short(key)} is not a payload key: use a field name such as 'title'")
         elif key.startswith("$"):
             raise InputError(f"unknown filter operator {key!r}: use $and, $or, $not or a payload key")
         else:
@@ -79,7 +86,19 @@ def _short(value: Any) -> str:
 
 def _check_scalar(key: str, value: Any) -> None:
     if not isinstance(value, _Scalar):
-        raise InputError(f"filter value for {key!r} must be a string, integer or bool, got {value!r}")
+        raise InputError(f"filter value for {key!r} must be a string, integer or bool, got {_short(value)}")
+    _check_number(key, value)
+
+
+def _check_number(key: str, value: Any) -> None:
+    """Integers must fit Qdrant's 64 bits and floats be finite: anything else matches nothing, or fails deep
+    inside the client."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+        raise InputError(f"filter value for {key!r} is out of the 64-bit integer range: {_short(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"filter value for {key!r} must be a finite number, got {value!r}")
 
 
 def _field(key: str, value: Any, must: list[Any], must_not: list[Any]) -> None:
@@ -115,6 +134,8 @@ def _field(key: str, value: Any, must: list[Any], must_not: list[Any]) -> None:
 def _range(key: str, ranges: dict[str, Any]) -> models.FieldCondition:
     values = list(ranges.values())
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        for v in values:
+            _check_number(key, v)
         return models.FieldCondition(key=key, range=models.Range(**ranges))
     if all(isinstance(v, str) for v in values):
         try:

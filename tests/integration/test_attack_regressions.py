@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +78,7 @@ def test_same_named_files_are_refused_before_any_write(tmp_path: Path) -> None:
     code, done = _cli("ingest", str(tmp_path / "x"), *_common(store))
     assert code == 0 and done["added"] == 1
     code, other = _cli("ingest", str(tmp_path / "y"), *_common(store))  # another live file, same doc_id
-    assert code == 0 and other["updated"] == 0 and other["added"] == 0
-    assert "already stored from" in other["failed"][0]["reason"]
+    assert code == 2 and "every file failed" in other["error"] and "already stored from" in other["error"]
     code, rooted = _cli("ingest", str(tmp_path / "y"), "--doc-id-root", str(tmp_path), *_common(store))
     assert code == 0 and rooted["added"] == 1  # y/doc.md: its own id under the common root
     with EdgeStore(store) as edge:
@@ -268,3 +269,123 @@ def test_recreate_with_only_broken_input_keeps_the_collection(corpus: Path, tmp_
     assert code == 2 and "nothing was changed" in refused["error"]
     with EdgeStore(store) as edge:
         assert edge.count("laws") == before
+
+
+# -- exit codes and --json: one clean document, the documented code -----------------------------------
+def test_every_file_failing_into_an_existing_collection_exits_2(corpus: Path, tmp_path: Path) -> None:
+    store = tmp_path / "q"
+    assert _cli("ingest", str(corpus), *_common(store))[0] == 0
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "broken.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
+    code, refused = _cli("ingest", str(bad), *_common(store))
+    assert code == 2 and "every file failed" in refused["error"]
+    with EdgeStore(store) as edge:
+        assert edge.count("laws") > 0  # the existing collection is kept
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["search", "x", "--bogus-flag"],
+        ["search"],
+        ["search", "x", "-k", "many"],
+        ["ingest"],
+    ],
+    ids=["unknown-flag", "missing-argument", "bad-value", "no-paths"],
+)
+def test_usage_errors_with_json_print_one_json_document(args: list[str]) -> None:
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("legalrag")), *args, "--json"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1 and json.loads(lines[0])["exit_code"] == 2
+
+
+def test_non_finite_numbers_and_lone_surrogates_stay_valid_json() -> None:
+    from legalrag.output import to_json
+
+    text = to_json({"score": float("nan"), "name": "bad\udcff.md", "ok": [1.0, float("-inf")]})
+    assert json.loads(text) == {"score": None, "name": "bad\ufffd.md", "ok": [1.0, None]}
+    text.encode("utf-8")  # valid UTF-8, no lone surrogate
+
+
+@pytest.mark.parametrize(
+    "filter_json",
+    ['{"chunk_index": 1180591620717411303424}', '{"": 1}', '{"chunk_index": {"$gt": 1e400}}'],
+    ids=["int-2^70", "empty-key", "infinite"],
+)
+def test_filters_qdrant_cannot_hold_exit_2_not_a_traceback(corpus: Path, tmp_path: Path, filter_json: str) -> None:
+    store = tmp_path / "q"
+    assert _cli("ingest", str(corpus), *_common(store))[0] == 0
+    code, result = _cli("search", "hàng hóa", "--mode", "sparse", "--filter", filter_json, *_common(store))
+    assert code == 2 and result["type"] == "InputError"
+
+
+# -- doc_id collisions inside one run: every document counted is a document stored ---------------------
+def test_record_ids_that_collide_are_told_apart_or_reported(tmp_path: Path) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    rows = [
+        {"id": "a", "text": "Điều 1. Một."},
+        {"id": "a~2", "text": "Điều 2. Hai."},
+        {"id": "a", "text": "Điều 3. Ba."},
+    ]
+    (corpus / "r.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    (corpus / "x.json").write_text(json.dumps([{"id": "y.md", "text": "Điều 4. Bốn."}]), encoding="utf-8")
+    (corpus / "x.json#y.md").write_text("Điều 5. Năm.\n", encoding="utf-8")
+    store = tmp_path / "q"
+    code, report = _cli("ingest", str(corpus), *_common(store))
+    assert code == 0
+    with EdgeStore(store) as edge:
+        stored = {h.payload["doc_id"] for h in edge.scroll("laws")}
+    assert {"r.jsonl#a", "r.jsonl#a~2"} <= stored and len([d for d in stored if d.startswith("r.jsonl#")]) == 3
+    assert report["added"] == len(stored)  # what the report counts is what the store holds
+    assert [f for f in report["failed"] if "already given in this run" in f["reason"]]
+
+
+def test_one_poison_record_does_not_stop_the_ingest(tmp_path: Path) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    lines = [json.dumps({"id": str(i), "text": f"Điều {i}. Nội dung {i}.", "note": "ok"}) for i in range(20)]
+    lines[7] = '{"id": "7", "text": "Điều 7. Nội dung.", "note": "\\udcff broken"}'  # a lone surrogate
+    (corpus / "r.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    store = tmp_path / "q"
+    code, report = _cli("ingest", str(corpus), *_common(store))
+    assert code == 0 and report["added"] == 20 and report["failed"] == []
+    with EdgeStore(store) as edge:
+        notes = {h.payload["doc_id"]: h.payload.get("note") for h in edge.scroll("laws")}
+    assert len(notes) == 20 and notes["r.jsonl#7"] == "\ufffd broken"
+
+
+def test_a_file_name_that_is_not_utf8_keeps_json_valid(tmp_path: Path) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    name = os.fsencode(corpus) + b"/bad\xff.md"
+    with open(name, "wb") as handle:
+        handle.write("Điều 1. Nội dung.\n".encode())
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("legalrag")), "ingest", str(corpus), *_common(tmp_path / "q"), "--json"],
+        capture_output=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout.decode("utf-8"))  # valid UTF-8 and valid JSON
+    assert report["added"] == 1
+
+
+def test_two_runs_from_different_folders_never_replace_each_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for folder in ("x", "y"):
+        (tmp_path / folder / "a").mkdir(parents=True)
+        (tmp_path / folder / "a" / "doc.md").write_text(f"제1조(목적) {folder} 문서입니다.\n", encoding="utf-8")
+    store = tmp_path / "q"
+    monkeypatch.chdir(tmp_path / "x")
+    assert _cli("ingest", "a", *_common(store))[0] == 0
+    monkeypatch.chdir(tmp_path / "y")  # the same relative path, another file
+    code, refused = _cli("ingest", "a", *_common(store))
+    assert code == 2 and "already stored from" in refused["error"] and str(tmp_path / "x") in refused["error"]
+    with EdgeStore(store) as edge:
+        assert [h.payload["text"].count("x") for h in edge.scroll("laws")] == [1]

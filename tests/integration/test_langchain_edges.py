@@ -69,13 +69,16 @@ def test_dates_filter_through_effective_date(searcher: Any) -> None:
 
 def test_unreachable_thresholds_and_unknown_groupings_are_refused(searcher: Any) -> None:
     searcher.with_config(fusion="dbsf").search("개인정보", 5, score_threshold=0.5)  # DBSF scores reach 0.5
-    with pytest.raises(InputError, match=r"score_threshold=2.5 can never be reached in mode 'hybrid'.*at most 2"):
-        searcher.with_config(fusion="dbsf").search("개인정보", 5, score_threshold=2.5)
-    with pytest.raises(InputError, match=r"at most 0.03"):
+    # DBSF has no ceiling: a score past the mean + 3 sigma of its list fuses above 2
+    searcher.with_config(fusion="dbsf").search("개인정보", 5, score_threshold=2.5)
+    with pytest.raises(InputError, match=r"at most 0.03.*RRF fusion"):
         searcher.with_config(fusion="rrf").search("개인정보", 5, score_threshold=0.5)
+    for unbounded in (float("inf"), float("-inf"), float("nan")):
+        with pytest.raises(InputError, match="must be a finite number"):
+            searcher.search("개인정보", 5, mode="sparse", score_threshold=unbounded)
     with pytest.raises(InputError, match="cosine similarity is at most 1"):
         searcher.search("개인정보", 5, mode="dense", score_threshold=1.5)
-    with pytest.raises(InputError, match="must be a number"):
+    with pytest.raises(InputError, match="must be a finite number"):
         searcher.search("개인정보", 5, score_threshold="high")
     with pytest.raises(InputError, match="group_by='section' is a field no stored point has"):
         searcher.search("개인정보", 5, group_by="section")

@@ -367,3 +367,19 @@ def test_eval_dataset_checks_ids() -> None:
         EvalDataset("x", {"d1": CorpusDoc("", "t")}, {"q1": "?"}, {"q1": {"d2": 1}})
     with pytest.raises(DatasetError, match="no query text"):
         EvalDataset("x", {"d1": CorpusDoc("", "t")}, {}, {"q1": {"d1": 1}})
+
+
+def test_malformed_text_datasets_are_dataset_errors_not_tracebacks(tmp_path: Path) -> None:
+    from legalrag.plugin.errors import DatasetError
+
+    long_field = tmp_path / "long.csv"
+    long_field.write_text("query,passage\nq1," + "가" * 200_000 + "\n", encoding="utf-8")
+    assert len(load_dataset(long_field, "pairs").corpus) == 1  # a statute over csv's 128 KiB default loads
+    unclosed = tmp_path / "bad.csv"
+    unclosed.write_text('query,passage\nq1,"' + "x" * (17 << 20) + "\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="not readable as CSV"):
+        load_dataset(unclosed, "pairs")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("query,passage\nq1,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(DatasetError, match="not UTF-8"):
+        load_dataset(latin, "pairs")

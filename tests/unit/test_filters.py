@@ -67,3 +67,26 @@ def test_and_filters() -> None:
     assert and_filters(None, None) is None
     assert and_filters(a, None) is a
     assert and_filters(a, b) == models.Filter(must=[a, b])
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"chunk_index": 2**70}, "64-bit integer range"),
+        ({"chunk_index": -(2**70)}, "64-bit integer range"),
+        ({"chunk_index": {"$gt": 2**64}}, "64-bit integer range"),
+        ({"chunk_index": {"$gt": float("inf")}}, "finite number"),
+        ({"chunk_index": {"$lte": float("nan")}}, "finite number"),
+        ({"": 1}, "not a payload key"),
+        ({"   ": 1}, "not a payload key"),
+        ({"x" * 300: 1}, "not a payload key"),
+        ({"title": [1, 2**70]}, "64-bit integer range"),
+    ],
+)
+def test_values_qdrant_cannot_hold_are_refused_with_the_reason(spec: dict, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        to_qdrant_filter(spec)
+
+
+def test_the_edges_of_the_integer_range_still_filter() -> None:
+    assert to_qdrant_filter({"chunk_index": {"$gte": -(2**63), "$lte": 2**63 - 1}}) is not None
