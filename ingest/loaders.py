@@ -22,6 +22,7 @@ import json
 import os
 import re
 import stat
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -309,29 +310,76 @@ def _load_markdown(data: bytes, file: _File) -> Iterator[SourceDocument | LoadFa
 
 
 def _load_html(data: bytes, file: _File) -> Iterator[SourceDocument | LoadFailure]:
-    bs4 = _require("bs4", "beautifulsoup4", "reading HTML files")
-    _require("lxml", "lxml", "reading HTML files")
-    soup = bs4.BeautifulSoup(_decode_html(data), "lxml")
-    title = soup.title.get_text(" ", strip=True) if soup.title else None
-    for tag in soup(_HTML_DROP):
-        tag.decompose()
-    for comment in soup.find_all(string=lambda s: isinstance(s, bs4.Comment)):
-        comment.extract()
-    for string in list(soup.find_all(string=True)):
-        if string.find_parent(("pre", "textarea")) is None:
-            string.replace_with(_INLINE_SPACE.sub(" ", string.replace("\n", " ")))
-    for br in soup.find_all("br"):
-        br.replace_with("\n")
-    for tag in soup.find_all(("td", "th")):
-        tag.insert_after(" ")
-    for tag in soup.find_all(_HTML_BLOCKS):
-        if tag.name[0] == "h" and tag.name[1:].isdigit():
-            title = title or tag.get_text(" ", strip=True)
-            tag.insert(0, "#" * int(tag.name[1:]) + " ")  # Markdown headings feed the structure parser
-        tag.insert_before("\n")
-        tag.insert_after("\n")
-    lines = (line.strip() for line in (soup.body or soup).get_text().split("\n"))
-    yield file.document(_BLANK_LINES.sub("\n\n", "\n".join(lines)).strip(), title, {})
+    lxml_html = _require("lxml.html", "lxml", "reading HTML files")
+    from lxml import etree
+
+    parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+    try:
+        root = lxml_html.document_fromstring(_decode_html(data).encode("utf-8", "replace"), parser=parser)
+    except (etree.ParserError, ValueError):  # an empty document
+        yield file.document("", None, {})
+        return
+    if any("depth" in entry.message.lower() for entry in parser.error_log):
+        yield file.failure(f"HTML nested more than {_HTML_MAX_DEPTH} levels deep: not a document legalrag reads")
+        return
+    title_tag = root.find(".//title")
+    title = _joined_text(title_tag) if title_tag is not None else None
+    body = root.find("body")
+    text, heading = _html_text(body if body is not None else root)
+    yield file.document(_BLANK_LINES.sub("\n\n", text).strip(), title or heading, {})
+
+
+#: libxml2's HTML parser stops nesting here (deeper markup is an attack or a broken export)
+_HTML_MAX_DEPTH = 256
+
+
+def _joined_text(element: Any) -> str | None:
+    parts = [s.strip() for s in element.itertext() if s.strip()]
+    return " ".join(parts) or None
+
+
+def _html_text(root: Any) -> tuple[str, str | None]:
+    """The visible text of ``root`` in one pass (no recursion, no re-scans: linear in the markup): blocks
+    on their own lines, headings as Markdown ``#`` lines (the structure parser reads them), table cells
+    apart, whitespace collapsed outside ``pre``/``textarea``; and the first heading's text."""
+    out: list[str] = []
+    heading: str | None = None
+    verbatim = 0  # open pre/textarea elements
+
+    def add(text: str | None) -> None:
+        if text:
+            out.append(text if verbatim else _INLINE_SPACE.sub(" ", text.replace("\n", " ")))
+
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        element, closing = stack.pop()
+        tag = element.tag if isinstance(element.tag, str) else None
+        if closing:
+            if tag in _HTML_BLOCKS:
+                out.append("\n")
+            elif tag in ("td", "th"):
+                out.append(" ")
+            if tag in ("pre", "textarea"):
+                verbatim -= 1
+            add(element.tail)
+            continue
+        if tag is None or tag in _HTML_DROP:  # a comment, or markup that is not text: its tail still is
+            add(element.tail)
+            continue
+        if tag == "br":
+            out.append("\n")
+        elif tag in _HTML_BLOCKS:
+            out.append("\n")
+            if tag[0] == "h" and tag[1:].isdigit():
+                heading = heading or _joined_text(element)
+                out.append("#" * int(tag[1:]) + " ")
+        if tag in ("pre", "textarea"):
+            verbatim += 1
+        add(element.text)
+        stack.append((element, True))
+        stack.extend((child, False) for child in reversed(element))
+    lines = (line.strip() for line in "".join(out).split("\n"))
+    return "\n".join(lines), heading
 
 
 def _decode_html(data: bytes) -> str:
@@ -376,6 +424,10 @@ def _load_docx(data: bytes, file: _File) -> Iterator[SourceDocument | LoadFailur
     docx = _require("docx", "python-docx", "reading Word files")
     from docx.table import Table
 
+    refused = _zip_bomb(data)
+    if refused:
+        yield file.failure(refused)
+        return
     document = docx.Document(io.BytesIO(data))
     lines: list[str] = []
     title = document.core_properties.title or None
@@ -393,6 +445,29 @@ def _load_docx(data: bytes, file: _File) -> Iterator[SourceDocument | LoadFailur
             text = "#" * min(level, 6) + " " + text.strip() if text.strip() else text
         lines.append(text)
     yield file.document("\n".join(lines), title, {})
+
+
+#: a Word file may unpack to at most this many times its size (real ones: under 20), and to at most
+#: :data:`MAX_DOCX_UNPACKED` bytes; python-docx reads each part whole, so a zip bomb would take the machine
+MAX_DOCX_EXPANSION = 100
+MAX_DOCX_UNPACKED = 512 << 20
+
+
+def _zip_bomb(data: bytes) -> str | None:
+    """Why a Word file's zip is refused before it is unpacked (declared sizes bound what zipfile inflates),
+    or ``None``."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        return f"corrupt Word file (not a zip archive: {exc})"
+    limit = min(MAX_DOCX_UNPACKED, max(len(data), 1 << 20) * MAX_DOCX_EXPANSION)
+    if unpacked > limit:
+        return (
+            f"Word file unpacks to {unpacked:,} bytes, over {limit:,} ({MAX_DOCX_EXPANSION} times its size "
+            "at most): refused as a zip bomb"
+        )
+    return None
 
 
 def _load_json(data: bytes, file: _File) -> Iterator[SourceDocument | LoadFailure]:

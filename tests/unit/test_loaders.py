@@ -282,11 +282,11 @@ def test_missing_parser_names_the_extra(tmp_path: Path, monkeypatch: pytest.Monk
     (tmp_path / "a.pdf").write_bytes(pdf_bytes(["x"]))
     (tmp_path / "b.html").write_text("<p>x</p>")
     monkeypatch.setitem(sys.modules, "pypdf", None)
-    monkeypatch.setitem(sys.modules, "bs4", None)
+    monkeypatch.setitem(sys.modules, "lxml.html", None)
     _, failures = load_all(tmp_path)
     assert len(failures) == 2
     assert all("pip install 'legalrag[parsers]'" in f.reason for f in failures)
-    assert "'pypdf'" in failures[0].reason and "'beautifulsoup4'" in failures[1].reason
+    assert "'pypdf'" in failures[0].reason and "'lxml'" in failures[1].reason
 
 
 def test_fixtures_load_with_titles_and_languages() -> None:
@@ -300,3 +300,31 @@ def test_fixtures_load_with_titles_and_languages() -> None:
         "中华人民共和国民法典": "zh",
     }
     assert all(len(p.read_bytes()) < 40_000 for p in FIXTURES.glob("*/*") if p.parent.name != "zalo_tiny")
+
+
+# -- markup that would take the machine: refused or read in linear time ------------------------------
+def test_a_docx_zip_bomb_is_refused_before_it_is_unpacked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zipfile
+
+    from legalrag.ingest import loaders
+
+    monkeypatch.setattr(loaders, "MAX_DOCX_UNPACKED", 2 << 20)  # the same rule at a size a test can build
+    with zipfile.ZipFile(tmp_path / "bomb.docx", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", " " * (8 << 20))
+    assert (tmp_path / "bomb.docx").stat().st_size < 100_000
+    docs, failures = load_all(tmp_path / "bomb.docx")
+    assert not docs and "zip bomb" in failures[0].reason
+    (tmp_path / "not-a-zip.docx").write_bytes(b"PK\x03\x04 broken")
+    assert "corrupt Word file" in load_all(tmp_path / "not-a-zip.docx")[1][0].reason
+
+
+def test_deeply_nested_html_is_refused_and_flat_html_reads_in_one_pass(tmp_path: Path) -> None:
+    nested = "<html><body>" + "<div>x" * 100_000 + "</div>" * 100_000 + "</body></html>"
+    (tmp_path / "nested.html").write_text(nested, encoding="utf-8")
+    docs, failures = load_all(tmp_path / "nested.html")
+    assert not docs and "nested more than" in failures[0].reason
+    flat = "<html><body>" + "".join(f"<p>제{i}조 본문</p>" for i in range(40_000)) + "</body></html>"
+    (tmp_path / "flat.html").write_text(flat, encoding="utf-8")
+    docs, failures = load_all(tmp_path / "flat.html")
+    assert not failures and docs[0].text.count("\n") == 2 * (40_000 - 1) and "제39999조 본문" in docs[0].text
