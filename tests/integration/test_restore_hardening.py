@@ -208,3 +208,33 @@ def test_a_header_claiming_gigabytes_is_refused_before_it_is_read(
     started = time.monotonic()
     _refused(root, archive, "extended header")
     assert time.monotonic() - started < 30  # refused at the header, not after reading 64 MiB into memory
+
+
+def test_a_snapshot_whose_description_contradicts_its_shard_is_refused(root: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    with EdgeStore(other) as store:
+        store.create_collection("wide", CollectionSpec(dense_size=8, metadata={"model": "big"}))
+        store.upsert("wide", _points(0, 3, dim=8))
+    archive = _snapshot(other, "wide")
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("collection.json")
+        assert member is not None
+        described = json.loads(member.read())
+    described["vectors"]["dense"]["size"] = 4  # claims the live collection's layout; the shard is 8-d
+    lying = _rewrite(archive, tmp_path / "lying.tar.gz", {"collection.json": json.dumps(described).encode()})
+    _refused(root, lying, "contradicts itself")
+
+
+def test_a_snapshot_with_random_bytes_over_its_vectors_is_refused(root: Path, tmp_path: Path) -> None:
+    import random
+
+    archive = _snapshot(root)
+    with tarfile.open(archive) as tar:
+        name = next(m.name for m in tar.getmembers() if m.name.endswith("vector_storage-dense/vectors/chunk_0.mmap"))
+        member = tar.extractfile(name)
+        assert member is not None
+        data = bytearray(member.read())
+    noise = random.Random(7).randbytes(48 * 4 * 4)  # every stored float of the 48 4-d points
+    data[: len(noise)] = noise
+    damaged = _rewrite(archive, tmp_path / "noise.tar.gz", {name: bytes(data)})
+    _refused(root, damaged, "damaged vectors")
