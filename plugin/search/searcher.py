@@ -13,6 +13,7 @@ Score meaning (what ``score_threshold`` compares against):
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from langchain_core.runnables.config import run_in_executor
 from qdrant_client import models
 
-from legalrag.plugin.errors import InputError
+from legalrag.plugin.errors import InputError, StoreError
 from legalrag.plugin.models.loading import as_dense_model
 from legalrag.plugin.models.protocol import DenseModel
 from legalrag.plugin.schema import TENANT_KEY
@@ -350,11 +351,27 @@ def _finish(
     (its ties in the retriever's order, already made deterministic)."""
     if not _matchable(request):
         return []
+    _sound(hits)
     if not reranked:
         hits = _ties_by_id(hits)
     if group_by is not None:
         hits = best_per_group(hits, group_by)
     return hits[:k]
+
+
+#: no mode scores near this (cosine and dot of unit vectors stay within 1, BM25 within thousands, fusions
+#: within a few): a score past it, or one that is not a number, comes from damaged stored vectors
+IMPOSSIBLE_SCORE = 1e6
+
+
+def _sound(hits: Sequence[Hit]) -> None:
+    """Refuse to return scores only damaged vectors give, instead of answering with them (exit 0)."""
+    for hit in hits:
+        if not math.isfinite(hit.score) or abs(hit.score) > IMPOSSIBLE_SCORE:
+            raise StoreError(
+                f"the collection returned an impossible score ({hit.score!r} for point {hit.id}): its stored vectors "
+                "are damaged; rebuild it (`legalrag ingest PATH --recreate`) or restore a snapshot"
+            )
 
 
 def _ties_by_id(hits: list[Hit]) -> list[Hit]:

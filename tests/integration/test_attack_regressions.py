@@ -389,3 +389,46 @@ def test_two_runs_from_different_folders_never_replace_each_other(
     assert code == 2 and "already stored from" in refused["error"] and str(tmp_path / "x") in refused["error"]
     with EdgeStore(store) as edge:
         assert [h.payload["text"].count("x") for h in edge.scroll("laws")] == [1]
+
+
+# -- damaged stored vectors are reported, never answered with -----------------------------------------
+def test_bit_flips_in_stored_vectors_fail_the_search_instead_of_scoring_nan(corpus: Path, tmp_path: Path) -> None:
+    import struct
+
+    store = tmp_path / "q"
+    assert _cli("ingest", str(corpus), *_common(store))[0] == 0
+    chunks = list((store / "laws").rglob("vector_storage-dense/vectors/chunk_0.mmap"))
+    assert chunks
+    for chunk in chunks:  # every copy: the writer's shard and the published one readers load
+        data = bytearray(chunk.read_bytes())
+        for offset in range(0, len(data) - 3, 4):  # flipped exponent bits: every value ~1e36
+            data[offset : offset + 4] = struct.pack("<f", 1.5e36)
+        chunk.write_bytes(bytes(data))
+    code, result = _cli("search", "hàng hóa", "--mode", "dense", *_common(store))
+    assert code == 1 and "impossible score" in result["error"] and "--recreate" in result["error"]
+
+
+def test_a_damaged_working_shard_is_not_published_to_readers(tmp_path: Path) -> None:
+    import struct
+    import uuid
+
+    from legalrag.plugin.errors import StoreError
+    from legalrag.plugin.store import CollectionSpec, PointRecord
+
+    root = tmp_path / "q"
+    with EdgeStore(root) as store:
+        store.create_collection("laws", CollectionSpec(dense_size=4))
+        points = [
+            PointRecord(id=str(uuid.UUID(int=i)), payload={"doc_id": str(i)}, dense=[1.0, 0, 0, 0]) for i in range(3)
+        ]
+        store.upsert("laws", points)
+    published = next((root / "laws" / "published").glob("[0-9]*"))
+    for chunk in (root / "laws" / "shard").rglob("vector_storage-dense/vectors/chunk_0.mmap"):
+        data = bytearray(chunk.read_bytes())
+        data[0:16] = struct.pack("<4f", 1.5e36, 1.5e36, 1.5e36, 1.5e36)  # the first point's vector
+        chunk.write_bytes(bytes(data))
+    store = EdgeStore(root)
+    store.upsert("laws", [PointRecord(id=str(uuid.UUID(int=9)), payload={"doc_id": "9"}, dense=[0, 1.0, 0, 0])])
+    with pytest.raises(StoreError, match=r"damaged vectors.*not published"):
+        store.optimize("laws")
+    assert sorted(p.name for p in (root / "laws" / "published").glob("[0-9]*")) == [published.name]

@@ -17,7 +17,6 @@ Every refusal is an :class:`InputError` (exit 2) naming what is wrong, and leave
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import tarfile
@@ -27,11 +26,11 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import numpy as np
 import qdrant_edge as qe
 
 from legalrag.plugin.errors import InputError
 from legalrag.plugin.store.edge.files import DOCUMENT, EDGE_CONFIG, SHARD_DIR, read_document, write_document
+from legalrag.plugin.store.edge.shard import damaged_vectors
 
 __all__ = ["MAX_DECLARED_RATIO", "MAX_EXPANSION", "MAX_HEADER_BYTES", "MAX_MEMBERS", "TIMEOUT_SECONDS", "restore_into"]
 
@@ -201,7 +200,9 @@ def _check(archive: Path, staging: Path, name: str, current: Mapping[str, Any] |
     try:
         points = shard.count(qe.CountRequest(exact=True))
         _layout_agrees(archive, staging, document)
-        _vectors_are_sound(archive, shard, document)
+        damaged = damaged_vectors(shard, document.get("vectors") or {})
+        if damaged:
+            raise InputError(f"snapshot {archive} holds {damaged}: nothing was changed")
         shard.flush()
     finally:
         shard.close()
@@ -215,10 +216,6 @@ def _check(archive: Path, staging: Path, name: str, current: Mapping[str, Any] |
     return {**document, "points": points}
 
 
-#: points whose stored vectors a restore reads back before it trusts the archive
-SAMPLE_POINTS = 512
-
-
 def _layout_agrees(archive: Path, staging: Path, document: Mapping[str, Any]) -> None:
     """The shard's own vector configuration must be the one its ``collection.json`` describes: the
     collection is searched and written by that description."""
@@ -230,25 +227,6 @@ def _layout_agrees(archive: Path, staging: Path, document: Mapping[str, Any]) ->
             f"snapshot {archive} contradicts itself: {DOCUMENT} describes vectors {described}, the shard holds "
             f"{actual}; it is damaged or was edited: nothing was changed"
         )
-
-
-def _vectors_are_sound(archive: Path, shard: qe.EdgeShard, document: Mapping[str, Any]) -> None:
-    """A sample of stored dense vectors must be finite and, for cosine collections, unit length (Qdrant
-    normalises them on write): random bytes over the vectors read as huge or NaN scores."""
-    for name, params in (document.get("vectors") or {}).items():
-        request = qe.ScrollRequest(limit=SAMPLE_POINTS, with_payload=False, with_vector=[name])
-        records, _ = shard.scroll(request)
-        for record in records:
-            raw = record.vector.get(name) if isinstance(record.vector, Mapping) else record.vector
-            values = np.asarray(raw if raw is not None else [], dtype=np.float64)
-            if not values.size:
-                continue
-            norm = float(np.linalg.norm(values)) if np.all(np.isfinite(values)) else math.nan
-            if not math.isfinite(norm) or (params.get("distance") == "Cosine" and abs(norm - 1.0) > 1e-2):
-                raise InputError(
-                    f"snapshot {archive} holds damaged vectors (point {record.id}: norm {norm:.4g}): "
-                    "nothing was changed"
-                )
 
 
 def _same_layout(archive: Path, name: str, document: Mapping[str, Any], current: Mapping[str, Any]) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import qdrant_edge as qe
 
 from legalrag.plugin.errors import InputError, LegalRAGError, StoreError
@@ -16,7 +18,16 @@ from legalrag.plugin.store.common import check_dim, check_index, check_request, 
 from legalrag.plugin.store.edge.files import DirLock
 from legalrag.plugin.store.edge.filters import to_edge_filter
 
-__all__ = ["OpenShard", "edge_config", "edge_errors", "edge_index", "edge_point", "open_shard", "query_request"]
+__all__ = [
+    "OpenShard",
+    "damaged_vectors",
+    "edge_config",
+    "edge_errors",
+    "edge_index",
+    "edge_point",
+    "open_shard",
+    "query_request",
+]
 
 # named after the public module, so logging configured for the edge store still covers these warnings
 logger = logging.getLogger("legalrag.plugin.store.edge.store")
@@ -162,3 +173,25 @@ def query_request(opened: OpenShard, name: str, request: SearchRequest) -> qe.Qu
         weights = [float(w) for w in request.weights] if request.weights is not None else None
         fusion = qe.Fusion.Rrf(k=request.rrf_k, weights=weights)
     return qe.QueryRequest(query=fusion, prefetches=prefetches, **common)
+
+
+#: points whose stored vectors are read back before a shard is trusted (restored) or published
+SAMPLE_POINTS = 512
+
+
+def damaged_vectors(shard: qe.EdgeShard, vectors: Mapping[str, Any]) -> str | None:
+    """Why a sample of ``shard``'s stored dense vectors cannot be right, or ``None``: every value must be
+    finite and, for cosine vectors, the vector unit length (Qdrant normalises them on write). Random
+    bytes or flipped bits over the vectors read as huge or NaN scores otherwise."""
+    for name, params in vectors.items():
+        request = qe.ScrollRequest(limit=SAMPLE_POINTS, with_payload=False, with_vector=[name])
+        records, _ = shard.scroll(request)
+        for record in records:
+            raw = record.vector.get(name) if isinstance(record.vector, Mapping) else record.vector
+            values = np.asarray(raw if raw is not None else [], dtype=np.float64)
+            if not values.size:
+                continue
+            norm = float(np.linalg.norm(values)) if np.all(np.isfinite(values)) else math.nan
+            if not math.isfinite(norm) or (params.get("distance") == "Cosine" and abs(norm - 1.0) > 1e-2):
+                return f"damaged vectors (point {record.id}: norm {norm:.4g})"
+    return None

@@ -57,6 +57,7 @@ from legalrag.plugin.store.edge.filters import to_edge_filter
 from legalrag.plugin.store.edge.restore import restore_into
 from legalrag.plugin.store.edge.shard import (
     OpenShard,
+    damaged_vectors,
     edge_config,
     edge_errors,
     edge_index,
@@ -492,6 +493,12 @@ class EdgeStore:
         with edge_errors(name, "publish"):
             opened.shard.flush()
             points = opened.shard.count(qe.CountRequest(exact=True))
+            damaged = damaged_vectors(opened.shard, opened.document.get("vectors") or {})
+            if damaged:  # readers keep the version they have
+                raise StoreError(
+                    f"collection {name!r} holds {damaged}: not published, readers keep the previous version; "
+                    "rebuild it (`legalrag ingest PATH --recreate`) or restore a snapshot"
+                )
             opened.shard.close()
         try:
             clean = {**opened.document, "points": points, "clean": True}
