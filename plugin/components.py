@@ -73,8 +73,9 @@ def load_tokenizer(model: str, settings: Settings) -> TokenizerInfo:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    path = Path(resolve_model_path(model, settings.embedding.cache_folder))
-    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    trust = settings.embedding.trust_remote_code
+    path = Path(resolve_model_path(model, settings.embedding.cache_folder, trust_remote_code=trust))
+    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True, trust_remote_code=trust)
     return TokenizerInfo.for_model(tokenizer, _max_seq_length(path, tokenizer), _prompts(path))
 
 

