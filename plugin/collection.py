@@ -79,10 +79,12 @@ def ensure_collection(
     sharding of a new collection; an existing collection keeps its own.
     """
     info = store.get_collection(name)
-    if info is not None and recreate:
+    # the embedded store replaces a collection in place, so its readers keep the last published version
+    replace = getattr(store, "replace_collection", None) if info is not None and recreate else None
+    if info is not None and recreate and replace is None:
         store.drop_collection(name)
         info = None
-    if info is not None:
+    if info is not None and replace is None:
         check_compatible(info, dimension=dimension, distance=distance, model=model)
         _repair_indexes(store, info, tenant_key)
         return info
@@ -94,7 +96,10 @@ def ensure_collection(
         metadata={"legalrag_version": __version__, "model": model, **(metadata or {})},
         **(_spec_options(options) if options is not None else {}),
     )
-    store.create_collection(name, spec)
+    if replace is not None:
+        replace(name, spec)
+    else:
+        store.create_collection(name, spec)
     for key, schema in INDEXED_KEYS.items():
         store.create_payload_index(name, key, schema)
     if tenant_key:

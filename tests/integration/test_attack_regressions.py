@@ -1,9 +1,9 @@
-"""Regression tests for the attack run (issue 15): each fails on the code before the fix.
+"""Regression tests for hostile and broken input: each fails on the code before its fix.
 
-Findings 2 (tenant injection), 3 (doc_id collisions), 5 (terminal output), 6 (special files),
-8 (partial key leak), 9 (exit-code / one-JSON contract) and 10 (silent corruption); restore and
-indexes are in ``test_restore_hardening.py``. The last test throws a list of hostile inputs at the
-CLI and checks the contract every time: exit 0, 1 or 2, and with ``--json`` exactly one JSON document.
+Tenant injection, doc_id collisions, terminal output, special files, partial key leaks, the exit-code
+and one-JSON contract, and silent corruption; restore and indexes are in ``test_restore_hardening.py``.
+The last test throws a list of hostile inputs at the CLI and checks the contract every time: exit
+0, 1 or 2, and with ``--json`` exactly one JSON document.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def corpus(tmp_path: Path) -> Path:
     return folder
 
 
-# -- 2: a document's own metadata cannot set a reserved key ------------------------------------------
+# -- a document's own metadata cannot set a reserved key ------------------------------------------
 def test_front_matter_cannot_put_a_document_in_another_tenants_view(corpus: Path, tmp_path: Path) -> None:
     (corpus / "evil.md").write_text("---\ntenant: B\nversion: x\n---\nĐiều 1. Nội dung.\n", encoding="utf-8")
     (corpus / "evil.jsonl").write_text(json.dumps({"text": "Điều 2. Khác.", "tenant": "B"}) + "\n", encoding="utf-8")
@@ -65,7 +65,7 @@ def test_front_matter_cannot_put_a_document_in_another_tenants_view(corpus: Path
     assert code == 0 and (again["added"], again["unchanged"]) == (0, 3)  # the run owns what it wrote
 
 
-# -- 3: two files never share a doc_id silently --------------------------------------------------------
+# -- two files never share a doc_id silently --------------------------------------------------------
 def test_same_named_files_are_refused_before_any_write(tmp_path: Path) -> None:
     for folder in ("x", "y"):
         (tmp_path / folder).mkdir()
@@ -85,7 +85,7 @@ def test_same_named_files_are_refused_before_any_write(tmp_path: Path) -> None:
         assert {h.payload["doc_id"] for h in edge.scroll("laws")} == {"doc.md", "y/doc.md"}
 
 
-# -- 5: untrusted text never drives the terminal ------------------------------------------------------
+# -- untrusted text never drives the terminal ------------------------------------------------------
 def test_markup_and_escape_sequences_in_documents_and_names_are_printed_inert(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -102,7 +102,7 @@ def test_markup_and_escape_sequences_in_documents_and_names_are_printed_inert(tm
     assert shown.exit_code == 0 and "[/bold]" in shown.output and "\x1b[2J" not in shown.output
 
 
-# -- 6: only regular files are read ---------------------------------------------------------------------
+# -- only regular files are read ---------------------------------------------------------------------
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 def test_fifos_and_links_to_devices_are_failures_not_hangs(corpus: Path, tmp_path: Path) -> None:
     os.mkfifo(corpus / "pipe.md")
@@ -120,7 +120,7 @@ def test_fifos_and_links_to_devices_are_failures_not_hangs(corpus: Path, tmp_pat
     assert code == 0 and followed["added"] == 2  # the link out, now followed, and the big file (default limit)
 
 
-# -- 8: a key in a server's error body is redacted before the body is cut -------------------------------
+# -- a key in a server's error body is redacted before the body is cut -------------------------------
 def test_a_key_straddling_the_cut_is_never_printed_in_part() -> None:
     import httpx
 
@@ -135,7 +135,7 @@ def test_a_key_straddling_the_cut_is_never_printed_in_part() -> None:
     assert key[:10] not in text and "ABCDEFGH" not in text
 
 
-# -- 9: every failure keeps the exit-code and one-JSON contract -------------------------------------------
+# -- every failure keeps the exit-code and one-JSON contract -------------------------------------------
 def test_hostile_search_inputs_keep_the_contract(corpus: Path, tmp_path: Path) -> None:
     store = tmp_path / "q"
     assert _cli("ingest", str(corpus), *_common(store))[0] == 0
@@ -202,7 +202,7 @@ def test_a_server_answering_garbage_is_retried_then_a_runtime_error() -> None:
         server.shutdown()
 
 
-# -- 10: silent corruption and lax names ---------------------------------------------------------------------
+# -- silent corruption and lax names ---------------------------------------------------------------------
 def test_a_collection_name_with_a_trailing_newline_is_refused() -> None:
     with pytest.raises(ConfigError):
         validate_collection_name("laws\n")

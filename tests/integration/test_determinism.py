@@ -1,4 +1,4 @@
-"""Identical calls give identical results, and hits tied at the cut are ordered by id (issue 13)."""
+"""Identical calls give identical results, and hits tied at the cut are ordered by id."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""LangChain-facing edges (issue 14): filters that say what is wrong, thresholds and groupings that cannot
+"""LangChain-facing edges: filters that say what is wrong, thresholds and groupings that cannot
 match refused, a statute TextSplitter and a BaseLoader in LangChain's shapes, errors in Python terms."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A live app and a nightly ingest on one embedded store (issue 13): the reader never fails, sees the
+"""A live app and a nightly ingest on one embedded store: the reader never fails, sees the
 new documents soon after the ingest ends, and keeps serving when the writer is killed."""
 
 from __future__ import annotations
@@ -137,3 +137,29 @@ def _locked(path: Path) -> bool:
             return True
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
         return False
+
+
+def test_readers_keep_answering_while_a_recreate_runs(tmp_path: Path) -> None:
+    from legalrag.plugin.collection import ensure_collection
+    from legalrag.plugin.store import EdgeStore
+
+    root = tmp_path / "store"
+    corpus = tmp_path / "corpus"
+    shutil.copytree(EXAMPLES / "corpus", corpus)
+    ingest = [str(Path(sys.executable).with_name("legalrag")), "ingest", str(corpus), "-c", "laws", "--model", MINILM]
+    subprocess.run([*ingest, "--qdrant-path", str(root), "--json"], check=True, capture_output=True, timeout=600)
+    reader = EdgeStore(root)
+    before = reader.count("laws")
+    writer = EdgeStore(root)
+    writer.claim("laws")
+    ensure_collection(writer, "laws", dimension=384, distance="Cosine", model=MINILM, sparse=True, recreate=True)
+    assert writer.count("laws") == 0  # the writer works on an empty collection...
+    time.sleep(1.1)  # past the reader's refresh interval
+    assert reader.count("laws") == before  # ...while the reader still answers from the last published one
+    writer.optimize("laws")  # publishing the (empty) new collection
+    writer.close()
+    deadline = time.monotonic() + 10
+    while reader.count("laws") != 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert reader.count("laws") == 0
+    reader.close()

@@ -1,6 +1,6 @@
 """Restoring a snapshot never destroys the live collection: every bad archive is refused first.
 
-Regression tests for the attack run (issue 15, findings 1, 4, 7, 9, 10): garbage shard config,
+Regression tests for hostile and broken archives: garbage shard config,
 another collection's snapshot, a snapshot without ``collection.json``, decompression bombs, GNU
 sparse members, truncated archives, indexes lost to a crash, and damaged shards found on open.
 """

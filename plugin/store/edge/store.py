@@ -168,6 +168,34 @@ class EdgeStore:
             opened = self._open[name] = open_shard(shard, lock, {**document, "clean": False})
             opened.dirty = True
 
+    def replace_collection(self, name: str, spec: CollectionSpec) -> None:
+        """Drop ``name``'s points and layout and start it again empty, keeping its published versions:
+        readers go on answering from the last one until this writer publishes the new collection (a drop
+        and a create would leave them nothing to open while a ``--recreate`` ingest runs)."""
+        folder = self._folder(name)
+        if not is_collection(folder):
+            self.create_collection(name, spec)
+            return
+        document = {**spec_document(spec), "clean": False}
+        with self._guard:
+            self._close_view(name)
+            opened = self._open.pop(name, None)
+            lock = opened.lock if opened is not None else self._claims.pop(name, None)
+            if opened is not None:
+                with edge_errors(name, "close"):
+                    opened.shard.close()
+            lock = lock or DirLock.acquire(folder, name)
+            try:
+                shutil.rmtree(folder / SHARD_DIR, ignore_errors=True)
+                write_document(folder, document)  # the layout first: a shard never exists without it
+                with edge_errors(name, "create"):
+                    shard = qe.EdgeShard.create(str(folder / SHARD_DIR), edge_config(spec))
+            except BaseException:
+                lock.release()
+                raise
+            self._open[name] = open_shard(shard, lock, document)
+            self._open[name].dirty = True
+
     def drop_collection(self, name: str) -> bool:
         folder = self._folder(name)
         with self._guard:
