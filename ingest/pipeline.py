@@ -341,8 +341,8 @@ class Ingestor:
         pending: list[tuple[PreparedDocument, int]] = []  # (document, first chunk index) awaiting a batch
         size = 0
         while not errors:
-            item = inbox.get()
-            if isinstance(item, _Done):
+            item = _next(inbox, stop)
+            if item is None or isinstance(item, _Done):  # None: stopped while a document was still loading
                 break
             _collect(written, stats)
             source = item.failure.source if isinstance(item, _Failed) else item.doc.source
@@ -589,3 +589,14 @@ def _clean_document(doc: SourceDocument) -> SourceDocument:
         title=_clean(doc.title) if doc.title is not None else None,
         metadata=_clean_value(doc.metadata),
     )
+
+
+def _next(inbox: queue.Queue[_Inbound], stop: threading.Event) -> _Inbound | None:
+    """The next prepared document, or ``None`` once ``stop`` is set while none is ready: a Ctrl-C must not
+    wait for a huge file to finish loading (the run is resumable; the producer is left behind)."""
+    while True:
+        try:
+            return inbox.get(timeout=0.25)
+        except queue.Empty:
+            if stop.is_set():
+                return None

@@ -91,7 +91,14 @@ def ingest(
             }
         )
         stop = threading.Event()
-        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+        def interrupt(*_: Any) -> None:
+            if stop.is_set():  # a second Ctrl-C: now (the collection is resumable either way)
+                raise KeyboardInterrupt
+            stop.set()
+            out.console.print("[yellow]stopping after the current batch; Ctrl-C again to stop now[/]")
+
+        previous = signal.signal(signal.SIGINT, interrupt)
         try:
             with IngestProgress(out.console, enabled=out.interactive) as progress:
                 report = ingest_paths(paths, options, settings=settings,

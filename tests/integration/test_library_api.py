@@ -277,3 +277,26 @@ def test_ingest_chooses_the_default_search_without_labels_and_never_overrides_tu
     with EdgeStore(store_path) as store:
         searcher = open_searcher(_settings(store_path), store, dense=minilm_encoder)
         assert (searcher.resolve_mode(), searcher.config.fusion) == ("hybrid", "rrf")
+
+
+def test_a_stop_does_not_wait_for_a_document_still_loading(store_path: Path, minilm_encoder: Any) -> None:
+    import time
+
+    from legalrag.ingest import ingest_documents
+    from legalrag.plugin.schema import SourceDocument
+
+    stop = threading.Event()
+    released = threading.Event()
+
+    def documents() -> Any:
+        yield SourceDocument(doc_id="a", source="a.md", text="제1조(목적) 이 법은 개인정보를 보호한다.")
+        threading.Timer(3.0, stop.set).start()  # Ctrl-C while the next file loads, and loading it takes minutes
+        released.wait(120)
+        yield SourceDocument(doc_id="b", source="b.md", text="제2조(정의) 개인정보란 무엇인가.")
+
+    started = time.monotonic()
+    try:
+        report = ingest_documents(documents(), settings=_settings(store_path), dense=minilm_encoder, stop=stop)
+    finally:
+        released.set()
+    assert time.monotonic() - started < 60 and report.interrupted and report.added == 1
