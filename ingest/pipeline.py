@@ -465,24 +465,34 @@ class Ingestor:
         )
 
     # -- sync ----------------------------------------------------------------------------------
-    def sync(self, seen_doc_ids: set[str], roots: Sequence[str | Path], failed_sources: set[str]) -> int:
-        """Delete documents stored from under ``roots`` that this run did not see; returns the count.
+    def sync(
+        self,
+        seen_doc_ids: set[str],
+        roots: Sequence[str | Path],
+        failed_sources: set[str],
+        read_sources: set[str] | None = None,
+    ) -> int:
+        """Delete documents stored from under ``roots`` that are gone; returns the count.
 
-        Documents whose file failed to load this run are kept: a file that is unreadable for a
-        moment must not lose its chunks.
+        A document is gone when its file no longer exists, or when its file was read this run and no
+        longer holds it (a JSON record removed). A file that exists but was not read (``--exclude``, not
+        matched by ``--include``) keeps its chunks, and so does a file that failed to load this run: a
+        file that is unreadable for a moment must not lose them.
         """
         resolved = [Path(r).resolve() for r in roots]
         keep = {Path(s).resolve() for s in failed_sources}
+        read = {Path(s).resolve() for s in read_sources} if read_sources is not None else None
         gone: set[str] = set()
         scope = models.Filter(must=list(self._scope))
         for hit in self.store.scroll(self.collection, scope):
             doc_id = str(hit.payload.get(DOC_ID_KEY))
             if doc_id in seen_doc_ids or doc_id in gone:
                 continue
-            source = Path(str(hit.payload.get("source", ""))).resolve()
-            if source in keep:
+            # the absolute path where it was recorded: a relative one names another file from another folder
+            source = Path(str(hit.payload.get(SOURCE_PATH_KEY) or hit.payload.get("source", ""))).resolve()
+            if source in keep or not any(source == r or r in source.parents for r in resolved):
                 continue
-            if any(source == r or r in source.parents for r in resolved):
+            if read is None or not source.exists() or source in read:
                 gone.add(doc_id)
         for doc_id in sorted(gone):
             self.store.delete(self.collection, models.Filter(must=self._doc_filter(doc_id)))
@@ -536,11 +546,13 @@ def fingerprint_of(**settings: Any) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def tracked(items: Iterable[Any], seen: set[str]) -> Iterator[Any]:
-    """Pass ``items`` through, recording the ``doc_id`` of every document (for ``--sync``)."""
+def tracked(items: Iterable[Any], seen: set[str], sources: set[str] | None = None) -> Iterator[Any]:
+    """Pass ``items`` through, recording the ``doc_id`` of every document and the files read (for ``--sync``)."""
     for item in items:
         if isinstance(item, SourceDocument):
             seen.add(item.doc_id)
+            if sources is not None:
+                sources.add(item.source)
         yield item
 
 

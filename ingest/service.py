@@ -142,11 +142,12 @@ def ingest_paths(
         max_file_mb=options.max_file_mb,
         follow_symlinks=options.follow_symlinks,
     )
-    documents = tracked(loaded, seen)
+    read: set[str] = set()
+    documents = tracked(loaded, seen, read)
 
     def sync_gone(ingestor: Ingestor, stats: IngestStats) -> None:
         if options.sync and not stats.interrupted:
-            stats.deleted = ingestor.sync(seen, roots, {f.source for f in stats.failed})
+            stats.deleted = ingestor.sync(seen, roots, {f.source for f in stats.failed}, read)
 
     return _ingest(
         documents, options, settings=settings, store=store, dense=dense, on_progress=on_progress, stop=stop,

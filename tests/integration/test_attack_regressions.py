@@ -432,3 +432,21 @@ def test_a_damaged_working_shard_is_not_published_to_readers(tmp_path: Path) -> 
     with pytest.raises(StoreError, match=r"damaged vectors.*not published"):
         store.optimize("laws")
     assert sorted(p.name for p in (root / "laws" / "published").glob("[0-9]*")) == [published.name]
+
+
+def test_sync_deletes_what_is_gone_never_what_was_excluded(tmp_path: Path) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "keep.txt").write_text("Điều 1. Văn bản giữ lại.\n", encoding="utf-8")
+    (corpus / "law.md").write_text("Điều 2. Luật.\n", encoding="utf-8")
+    (corpus / "gone.md").write_text("Điều 3. Sẽ bị xóa.\n", encoding="utf-8")
+    rows = [{"id": "r1", "text": "Điều 4. Một."}, {"id": "r2", "text": "Điều 5. Hai."}]
+    (corpus / "r.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    store = tmp_path / "q"
+    assert _cli("ingest", str(corpus), *_common(store))[0] == 0
+    (corpus / "gone.md").unlink()
+    (corpus / "r.jsonl").write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")  # a record removed
+    code, report = _cli("ingest", str(corpus), "--sync", "--exclude", "*.txt", *_common(store))
+    assert code == 0 and report["deleted"] == 2
+    with EdgeStore(store) as edge:
+        assert {h.payload["doc_id"] for h in edge.scroll("laws")} == {"keep.txt", "law.md", "r.jsonl#r1"}
