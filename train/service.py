@@ -23,7 +23,7 @@ from legalrag.plugin.errors import InputError, ModelLoadError
 from legalrag.plugin.settings import Settings
 from legalrag.train.data import TrainData, prepare_data
 from legalrag.train.fit import FitOptions, fit_embedder, fit_reranker
-from legalrag.train.mining import CANDIDATES
+from legalrag.train.mining import CANDIDATES, ROWS_FILE
 from legalrag.train.options import TrainOptions
 
 __all__ = ["TrainReport", "train_model"]
@@ -199,7 +199,20 @@ def _check_inputs(model: str, output: Path, resume: bool) -> None:
         )
     if output.exists() and any(output.iterdir()) and not resume:
         raise InputError(f"output {output} is not empty: choose a new folder, or pass resume=True to continue a run")
+    if resume and output.exists() and any(output.iterdir()) and not _is_train_output(output):
+        raise InputError(
+            f"output {output} holds no earlier training run (no checkpoints/, {ROWS_FILE} or "
+            f"{REPORT_FILE}): resume only continues a run in its own folder; choose a new one"
+        )
     _check_model(model, "model")
+
+
+#: the report a finished run writes beside its model (and what marks a folder as a training output)
+REPORT_FILE = "legalrag_training.json"
+
+
+def _is_train_output(folder: Path) -> bool:
+    return (folder / "checkpoints").is_dir() or (folder / ROWS_FILE).is_file() or (folder / REPORT_FILE).is_file()
 
 
 def _check_model(model: str, role: str) -> None:
@@ -283,7 +296,7 @@ def _write_card(target: Path, report: TrainReport) -> None:
     existing = readme.read_text(encoding="utf-8") if readme.is_file() else ""
     card = model_card({**report.as_dict(), "model_name": target.name}, existing)
     readme.write_text(card, encoding="utf-8")
-    (target / "legalrag_training.json").write_text(
+    (target / REPORT_FILE).write_text(
         json.dumps(report.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
     )
 

@@ -88,6 +88,13 @@ def test_a_second_round_mines_through_the_first_rounds_collection(base: Path, tm
 
 def test_bad_input_exits_2_and_writes_nothing(base: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
+    unrelated = tmp_path / "someone-elses-model"
+    unrelated.mkdir()
+    (unrelated / "README.md").write_text("their card", encoding="utf-8")
+    (unrelated / "config.json").write_text("{}", encoding="utf-8")
+    refused = _train(base, tmp_path / "q", unrelated, "--resume", code=2)["error"]
+    assert "holds no earlier training run" in refused
+    assert (unrelated / "README.md").read_text(encoding="utf-8") == "their card"  # untouched
     message = _train(base, tmp_path / "q", out, "--model", "use:multilingual", code=2)["error"]
     assert "not trainable" in message
     assert "no_such_split" in _train(base, tmp_path / "q", out, "--split", "no_such_split", code=2)["error"]
