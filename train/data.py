@@ -9,10 +9,12 @@ removed from training and counted.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,8 +93,8 @@ def prepare_data(
         InputError: an empty split, or fewer than :data:`MIN_PAIRS` pairs left after removing leaks.
     """
     train, dev, test, split_by = _splits(Path(path), dataset_format, split, eval_split, seed)
-    held_out = [(_normal(q), _trigrams(q)) for d in (dev, test) if d is not None for q in d.queries.values()]
-    leaks = {qid for qid, text in train.queries.items() if _leaks(text, held_out)}
+    held_out = LeakIndex([q for d in (dev, test) if d is not None for q in d.queries.values()])
+    leaks = {qid for qid, text in train.queries.items() if held_out.leaks(text)}
     pairs = [
         Pair(qid, train.queries[qid], doc_id, _text(train, doc_id))
         for qid in sorted(train.queries)
@@ -176,14 +178,55 @@ def _trigrams(text: str) -> set[str]:
     return {squeezed[i : i + 3] for i in range(max(1, len(squeezed) - 2))}
 
 
-def _leaks(query: str, held_out: list[tuple[str, set[str]]]) -> bool:
-    """Whether ``query`` is (nearly) one of the held-out queries (given normalised, with their trigrams)."""
-    normal = _normal(query)
-    mine = _trigrams(query)
-    for other, theirs in held_out:
-        if other == normal:
+class LeakIndex:
+    """The held-out queries, indexed so that finding a training query's near-duplicate does not compare
+    it with every one of them (a few thousand queries on each side made that minutes).
+
+    Prefix filtering (the all-pairs similarity join): with the trigrams of every set in one global order,
+    rarest first, two sets whose Jaccard similarity reaches ``t`` share a trigram among the first
+    ``|x| - ceil(t * |x|) + 1`` of each; only those candidates, of a compatible size, are compared.
+
+    Example:
+        >>> index = LeakIndex(["개인정보를 제3자에게 제공할 수 있는 경우는?"])
+        >>> index.leaks("개인정보를 제3자에게 제공할 수 있는 경우는"), index.leaks("전혀 다른 질문")
+        (True, False)
+    """
+
+    def __init__(self, queries: Sequence[str], threshold: float = LEAK_SIMILARITY) -> None:
+        self.threshold = threshold
+        self._normals = {_normal(q) for q in queries}
+        self._sets = [_trigrams(q) for q in queries]
+        self._rarity: dict[str, int] = {}
+        for grams in self._sets:
+            for gram in grams:
+                self._rarity[gram] = self._rarity.get(gram, 0) + 1
+        self._postings: dict[str, list[int]] = {}
+        for i, grams in enumerate(self._sets):
+            for gram in self._prefix(grams):
+                self._postings.setdefault(gram, []).append(i)
+
+    def _prefix(self, grams: set[str]) -> list[str]:
+        ordered = sorted(grams, key=lambda g: (self._rarity.get(g, 0), g))
+        return ordered[: len(grams) - math.ceil(self.threshold * len(grams)) + 1]
+
+    def leaks(self, query: str) -> bool:
+        """Whether ``query`` is (nearly) one of the held-out queries."""
+        if _normal(query) in self._normals:
             return True
-        union = len(mine | theirs)
-        if union and len(mine & theirs) / union >= LEAK_SIMILARITY:
-            return True
-    return False
+        mine = _trigrams(query)
+        low, high = self.threshold * len(mine), len(mine) / self.threshold
+        seen: set[int] = set()
+        for gram in self._prefix(mine):
+            for i in self._postings.get(gram, ()):
+                if i in seen:
+                    continue
+                seen.add(i)
+                theirs = self._sets[i]
+                if low <= len(theirs) <= high and _jaccard(mine, theirs) >= self.threshold:
+                    return True
+        return False
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0

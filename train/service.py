@@ -296,9 +296,7 @@ def _write_card(target: Path, report: TrainReport) -> None:
     existing = readme.read_text(encoding="utf-8") if readme.is_file() else ""
     card = model_card({**report.as_dict(), "model_name": target.name}, existing)
     readme.write_text(card, encoding="utf-8")
-    (target / REPORT_FILE).write_text(
-        json.dumps(report.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
-    )
+    (target / REPORT_FILE).write_text(json.dumps(report.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
 
 
 def _slug(text: str) -> str:
