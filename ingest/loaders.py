@@ -264,10 +264,12 @@ def _matches(rel: str, pattern: str) -> bool:
 
 def _load(file: _File, limit: int) -> Iterator[SourceDocument | LoadFailure]:
     try:
-        with open(file.path, "rb") as fh:
-            data = fh.read(limit + 1)
+        data = _read_regular(file.path, limit + 1)
     except OSError as exc:
         yield file.failure(f"cannot read file: {exc.strerror or exc}")
+        return
+    if data is None:
+        yield file.failure("not a regular file any more (replaced since the folder was listed): not read")
         return
     if len(data) > limit:
         yield file.failure(f"larger than {limit / 1048576:g} MB: skipped (raise max_file_mb=)")
@@ -281,6 +283,23 @@ def _load(file: _File, limit: int) -> Iterator[SourceDocument | LoadFailure]:
         yield file.failure(str(exc))
     except Exception as exc:  # one bad file must never stop a corpus
         yield file.failure(f"{type(exc).__name__}: {exc}")
+
+
+def _read_regular(path: Path, size: int) -> bytes | None:
+    """Up to ``size`` bytes of ``path`` if it is still a regular file, else ``None``: opened without
+    blocking, so a file swapped for a FIFO after the folder was listed never hangs the run."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=True) as handle:
+            fd = -1
+            return handle.read(size)
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def _require(module: str, package: str, purpose: str) -> Any:

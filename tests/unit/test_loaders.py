@@ -328,3 +328,24 @@ def test_deeply_nested_html_is_refused_and_flat_html_reads_in_one_pass(tmp_path:
     (tmp_path / "flat.html").write_text(flat, encoding="utf-8")
     docs, failures = load_all(tmp_path / "flat.html")
     assert not failures and docs[0].text.count("\n") == 2 * (40_000 - 1) and "제39999조 본문" in docs[0].text
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_file_swapped_for_a_fifo_after_listing_is_a_failure_not_a_hang(tmp_path: Path) -> None:
+    import threading
+
+    from legalrag.ingest.loaders import plan_files
+
+    (tmp_path / "a.md").write_text("제1조 본문\n", encoding="utf-8")
+    (tmp_path / "b.md").write_text("제2조 본문\n", encoding="utf-8")
+    assert len(plan_files([tmp_path])) == 2
+    items = iter_documents([tmp_path])
+    first = next(items)  # the folder is listed and a.md read; now b.md becomes a FIFO nobody writes to
+    (tmp_path / "b.md").unlink()
+    os.mkfifo(tmp_path / "b.md")
+    rest: list[object] = []
+    reader = threading.Thread(target=lambda: rest.extend(items), daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    assert not reader.is_alive(), "reading a FIFO blocked the run"
+    assert isinstance(first, SourceDocument) and "not a regular file" in rest[0].reason  # type: ignore[attr-defined]
