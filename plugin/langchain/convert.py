@@ -11,7 +11,7 @@ from langchain_core.documents import Document
 from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
 from legalrag.plugin.errors import InputError
-from legalrag.plugin.schema import ID_NAMESPACE, TEXT_KEY
+from legalrag.plugin.schema import ID_NAMESPACE, RESERVED_KEYS, TEXT_KEY
 from legalrag.plugin.store.base import Hit
 
 __all__ = [
@@ -28,7 +28,9 @@ __all__ = [
 
 #: payload key keeping the id a document was added under (``Document.id``)
 LC_ID_KEY = "lc_id"
-_RESERVED = {TEXT_KEY, LC_ID_KEY}
+#: keys only legalrag writes: a document's metadata naming one is refused (``tenant`` would move it into
+#: another tenant's view, ``version`` confuse incremental ingest)
+_RESERVED = {TEXT_KEY, LC_ID_KEY, *RESERVED_KEYS}
 
 
 def point_id(user_id: str, tenant: str | None = None) -> str:

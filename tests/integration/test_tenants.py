@@ -393,3 +393,12 @@ def test_vectorstore_refuses_to_overwrite_another_tenants_uuid(vectorstore: Lega
     vectorstore.delete([theirs[0]])
     after = {h.id: h.payload for h in world.store.retrieve(NAME, theirs[:1])}
     assert after == before, "a tenant-bound store may neither overwrite nor delete another tenant's point"
+
+
+@pytest.mark.parametrize("key", ["tenant", "version", "source_path", "text"])
+def test_vectorstore_metadata_cannot_name_a_reserved_key(world: World, embeddings: OnceEmbeddings, key: str) -> None:
+    for tenant in (None, "acme"):  # an unbound store too: metadata must not move a document into tenant B
+        store = LegalVectorStore(world.store, NAME, embeddings, tenant=tenant)
+        with pytest.raises(InputError, match="reserved by legalrag"):
+            store.add_texts(["제1조 본문"], metadatas=[{key: "B"}])
+    assert not [h for h in world.store.scroll(NAME) if h.payload.get("tenant") == "B"]
