@@ -77,6 +77,10 @@ def search(
         )
 
 
+#: the longest ``--filter`` JSON read (parsing a huge one would take memory before any check)
+MAX_FILTER_CHARS = 1 << 20
+
+
 def parse_filter(text: str | None) -> Any:
     """The ``--filter`` JSON object, or ``None``; bad JSON is an :class:`InputError` (exit 2)."""
     import json
@@ -85,6 +89,8 @@ def parse_filter(text: str | None) -> Any:
 
     if text is None:
         return None
+    if len(text) > MAX_FILTER_CHARS:
+        raise InputError(f"--filter has {len(text):,} characters, over {MAX_FILTER_CHARS:,}: narrow it")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:

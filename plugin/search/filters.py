@@ -31,6 +31,8 @@ _Scalar = (str, int, bool)
 
 #: how deep $and / $or / $not may nest (a filter is written by hand; deeper is an attack or a bug)
 MAX_DEPTH = 32
+#: keys and values one filter may hold in all (a hand-written filter holds a few; a list of ids, thousands)
+MAX_FILTER_VALUES = 10_000
 #: payload keys are field names; a longer "key" is not one
 MAX_KEY_LENGTH = 256
 #: Qdrant stores integers as signed 64-bit
@@ -41,6 +43,8 @@ def to_qdrant_filter(spec: Mapping[str, Any] | models.Filter | None, _depth: int
     """Translate a LangChain-style filter dict; raise :class:`InputError` naming what is wrong."""
     if spec is None or isinstance(spec, models.Filter):
         return spec
+    if _depth == 0 and (size := _size(spec)) > MAX_FILTER_VALUES:
+        raise InputError(f"filter holds {size:,} keys and values, over {MAX_FILTER_VALUES:,}: narrow it")
     if _depth > MAX_DEPTH:
         raise InputError(f"filter is nested more than {MAX_DEPTH} levels deep: flatten it")
     if not isinstance(spec, Mapping):
@@ -66,6 +70,28 @@ def to_qdrant_filter(spec: Mapping[str, Any] | models.Filter | None, _depth: int
     if should:
         must.append(models.Filter(should=should))
     return models.Filter(must=must or None, must_not=must_not or None)
+
+
+def _size(value: Any, depth: int = 0) -> int:
+    """Keys and values in a filter, counted without recursing past :data:`MAX_DEPTH` (deeper is refused
+    anyway) and stopping once over :data:`MAX_FILTER_VALUES`."""
+    if depth > MAX_DEPTH + 2:
+        return 1
+    if isinstance(value, Mapping):
+        total = 0
+        for item in value.values():
+            total += 1 + _size(item, depth + 1)
+            if total > MAX_FILTER_VALUES:
+                break
+        return total
+    if isinstance(value, (list, tuple)):
+        total = 0
+        for item in value:
+            total += _size(item, depth + 1)
+            if total > MAX_FILTER_VALUES:
+                break
+        return total
+    return 1
 
 
 def _sub_filters(op: str, value: Any, depth: int) -> list[models.Filter]:

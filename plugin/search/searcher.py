@@ -332,9 +332,19 @@ def _tie_depth(request: SearchRequest, hits: list[Hit], depth: int) -> int | Non
     return min(MAX_K, request.limit * 2)
 
 
+#: the longest query searched: a question, or a paragraph of one; longer is a document pasted by mistake or
+#: an attempt to exhaust the analysers and the encoder
+MAX_QUERY_CHARS = 20_000
+
+
 def _check_query(query: Any, k: Any) -> None:
     if not isinstance(query, str) or not query.strip():
         raise InputError("the query is empty: pass some text to search for")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InputError(
+            f"the query has {len(query):,} characters, over {MAX_QUERY_CHARS:,}: search with the question, "
+            "not a whole document"
+        )
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
         raise InputError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
 

@@ -153,3 +153,9 @@ def test_a_missing_collection_names_the_store_searched(tmp_path: Path) -> None:
         open_searcher(Settings(collection="laws"), store)
     assert str(tmp_path / "nowhere") in str(err.value) and "collection=" in str(err.value)
     assert "--collection" not in str(err.value)  # the library speaks Python; the CLI shows flags
+
+
+def test_a_query_the_size_of_a_document_is_refused_before_any_work(searcher: Any) -> None:
+    with pytest.raises(InputError, match="over 20,000"):
+        searcher.search("개인정보 " * 100_000, 5)
+    assert searcher.search("개인정보 " * 1000, 5) is not None  # a long question is still a question

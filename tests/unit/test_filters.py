@@ -90,3 +90,11 @@ def test_values_qdrant_cannot_hold_are_refused_with_the_reason(spec: dict, messa
 
 def test_the_edges_of_the_integer_range_still_filter() -> None:
     assert to_qdrant_filter({"chunk_index": {"$gte": -(2**63), "$lte": 2**63 - 1}}) is not None
+
+
+def test_a_filter_too_large_to_be_written_by_hand_is_refused() -> None:
+    assert to_qdrant_filter({"doc_id": [f"d{i}" for i in range(5000)]}) is not None  # a long id list is fine
+    with pytest.raises(InputError, match="over 10,000"):
+        to_qdrant_filter({"doc_id": [f"d{i}" for i in range(20_000)]})
+    with pytest.raises(InputError, match="over 10,000"):
+        to_qdrant_filter({"$or": [{"title": f"t{i}"} for i in range(6000)]})
