@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -52,6 +51,7 @@ from legalrag.plugin.schema import (
     SourceDocument,
     SparseVector,
     point_id,
+    without_surrogates,
 )
 from legalrag.plugin.store.base import PointRecord, Store
 
@@ -561,13 +561,10 @@ def _source_path(source: str) -> str:
     return os.path.abspath(source)
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _clean(text: str) -> str:
-    """``text`` with lone surrogates (bytes no codec could decode) replaced by U+FFFD: Qdrant stores UTF-8,
-    and one such character in one record would fail the whole batch it is written with."""
-    return _SURROGATE.sub("\ufffd", text)
+    """``text`` fit for Qdrant, which stores UTF-8: one lone surrogate in one record would fail the whole
+    batch it is written with."""
+    return without_surrogates(text)
 
 
 def _clean_value(value: Any) -> Any:
@@ -582,7 +579,7 @@ def _clean_value(value: Any) -> Any:
 
 def _dirty(value: Any) -> bool:
     if isinstance(value, str):
-        return _SURROGATE.search(value) is not None
+        return without_surrogates(value) != value
     if isinstance(value, Mapping):
         return any(_dirty(str(k)) or _dirty(v) for k, v in value.items())
     if isinstance(value, (list, tuple)):

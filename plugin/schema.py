@@ -7,6 +7,7 @@ LangChain-style filters like ``{"title": ..., "article": ...}`` map directly ont
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ __all__ = [
     "SparseVector",
     "content_hash",
     "point_id",
+    "without_surrogates",
 ]
 
 #: Qdrant distances a dense vector can use; a model's similarity function picks one
@@ -123,3 +125,17 @@ class SparseVector:
     def __post_init__(self) -> None:
         if len(self.indices) != len(self.values):
             raise ValueError("sparse vector indices and values differ in length")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(text: str) -> str:
+    """``text`` with lone surrogates (bytes that were not UTF-8: a file name, a command-line argument)
+    replaced by U+FFFD: Qdrant, the tokenizers and JSON all need valid Unicode.
+
+    Example:
+        >>> without_surrogates("bad\udcffname")
+        'bad\ufffdname'
+    """
+    return _SURROGATE.sub("\ufffd", text)

@@ -19,9 +19,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from qdrant_client import models
 
 from legalrag.plugin.errors import InputError
+from legalrag.plugin.schema import without_surrogates
 
 __all__ = ["and_filters", "to_qdrant_filter"]
 
@@ -43,6 +45,17 @@ def to_qdrant_filter(spec: Mapping[str, Any] | models.Filter | None, _depth: int
     """Translate a LangChain-style filter dict; raise :class:`InputError` naming what is wrong."""
     if spec is None or isinstance(spec, models.Filter):
         return spec
+    if _depth == 0:  # whatever the checks below miss, qdrant-client's own models refuse: as an InputError
+        try:
+            return _translate(spec, 0)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InputError(f"filter is not valid: {where}: {first['msg']}") from None
+    return _translate(spec, _depth)
+
+
+def _translate(spec: Mapping[str, Any], _depth: int) -> models.Filter | None:
     if _depth == 0 and (size := _size(spec)) > MAX_FILTER_VALUES:
         raise InputError(f"filter holds {size:,} keys and values, over {MAX_FILTER_VALUES:,}: narrow it")
     if _depth > MAX_DEPTH:
@@ -111,6 +124,8 @@ def _short(value: Any) -> str:
 
 
 def _check_scalar(key: str, value: Any) -> None:
+    if isinstance(value, str) and without_surrogates(value) != value:
+        raise InputError(f"filter value for {key!r} is not valid text (bytes that are not UTF-8): {_short(value)}")
     if not isinstance(value, _Scalar):
         raise InputError(f"filter value for {key!r} must be a string, integer or bool, got {_short(value)}")
     _check_number(key, value)
@@ -133,6 +148,8 @@ def _field(key: str, value: Any, must: list[Any], must_not: list[Any]) -> None:
             raise InputError(f"filter list for {key!r} is empty")
         for v in value:
             _check_scalar(key, v)
+        if not (all(isinstance(v, str) for v in value) or all(type(v) is int for v in value)):
+            raise InputError(f"filter list for {key!r} must hold only strings or only integers, got {_short(value)}")
         must.append(models.FieldCondition(key=key, match=models.MatchAny(any=value)))
         return
     if not isinstance(value, Mapping):

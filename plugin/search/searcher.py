@@ -26,7 +26,7 @@ from qdrant_client import models
 from legalrag.plugin.errors import InputError, StoreError
 from legalrag.plugin.models.loading import as_dense_model
 from legalrag.plugin.models.protocol import DenseModel
-from legalrag.plugin.schema import TENANT_KEY
+from legalrag.plugin.schema import TENANT_KEY, without_surrogates
 from legalrag.plugin.search.diagnose import FilterDoctor, check_threshold, score_ceiling
 from legalrag.plugin.search.filters import and_filters, to_qdrant_filter
 from legalrag.plugin.settings import SearchSettings
@@ -150,6 +150,7 @@ class Searcher:
     ) -> SearchRequest:
         """Build the store request for ``query`` (encoding it as the mode needs)."""
         _check_query(query, k)
+        query = without_surrogates(query)  # undecodable bytes from a command line or a form
         chosen = self.resolve_mode(mode)
         score_threshold = self.check_threshold(score_threshold, chosen)
         dense = None
@@ -196,6 +197,7 @@ class Searcher:
         keep that order.
         """
         _check_query(query, k)  # k itself, not only the (clamped) depth fetched for grouping/reranking
+        query = without_surrogates(query)  # undecodable bytes from a command line or a form
         self.doctor.before(filter, group_by)
         depth = self._depth(k, group_by)
         request = self.request(query, depth, mode=mode, filter=filter, score_threshold=score_threshold)
@@ -237,6 +239,7 @@ class Searcher:
             )
             return await run_in_executor(None, call)
         _check_query(query, k)  # before encoding: a bad query fails without a model call
+        query = without_surrogates(query)  # undecodable bytes from a command line or a form
         known = await self.doctor.afields(self.astore) if self.doctor.needed(filter, group_by) else None
         self.doctor.before(filter, group_by, known)
         if score_threshold is not None and self._distance is None:

@@ -159,3 +159,11 @@ def test_a_query_the_size_of_a_document_is_refused_before_any_work(searcher: Any
     with pytest.raises(InputError, match="over 20,000"):
         searcher.search("개인정보 " * 100_000, 5)
     assert searcher.search("개인정보 " * 1000, 5) is not None  # a long question is still a question
+
+
+def test_a_query_with_undecodable_bytes_is_searched_as_text(searcher: Any) -> None:
+    # a command line passes bytes that are not UTF-8 as lone surrogates; the tokenizer and Qdrant need text
+    for mode in ("dense", "sparse", "hybrid"):
+        assert isinstance(searcher.search("개인정보\udcff 수집", 5, mode=mode), list)
+    with pytest.raises(InputError, match="not valid text"):
+        searcher.search("개인정보", 5, filter={"title": "개인\udcff정보"})
