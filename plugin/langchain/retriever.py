@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field, field_validator
+from langchain_core.runnables.config import run_in_executor
+from langchain_core.vectorstores.utils import maximal_marginal_relevance
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 from qdrant_client import models
 
+from legalrag.plugin.errors import InputError
 from legalrag.plugin.langchain.vectorstore import LC_ID_KEY
 from legalrag.plugin.schema import TEXT_KEY
 from legalrag.plugin.search.searcher import MAX_K, Mode, Searcher
@@ -59,7 +62,13 @@ class LegalRetriever(BaseRetriever):
     filter: dict[str, Any] | models.Filter | None = None
     score_threshold: float | None = None
     group_by: str | None = None
+    #: ``similarity`` (the searcher's ranking), ``similarity_score_threshold`` (the same, with
+    #: ``score_threshold`` required) or ``mmr`` (diverse: ``fetch_k`` candidates re-picked by maximal
+    #: marginal relevance with ``lambda_mult``), as LangChain's ``VectorStoreRetriever`` spells them
+    search_type: Literal["similarity", "similarity_score_threshold", "mmr"] = "similarity"
     search_kwargs: dict[str, Any] = Field(default_factory=dict)
+    #: the store ``from_collection`` opened for this retriever (closed by :meth:`close`)
+    _owned: Store | None = PrivateAttr(default=None)
 
     @field_validator("search_kwargs")
     @classmethod
@@ -99,27 +108,86 @@ class LegalRetriever(BaseRetriever):
         from legalrag.plugin.store import open_store
 
         settings = settings or Settings()
-        store = store if store is not None else open_store(settings)
-        mode = (search_kwargs or {}).get("mode")
-        searcher = open_searcher(settings, store, collection, tenant=tenant, astore=astore, mode=mode)
-        if warmup:
-            searcher.warmup(mode)
-        return cls(searcher=searcher, k=settings.search.k, search_kwargs=dict(search_kwargs or {}))
+        owned = open_store(settings) if store is None else None
+        target = store if store is not None else owned
+        assert target is not None
+        try:
+            mode = (search_kwargs or {}).get("mode")
+            searcher = open_searcher(settings, target, collection, tenant=tenant, astore=astore, mode=mode)
+            if warmup:
+                searcher.warmup(mode)
+            retriever = cls(searcher=searcher, k=settings.search.k, search_kwargs=dict(search_kwargs or {}))
+        except BaseException:
+            if owned is not None:
+                owned.close()
+            raise
+        retriever._owned = owned
+        return retriever
+
+    def close(self) -> None:
+        """Close the store :meth:`from_collection` opened (a store passed in stays the caller's to close).
+
+        An embedded store's reader copy is removed then; ``with LegalRetriever.from_collection(...) as r:``
+        does the same on the way out.
+        """
+        owned, self._owned = self._owned, None
+        if owned is not None:
+            owned.close()
+
+    def __enter__(self) -> LegalRetriever:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        searcher = self.searcher
+        model = getattr(searcher.dense, "name", None) if searcher.dense is not None else None
+        return (
+            f"LegalRetriever(collection={searcher.collection!r}, mode={searcher.resolve_mode(self.mode)!r}, "
+            f"fusion={searcher.config.fusion!r}, model={model!r}, k={self.k}, search_type={self.search_type!r})"
+        )
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
-        hits = self.searcher.search(query, **self._arguments(kwargs))
-        return [hit_to_document(hit) for hit in hits]
+        arguments, diversity = self._arguments(kwargs)
+        if diversity is None:
+            return [hit_to_document(hit) for hit in self.searcher.search(query, **arguments)]
+        k, (fetch_k, lambda_mult) = arguments.pop("k"), diversity
+        candidates = self.searcher.search(query, max(fetch_k, k), **arguments)
+        return self._diverse(query, candidates, k, lambda_mult)
 
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
-        hits = await self.searcher.asearch(query, **self._arguments(kwargs))
-        return [hit_to_document(hit) for hit in hits]
+        arguments, diversity = self._arguments(kwargs)
+        if diversity is None:
+            return [hit_to_document(hit) for hit in await self.searcher.asearch(query, **arguments)]
+        k, (fetch_k, lambda_mult) = arguments.pop("k"), diversity
+        candidates = await self.searcher.asearch(query, max(fetch_k, k), **arguments)
+        return await run_in_executor(None, self._diverse, query, candidates, k, lambda_mult)
 
-    def _arguments(self, overrides: dict[str, Any]) -> dict[str, Any]:
-        """The search arguments: the fields, then ``search_kwargs``, then the call's keyword arguments."""
+    def _diverse(self, query: str, candidates: list[Hit], k: int, lambda_mult: float) -> list[Document]:
+        """``k`` of ``candidates`` picked by maximal marginal relevance over their stored dense vectors."""
+        if not candidates:
+            return []
+        dense = self.searcher.embeddings
+        if dense is None:
+            raise InputError("search_type='mmr' needs the collection's dense model: search a collection with one")
+        stored = {
+            h.id: h.dense
+            for h in self.searcher.store.retrieve(
+                self.searcher.collection, [h.id for h in candidates], with_vectors=True
+            )
+        }
+        vectors = [stored.get(h.id) or [] for h in candidates]
+        picked = maximal_marginal_relevance(dense.encode_queries([query])[0], vectors, lambda_mult=lambda_mult, k=k)
+        return [hit_to_document(candidates[i]) for i in picked]
+
+    def _arguments(self, overrides: dict[str, Any]) -> tuple[dict[str, Any], tuple[int, float] | None]:
+        """The search arguments (the fields, then ``search_kwargs``, then the call's keyword arguments), and
+        for ``mmr`` its ``(fetch_k, lambda_mult)``."""
         _check_arguments(overrides, "retriever")
         fields = {
             "k": self.k,
@@ -128,10 +196,18 @@ class LegalRetriever(BaseRetriever):
             "score_threshold": self.score_threshold,
             "group_by": self.group_by,
         }
-        return {**fields, **self.search_kwargs, **overrides}
+        merged = {**fields, **self.search_kwargs, **overrides}
+        fetch_k, lambda_mult = merged.pop("fetch_k", 20), merged.pop("lambda_mult", 0.5)
+        if self.search_type == "similarity_score_threshold" and merged["score_threshold"] is None:
+            raise InputError("search_type='similarity_score_threshold' needs a score_threshold in search_kwargs")
+        if self.search_type != "mmr":
+            return merged, None
+        if not isinstance(fetch_k, int) or fetch_k < 1 or not 0.0 <= float(lambda_mult) <= 1.0:
+            raise InputError(f"mmr needs fetch_k >= 1 and 0 <= lambda_mult <= 1, got {fetch_k!r} and {lambda_mult!r}")
+        return merged, (fetch_k, float(lambda_mult))
 
 
-_SEARCH_ARGUMENTS = ("k", "mode", "filter", "score_threshold", "group_by")
+_SEARCH_ARGUMENTS = ("k", "mode", "filter", "score_threshold", "group_by", "fetch_k", "lambda_mult")
 
 
 def _check_arguments(arguments: dict[str, Any], where: str) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from legalrag.ingest import ingest_paths
 from legalrag.plugin import LegalRetriever, Settings
+from legalrag.plugin.errors import InputError
 from legalrag.plugin.store import EdgeStore
 from tests.conftest import EXAMPLES, MINILM
 
@@ -82,3 +83,44 @@ def test_warmup_loads_only_what_the_mode_needs(laws: Settings, monkeypatch: pyte
     assert "kiwi" not in tokenizers._kiwi_state  # a dense app never pays for the Korean analyser
     assert dense.invoke("개인정보 수집 동의")
     dense.searcher.store.close()
+
+
+def test_close_and_with_release_the_store_the_retriever_opened(laws: Settings) -> None:
+    readers = laws.qdrant_path / "laws" / "readers"
+    with LegalRetriever.from_collection(settings=laws, search_kwargs={"mode": "sparse"}) as retriever:
+        assert retriever.invoke("신용카드 분실 책임")
+        assert any(readers.iterdir())  # this process's reader copy, while open
+    assert not list(readers.iterdir())  # removed on the way out
+    retriever.close()  # twice is harmless
+    given = EdgeStore(laws.qdrant_path)
+    borrowed = LegalRetriever.from_collection(settings=laws, store=given, warmup=False)
+    borrowed.close()
+    assert given.count("laws") > 0  # a store passed in stays open: it is the caller's
+    given.close()
+
+
+def test_repr_names_collection_mode_fusion_and_model(laws: Settings) -> None:
+    with LegalRetriever.from_collection(settings=laws, search_kwargs={"mode": "hybrid"}) as retriever:
+        shown = repr(retriever)
+    assert "collection='laws'" in shown and "mode='hybrid'" in shown and "fusion=" in shown and MINILM in shown
+
+
+def test_mmr_trades_relevance_for_diversity_as_langchain_spells_it(laws: Settings) -> None:
+    query = "신용카드 분실 도난 책임"
+    with LegalRetriever.from_collection(settings=laws, search_kwargs={"mode": "dense", "k": 4}) as plain:
+        top = plain.invoke(query)
+        diverse = LegalRetriever(
+            searcher=plain.searcher,
+            search_type="mmr",
+            search_kwargs={"mode": "dense", "k": 4, "fetch_k": 20, "lambda_mult": 0.0},
+        ).invoke(query)
+        relevant = LegalRetriever(
+            searcher=plain.searcher,
+            search_type="mmr",
+            search_kwargs={"mode": "dense", "k": 4, "fetch_k": 20, "lambda_mult": 1.0},
+        ).invoke(query)
+        with pytest.raises(InputError, match="needs a score_threshold"):
+            LegalRetriever(searcher=plain.searcher, search_type="similarity_score_threshold").invoke(query)
+    assert len(diverse) == 4 and [d.id for d in relevant] == [d.id for d in top]  # lambda 1: pure relevance
+    assert [d.id for d in diverse] != [d.id for d in top]  # lambda 0: pure diversity picks otherwise
+    assert len({d.metadata["doc_id"] for d in diverse}) >= len({d.metadata["doc_id"] for d in top})
