@@ -164,6 +164,17 @@ def iter_documents(
             yield from _load(_File(path, rel, json_fields), limit)
 
 
+def existing_paths(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """``paths`` as a list, refused (before anything loads or is written) when empty or missing."""
+    roots = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
+    if not roots:
+        raise InputError("no paths given: pass at least one file or folder")
+    missing = [str(p) for p in roots if not p.exists()]
+    if missing:
+        raise InputError(f"path(s) not found: {', '.join(missing)}")
+    return roots
+
+
 def plan_files(
     paths: Sequence[str | Path],
     *,

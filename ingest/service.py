@@ -19,13 +19,12 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from legalrag.ingest.chunking import Chunker, HFTokenCounter, TokenCounter
-from legalrag.ingest.loaders import DEFAULT_MAX_FILE_MB
+from legalrag.ingest.loaders import DEFAULT_MAX_FILE_MB, existing_paths
 from legalrag.ingest.options import IngestOptions
 from legalrag.ingest.pipeline import DocumentFailure, Ingestor, IngestStats, fingerprint_of, tracked
 from legalrag.ingest.prepare import PrepareProcess, chunking_of
@@ -122,7 +121,7 @@ def ingest_paths(
         (4, 312)
     """
     options = options or IngestOptions()
-    roots = _existing(paths)
+    roots = existing_paths(paths)
     from legalrag.ingest.loaders import iter_documents, plan_files
 
     # collisions and a bad doc_id root are refused before the store opens
@@ -179,7 +178,7 @@ def chunk_paths(
     from legalrag.ingest.loaders import iter_documents
     from legalrag.plugin.components import load_tokenizer
 
-    roots = _existing(paths)
+    roots = existing_paths(paths)
     settings = settings or Settings()
     chunker = make_chunker(load_tokenizer(settings.model, settings), settings)
     chunks: list[Chunk] = []
@@ -192,17 +191,6 @@ def chunk_paths(
         else:
             failed.append(item)
     return chunks, failed
-
-
-def _existing(paths: PathLike | Sequence[PathLike]) -> list[Path]:
-    """``paths`` as a list, refused (before anything loads or is written) when empty or missing."""
-    roots = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
-    if not roots:
-        raise InputError("no paths given: pass at least one file or folder")
-    missing = [str(p) for p in roots if not p.exists()]
-    if missing:
-        raise InputError(f"path(s) not found: {', '.join(missing)}")
-    return roots
 
 
 def ingest_documents(

@@ -66,6 +66,9 @@ def ingest(
     """Load, chunk, embed and upsert documents; re-runs are incremental and idempotent."""
     out = Output(conn.as_json)
     with fail_cleanly(out):
+        from legalrag.ingest.loaders import existing_paths
+
+        existing_paths(paths)  # a wrong path fails here, before the store and model code is imported
         from legalrag.ingest.options import IngestOptions
         from legalrag.ingest.progress import IngestProgress
         from legalrag.ingest.service import ingest_paths

@@ -266,3 +266,19 @@ def test_the_command_is_main_which_freezes_the_heap_before_python_exits(monkeypa
         assert exited.value.code == 2  # exit codes pass through unchanged
     finally:
         gc.unfreeze()
+
+
+def test_a_wrong_path_fails_before_the_store_and_model_code_load(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from legalrag.cli import main\n"
+        f"sys.argv = ['legalrag', 'ingest', {str(tmp_path / 'missing')!r}, '--json']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "heavy = [m for m in ('qdrant_client', 'torch', 'transformers') if m in sys.modules]\n"
+        "print('RESULT', code, heavy, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "RESULT 2 []" in proc.stderr and "path(s) not found" in proc.stdout
