@@ -15,10 +15,12 @@ are read (not FIFOs or devices, not links leading outside the folder unless aske
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import importlib
 import io
 import json
+import logging
 import os
 import re
 import stat
@@ -424,30 +426,54 @@ def _decode_html(data: bytes) -> str:
 
 def _load_pdf(data: bytes, file: _File) -> Iterator[SourceDocument | LoadFailure]:
     pypdf = _require("pypdf", "pypdf", "reading PDF files")
+    with _captured_log("pypdf") as messages:  # pypdf's own warnings would print raw lines mid-progress
+        result = _read_pdf(pypdf, data, file)
+    if isinstance(result, LoadFailure) and messages:
+        result = file.failure(f"{result.reason}; pypdf: {'; '.join(dict.fromkeys(messages))[:500]}")
+    yield result
+
+
+@contextlib.contextmanager
+def _captured_log(name: str) -> Iterator[list[str]]:
+    """The messages logger ``name`` emits inside the block, kept from the terminal and returned."""
+    logger = logging.getLogger(name)
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(" ".join(record.getMessage().split()))
+
+    handler, propagate = Collect(logging.WARNING), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _read_pdf(pypdf: Any, data: bytes, file: _File) -> SourceDocument | LoadFailure:
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         encrypted = reader.is_encrypted
     except Exception as exc:
-        yield file.failure(f"corrupt PDF ({type(exc).__name__}: {exc})")
-        return
+        return file.failure(f"corrupt PDF ({type(exc).__name__}: {exc})")
     if encrypted:
         try:
             opened = bool(reader.decrypt(""))  # owner-password-only PDFs open with an empty password
         except Exception:
             opened = False
         if not opened:
-            yield file.failure("encrypted PDF (a password is needed): decrypt it first, e.g. qpdf --decrypt")
-            return
+            return file.failure("encrypted PDF (a password is needed): decrypt it first, e.g. qpdf --decrypt")
     try:
         pages = [(page.extract_text() or "").strip("\n") for page in reader.pages]
         title = reader.metadata.title if reader.metadata else None
     except Exception as exc:
-        yield file.failure(f"corrupt PDF ({type(exc).__name__}: {exc})")
-        return
+        return file.failure(f"corrupt PDF ({type(exc).__name__}: {exc})")
     if not any(page.strip() for page in pages):
-        yield file.failure("PDF has no extractable text (scanned images?): run OCR first")
-        return
-    yield file.document("\n\n".join(pages), title if isinstance(title, str) else None, {"pages": len(pages)})
+        return file.failure("PDF has no extractable text (scanned images?): run OCR first")
+    return file.document("\n\n".join(pages), title if isinstance(title, str) else None, {"pages": len(pages)})
 
 
 def _load_docx(data: bytes, file: _File) -> Iterator[SourceDocument | LoadFailure]:

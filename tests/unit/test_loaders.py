@@ -349,3 +349,17 @@ def test_a_file_swapped_for_a_fifo_after_listing_is_a_failure_not_a_hang(tmp_pat
     reader.join(timeout=30)
     assert not reader.is_alive(), "reading a FIFO blocked the run"
     assert isinstance(first, SourceDocument) and "not a regular file" in rest[0].reason  # type: ignore[attr-defined]
+
+
+def test_pypdf_messages_are_folded_into_the_failure_not_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = pdf_bytes(["x"])
+    at = good.rfind(b"startxref")
+    (tmp_path / "recovered.pdf").write_bytes(good[:at] + b"startxref\n12\n%%EOF\n")  # a wrong xref offset
+    (tmp_path / "broken.pdf").write_bytes(good[: len(good) // 2] + b"startxref\n12\n%%EOF\n")
+    docs, failures = load_all(tmp_path)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""  # pypdf's "incorrect startxref pointer" not printed raw
+    assert [d.text for d in docs] == ["x"]  # pypdf recovers the first
+    assert failures[0].reason.startswith("corrupt PDF")
