@@ -352,7 +352,7 @@ def test_a_file_swapped_for_a_fifo_after_listing_is_a_failure_not_a_hang(tmp_pat
 
 
 def test_pypdf_messages_are_folded_into_the_failure_not_printed(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     good = pdf_bytes(["x"])
     at = good.rfind(b"startxref")
@@ -361,5 +361,6 @@ def test_pypdf_messages_are_folded_into_the_failure_not_printed(
     docs, failures = load_all(tmp_path)
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""  # pypdf's "incorrect startxref pointer" not printed raw
+    assert not [r for r in caplog.records if r.name.startswith("pypdf")]  # nor handed to the app's logging
     assert [d.text for d in docs] == ["x"]  # pypdf recovers the first
     assert failures[0].reason.startswith("corrupt PDF")
