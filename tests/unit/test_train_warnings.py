@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from legalrag.train.service import held_out_warnings
+from legalrag.train.service import MIN_MEASURABLE_QUERIES, held_out_warnings, split_warnings
 
 
 def _rows(**mrr: float) -> dict[str, dict[str, float]]:
@@ -22,3 +22,9 @@ def test_a_worse_trained_model_and_a_harmful_reranker_are_both_named() -> None:
 
 def test_missing_rows_give_no_warning() -> None:
     assert held_out_warnings({}, _rows(tuned=0.8)) == []
+
+
+def test_a_held_out_split_too_small_to_measure_is_named() -> None:
+    (warning,) = split_warnings({"test_queries": 6})
+    assert "6 queries" in warning and "too few to measure" in warning and "0.16" in warning
+    assert split_warnings({"test_queries": MIN_MEASURABLE_QUERIES}) == []
