@@ -54,7 +54,13 @@ class IngestProgress(TerminalProgress):
         ...     progress.update(IngestStats(documents=1))
     """
 
-    def __init__(self, console: Console, *, enabled: bool, total: int | None = None) -> None:
+    #: seconds between two plain progress lines when the output is not a terminal (a log, a CI job)
+    LINE_SECONDS = 10.0
+
+    def __init__(self, console: Console, *, enabled: bool, total: int | None = None, lines: bool = False) -> None:
+        self._lines = lines and not enabled
+        self._console = console
+        self._last_line = time.perf_counter()
         super().__init__(
             console,
             SpinnerColumn(),
@@ -74,6 +80,13 @@ class IngestProgress(TerminalProgress):
             self._render(self._latest, time.perf_counter())
 
     def update(self, stats: Any) -> None:
+        if self._lines:
+            now = time.perf_counter()
+            if now - self._last_line >= self.LINE_SECONDS:
+                self._last_line = now
+                elapsed = now - self._started
+                self._console.print(f"ingest: {self._detail(stats, now)} · {elapsed:,.0f} s", highlight=False)
+            return
         if not self.enabled:
             return
         self._latest = stats
@@ -83,10 +96,12 @@ class IngestProgress(TerminalProgress):
         self._last = now
         self._render(stats, now)
 
-    def _render(self, stats: Any, now: float) -> None:
+    def _detail(self, stats: Any, now: float) -> str:
         elapsed = max(now - self._started, 1e-9)
-        detail = (
+        return (
             f"{stats.documents} docs · {stats.chunks} chunks · {stats.upserted} upserted · "
             f"{stats.unchanged} unchanged · {stats.tokens / elapsed:,.0f} tok/s · {len(stats.failed)} failed"
         )
-        self._progress.update(self._task, completed=stats.documents, detail=detail)
+
+    def _render(self, stats: Any, now: float) -> None:
+        self._progress.update(self._task, completed=stats.documents, detail=self._detail(stats, now))

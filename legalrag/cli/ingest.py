@@ -103,7 +103,8 @@ def ingest(
 
         previous = signal.signal(signal.SIGINT, interrupt)
         try:
-            with IngestProgress(out.console, enabled=out.interactive) as progress:
+            # on a terminal a live bar; in a log (not --json) a plain line every few seconds
+            with IngestProgress(out.console, enabled=out.interactive, lines=not out.as_json) as progress:
                 report = ingest_paths(paths, options, settings=settings,
                     on_progress=progress.update, stop=stop)  # fmt: skip
         finally:

@@ -75,3 +75,18 @@ def test_query_progress_disabled_writes_nothing() -> None:
         run_queries(searcher, {"q1": "a"}, name="dense", depth=1, on_query=progress.row("dense", total=1))
     assert searcher.calls == 1
     assert buffer.getvalue() == ""
+
+
+def test_ingest_progress_prints_plain_lines_when_not_on_a_terminal(monkeypatch: Any) -> None:
+    quiet = io.StringIO()
+    with IngestProgress(Console(file=quiet), enabled=False, lines=True) as progress:
+        progress.update(IngestStats(documents=1))  # within the first interval: nothing yet
+    assert quiet.getvalue() == ""
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=False, width=200)
+    monkeypatch.setattr(IngestProgress, "LINE_SECONDS", 0.0)  # every update, instead of every few seconds
+    with IngestProgress(console, enabled=False, lines=True) as progress:
+        progress.update(IngestStats(documents=1, chunks=2, tokens=100))
+        progress.update(IngestStats(documents=3, chunks=7, tokens=900))
+    lines = buffer.getvalue().splitlines()
+    assert len(lines) == 2 and lines[1].startswith("ingest: 3 docs · 7 chunks") and "\x1b" not in buffer.getvalue()
