@@ -163,3 +163,30 @@ def test_readers_keep_answering_while_a_recreate_runs(tmp_path: Path) -> None:
         time.sleep(0.2)
     assert reader.count("laws") == 0
     reader.close()
+
+
+def test_reader_copies_are_removed_on_every_exit_path(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    corpus = tmp_path / "corpus"
+    shutil.copytree(EXAMPLES / "corpus", corpus)
+    ingest = [str(Path(sys.executable).with_name("legalrag")), "ingest", str(corpus), "-c", "laws", "--model", MINILM]
+    subprocess.run([*ingest, "--qdrant-path", str(root), "--json"], check=True, capture_output=True, timeout=600)
+    readers = root / "laws" / "readers"
+    unclosed = f"from legalrag.plugin.store import EdgeStore; print(EdgeStore({str(root)!r}).count('laws'))"
+    raised = unclosed + "; raise SystemExit('an app that fails')"
+    for code in (unclosed, raised):  # a store never closed, a normal and a failing exit
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert int(proc.stdout.split()[0]) > 0
+        assert "Traceback" not in proc.stderr and "NoneType" not in proc.stderr, proc.stderr
+        assert not list(readers.iterdir()), "a reader copy was left behind"
+    hold = (
+        f"from legalrag.plugin.store import EdgeStore; store = EdgeStore({str(root)!r}); print(store.count('laws'), "
+        "flush=True); import time; time.sleep(60)"
+    )
+    killed = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True)
+    assert killed.stdout is not None and int(killed.stdout.readline()) > 0
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(timeout=30)
+    assert len(list(readers.iterdir())) == 1  # a killed reader cannot clean up after itself...
+    subprocess.run([sys.executable, "-c", unclosed], check=True, capture_output=True, timeout=120)
+    assert not list(readers.iterdir())  # ...the next process to open the collection does

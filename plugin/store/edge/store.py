@@ -24,6 +24,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext, suppress
 from pathlib import Path
@@ -98,6 +99,9 @@ class EdgeStore:
         self._claims: dict[str, DirLock] = {}  # collections claimed for writing before they exist
         self._retired: list[tuple[float, OpenShard]] = []
         self._guard = threading.RLock()
+        # when the store is collected unclosed, or at exit: its reader copies go (an app that never closes
+        # its store leaves none behind); writers are left to close(), which publishes them
+        weakref.finalize(self, _release, self._views, self._retired)
 
     @property
     def root(self) -> Path:
@@ -397,9 +401,10 @@ class EdgeStore:
         """Publish what this store wrote, close every shard, release every lock; it can open them again."""
         with self._guard:
             writers, self._open = self._open, {}
-            views, self._views = self._views, {}
+            views, retired = dict(self._views), list(self._retired)  # emptied in place: the finalizer holds them
+            self._views.clear()
+            self._retired.clear()
             claims, self._claims = self._claims, {}
-            retired, self._retired = self._retired, []
         failures = []
         for name, item in writers.items():
             try:
@@ -415,6 +420,15 @@ class EdgeStore:
             _remove_if_empty(self._folder(name))  # claimed but never created: leave nothing behind
         if failures:
             raise StoreError(f"qdrant-edge failed to close collections: {'; '.join(failures)}")
+
+    def release_views(self) -> None:
+        """Close what this store reads from published copies and delete the copies (a writer's collections
+        stay open: :meth:`close` publishes them)."""
+        with self._guard:
+            views, retired = dict(self._views), list(self._retired)  # emptied in place: the finalizer holds them
+            self._views.clear()
+            self._retired.clear()
+        _release(views, retired)
 
     # -- roles ----------------------------------------------------------------------------------
     def _folder(self, name: str) -> Path:
@@ -577,7 +591,7 @@ class EdgeStore:
                 _discard(old)
             else:
                 keep.append((since, old))
-        self._retired = keep
+        self._retired[:] = keep
 
 
 def _indexes(opened: OpenShard) -> tuple[str, ...]:
@@ -606,6 +620,13 @@ def _remove_if_empty(folder: Path) -> None:
     """Delete a collection folder that holds nothing but a lock file."""
     if folder.is_dir() and all(p.name == ".lock" for p in folder.iterdir()):
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _release(views: dict[str, OpenShard], retired: list[tuple[float, OpenShard]]) -> None:
+    for item in [*views.values(), *(view for _, view in retired)]:
+        _discard(item)
+    views.clear()
+    retired.clear()
 
 
 def _discard(view: OpenShard) -> None:

@@ -24,6 +24,7 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from legalrag.plugin.store.edge.files import DOCUMENT, SHARD_DIR
 
@@ -99,11 +100,16 @@ def collect_garbage(folder: Path) -> None:
                     shutil.rmtree(folder / PUBLISHED / str(version), ignore_errors=True)
     for leftover in (folder / PUBLISHED).glob(".*.partial") if (folder / PUBLISHED).is_dir() else ():
         shutil.rmtree(leftover, ignore_errors=True)
+    remove_dead_readers(folder)
+
+
+def remove_dead_readers(folder: Path) -> None:
+    """Delete the copies of readers whose process is gone (the kernel dropped their lock with them)."""
     readers = folder / READERS
     if readers.is_dir():
         for private in readers.iterdir():
             with _try_lock(private / _LOCK, exclusive=True) as free:
-                if free:  # its process is gone (the kernel dropped the lock with it)
+                if free:
                     shutil.rmtree(private, ignore_errors=True)
 
 
@@ -131,14 +137,18 @@ class ReaderCopy:
             os.close(self._fd)
             self._fd = -1
 
-    def __del__(self) -> None:
+    def __del__(self, _close: Any = os.close) -> None:
+        # ``os`` may already be torn down at interpreter exit: the function is bound at definition time
         if self._fd >= 0:
-            os.close(self._fd)  # the lock goes with it; the next reader or writer deletes the files
+            with contextlib.suppress(OSError):
+                _close(self._fd)  # the lock goes with it; the next reader or writer deletes the files
+            self._fd = -1
 
 
 def reader_copy(folder: Path, version: int) -> ReaderCopy | None:
     """A private copy of published ``version``, or ``None`` when that version was deleted meanwhile."""
     source = folder / PUBLISHED / str(version)
+    remove_dead_readers(folder)  # copies a killed reader left behind are cleared by the next one to open
     private = folder / READERS / f"{os.getpid()}-{secrets.token_hex(4)}"
     private.mkdir(parents=True)
     fd = os.open(private / _LOCK, os.O_RDWR | os.O_CREAT, 0o644)
