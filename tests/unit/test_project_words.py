@@ -1,8 +1,8 @@
 """The project speaks of itself: no text in the tree says how or when it was made.
 
 Docs, code, comments, benchmarks and tests describe what the software does and why; a machine is
-described by its spec. Numbered work periods, the names of the tools the work was organised with, and
-acceptance wording mean nothing to a user and go stale.
+described by its spec. Numbered stretches of work, the names of the tools the work was organised with,
+and the wording of what was asked for mean nothing to a user and go stale.
 """
 
 from __future__ import annotations
@@ -16,12 +16,25 @@ import pytest
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
-WORDS = re.compile(
-    r"session[ -]?\d+|sessions? \d+|device tool|the brief\b|the seeds?\b|seeds' (layout|cards)|issue.s (target|numbers)"
-    r"|quiet (development )?machine|development machine|\bcarry \[|work period|acceptance (wording|criteria)"
-    r"|\bissues? #?\d+|attack run|\bfindings? \d",
-    re.IGNORECASE,
-)
+# The phrases are assembled from pieces so that this file does not itself hold the words it looks for.
+_PHRASES = [
+    "sess" + r"ion[ -]?\d+",
+    "sess" + r"ions? \d+",
+    "dev" + "ice tool",
+    "the bri" + r"ef\b",
+    "the se" + r"eds?\b",
+    "se" + r"eds' (layout|cards)",
+    "iss" + r"ue.s (target|numbers)",
+    "qu" + r"iet (development )?machine",
+    "develop" + "ment machine",
+    r"\bcar" + r"ry \[",
+    "work per" + "iod",
+    "accept" + "ance (wording|criteria)",
+    r"\biss" + r"ues? #?\d+",
+    "att" + "ack run",
+    r"\bfind" + r"ings? \d",
+]
+WORDS = re.compile("|".join(_PHRASES), re.IGNORECASE)
 SUFFIXES = {".py", ".md", ".toml", ".yml", ".yaml", ".sh", ".cfg", ".txt", ""}
 
 
@@ -40,7 +53,7 @@ def _offending(text: str) -> list[str]:
 def test_no_text_in_the_tree_says_how_the_project_was_made() -> None:
     found = []
     for path in _tracked():
-        if path.suffix not in SUFFIXES or not path.is_file() or path.name == Path(__file__).name:
+        if path.suffix not in SUFFIXES or not path.is_file():
             continue
         try:
             text = path.read_text(encoding="utf-8")
@@ -53,12 +66,12 @@ def test_no_text_in_the_tree_says_how_the_project_was_made() -> None:
 @pytest.mark.parametrize(
     "line",
     [
-        "measured in session 11 on the quiet machine",
-        'run it with the device tool and carry [".whl"]',
-        "the model card in the seeds' layout",
-        "the issue's target is met",
-        "identical results (issue 13)",
-        "regression tests for the attack run (findings 1, 4)",
+        "measured in sess" + "ion 11 on the qu" + "iet machine",
+        "run it with the dev" + "ice tool and car" + 'ry [".whl"]',
+        "the model card in the se" + "eds' layout",
+        "the iss" + "ue's target is met",
+        "identical results (iss" + "ue 13)",
+        "regression tests for the att" + "ack run (find" + "ings 1, 4)",
     ],
 )
 def test_the_check_catches_such_words(line: str) -> None:
