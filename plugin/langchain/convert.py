@@ -20,6 +20,7 @@ __all__ = [
     "dense_only",
     "mmr",
     "no_extra",
+    "own_metadata",
     "point_id",
     "prepare_texts",
     "search_options",
@@ -28,9 +29,15 @@ __all__ = [
 
 #: payload key keeping the id a document was added under (``Document.id``)
 LC_ID_KEY = "lc_id"
-#: keys only legalrag writes: a document's metadata naming one is refused (``tenant`` would move it into
-#: another tenant's view, ``version`` confuse incremental ingest)
-_RESERVED = {TEXT_KEY, LC_ID_KEY, *RESERVED_KEYS}
+_RESERVED = {TEXT_KEY, LC_ID_KEY}
+#: other keys only legalrag writes: a document's metadata naming one is stored as ``meta_<key>``, as ingest
+#: does (``tenant`` would otherwise move it into another tenant's view, ``version`` confuse re-ingest)
+RENAMED = frozenset(RESERVED_KEYS - _RESERVED)
+
+
+def own_metadata(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """``meta`` with the keys legalrag writes itself renamed ``meta_<key>``."""
+    return {(f"meta_{key}" if key in RENAMED else key): value for key, value in meta.items()}
 
 
 def point_id(user_id: str, tenant: str | None = None) -> str:

@@ -25,6 +25,7 @@ from legalrag.plugin.langchain.convert import (
     dense_only,
     mmr,
     no_extra,
+    own_metadata,
     point_id,
     prepare_texts,
     search_options,
@@ -210,7 +211,7 @@ class LegalVectorStore(VectorStore):
         return [
             PointRecord(
                 id=point_id(key, self.tenant),
-                payload={**meta, **extra, TEXT_KEY: text, LC_ID_KEY: key},
+                payload={**own_metadata(meta), **extra, TEXT_KEY: text, LC_ID_KEY: key},
                 dense=vector,
                 sparse=sparse[i] if sparse is not None else None,
             )

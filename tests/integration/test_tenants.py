@@ -395,10 +395,14 @@ def test_vectorstore_refuses_to_overwrite_another_tenants_uuid(vectorstore: Lega
     assert after == before, "a tenant-bound store may neither overwrite nor delete another tenant's point"
 
 
-@pytest.mark.parametrize("key", ["tenant", "version", "source_path", "text"])
-def test_vectorstore_metadata_cannot_name_a_reserved_key(world: World, embeddings: OnceEmbeddings, key: str) -> None:
-    for tenant in (None, "acme"):  # an unbound store too: metadata must not move a document into tenant B
-        store = LegalVectorStore(world.store, NAME, embeddings, tenant=tenant)
-        with pytest.raises(InputError, match="reserved by legalrag"):
-            store.add_texts(["제1조 본문"], metadatas=[{key: "B"}])
-    assert not [h for h in world.store.scroll(NAME) if h.payload.get("tenant") == "B"]
+@pytest.mark.parametrize("key", ["tenant", "version", "source_path"])
+def test_vectorstore_metadata_cannot_set_a_key_legalrag_writes(
+    world: World, embeddings: OnceEmbeddings, key: str
+) -> None:
+    unbound = LegalVectorStore(world.store, "notes", embeddings)  # no tenant: metadata must not pick one
+    unbound.add_texts(["제1조 본문"], metadatas=[{key: "B"}], ids=[f"reserved-{key}"])
+    (stored,) = unbound.get_by_ids([f"reserved-{key}"])
+    assert stored.metadata[f"meta_{key}"] == "B" and stored.metadata.get(key) != "B"
+    assert not [h for h in world.store.scroll("notes") if h.payload.get("tenant") == "B"]
+    with pytest.raises(InputError, match="reserved by legalrag"):
+        unbound.add_texts(["제2조 본문"], metadatas=[{"text": "x"}])
