@@ -413,8 +413,7 @@ class EdgeStore:
                 failures.append(f"{name}: {exc}")
             finally:
                 item.lock.release()  # type: ignore[union-attr]
-        for item in [*views.values(), *(view for _, view in retired)]:
-            _discard(item)
+        _release(views, retired)
         for name, lock in claims.items():
             lock.release()
             _remove_if_empty(self._folder(name))  # claimed but never created: leave nothing behind
