@@ -280,6 +280,7 @@ class Chunker:
                 "chapter": block.chapter,
                 "article": block.article,
                 "article_title": block.article_title,
+                "part": block.part,
                 "clause": clause,
                 "citation": _citation(language, title or doc.doc_id, block, clause),
                 "chunk_index": index,

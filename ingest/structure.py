@@ -62,7 +62,9 @@ class Block:
     ``chapter`` is the nearest division or appendix heading; ``article`` the citation label
     (``제5조의2``, ``부칙 제1조``, ``Điều 5``, ``第五条``); ``heading`` the article heading as a
     contextual header shows it; ``heading_only`` marks a text block with nothing but headings;
-    ``head_end`` is where the heading line(s) end (a heading is never chunked apart from its text).
+    ``head_end`` is where the heading line(s) end (a heading is never chunked apart from its text);
+    ``part`` says whether the block is the statute's ``main`` text, its ``addenda`` (supplementary
+    provisions: 부칙, 附则, a final chapter of điều khoản thi hành) or an ``annex`` (별표, Phụ lục).
     """
 
     kind: str
@@ -75,6 +77,7 @@ class Block:
     markers: tuple[Marker, ...] = ()
     heading_only: bool = False
     head_end: int = 0
+    part: str = "main"  # main, addenda (부칙, 附则, điều khoản thi hành) or annex (별표, Phụ lục)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,19 +239,27 @@ def parse_structure(text: str, language: str, title: str | None = None) -> list[
     blocks = [] if heads and heads[0].start == 0 else [_text_block(text, 0, heads[0].start if heads else len(text))]
     divisions: dict[int, str] = {}
     in_appendix = False
+    act = ""  # the amending act of the current 부칙: "〈제12527호, 2014.3.24〉"
+    part_of: dict[int, str] = {}  # division level -> part
     for i, head in enumerate(heads):
         end = heads[i + 1].start if i + 1 < len(heads) else len(text)
         if head.kind == "division":
             divisions = {lv: lab for lv, lab in divisions.items() if lv < head.level}
             divisions[head.level] = head.label
+            part_of = {lv: p for lv, p in part_of.items() if lv < head.level}
+            if _ADDENDA_DIVISION.search(head.label):
+                part_of[head.level] = "addenda"
         elif head.kind in ("appendix", "annex"):
             in_appendix = head.kind == "appendix"
             divisions = {0: head.label} if in_appendix else {}
+            act = _act_of(head.label) if in_appendix else ""
+            part_of = {0: "addenda" if in_appendix and gram.appendix_prefix else "annex"}
         chapter = divisions[max(divisions)] if divisions else None
+        part = next((part_of[lv] for lv in sorted(part_of, reverse=True)), "main")
         if head.kind in ("article", "annex"):
             label = head.label
             if in_appendix and gram.appendix_prefix and head.kind == "article":
-                label = f"{gram.appendix_prefix} {label}"
+                label = " ".join(p for p in (gram.appendix_prefix, act, label) if p)
             markers = tuple(_markers(text, gram, head, end))
             heading = _format_heading(language, label, head.title)
             blocks.append(
@@ -263,11 +274,14 @@ def parse_structure(text: str, language: str, title: str | None = None) -> list[
                     markers,
                     False,
                     head.heading_end,
+                    part,
                 )
             )
         else:
             only = not text[head.heading_end : end].strip()
-            blocks.append(Block("text", head.start, end, chapter, heading_only=only, head_end=head.heading_end))
+            blocks.append(
+                Block("text", head.start, end, chapter, heading_only=only, head_end=head.heading_end, part=part)
+            )
     return blocks
 
 
@@ -410,6 +424,27 @@ def _format_heading(language: str, label: str, title: str | None) -> str:
     if language in ("zh", "ja"):
         return f"{label}【{title}】"
     return f"{label}. {title}"
+
+
+#: a division that holds a statute's supplementary provisions: 附则, a Vietnamese "điều khoản thi hành" chapter
+_ADDENDA_DIVISION = re.compile(
+    r"附[ \t\u3000]*则|điều khoản thi hành|quy định thi hành|hiệu lực thi hành", re.IGNORECASE
+)
+#: the amending act a 부칙 heading names: 〈제12527호, 2014.3.24〉, <법률 제8372호, 2007.4.11>, <2026. 3. 31.>
+_ACT = re.compile(
+    r"[〈<＜(\[]\s*(?:(?:법률|대통령령|총리령|[가-힣]+부령|[가-힣]+규칙)?\s*(제\s*[\d\-]+\s*호)\s*[,，]?)?"
+    r"\s*(\d{4}\s*\.\s*\d{1,2}\s*\.\s*\d{1,2}\.?)?\s*[〉>＞)\]]"
+)
+
+
+def _act_of(heading: str) -> str:
+    """The act a 부칙 heading belongs to, as cited: ``〈제12527호, 2014.3.24〉`` (``""`` when it names none)."""
+    for m in _ACT.finditer(heading):
+        number = re.sub(r"\s+", "", m.group(1) or "")
+        date = re.sub(r"\s+", "", m.group(2) or "").rstrip(".")
+        if number or date:
+            return "〈" + ", ".join(p for p in (number, date) if p) + "〉"
+    return ""
 
 
 def _text_block(text: str, start: int, end: int) -> Block:

@@ -121,6 +121,8 @@ class SearchSettings(_Strict):
         hnsw_ef: HNSW search breadth (``None``: Qdrant's default).
         rescore: quantized collections: rescore with the original vectors.
         oversampling: quantized collections: fetch this many times the candidates.
+        threshold_on: what ``score_threshold`` compares against: ``relevance`` (every hit's 0–1
+            relevance, the same scale in every mode) or ``score`` (the mode's raw score).
 
     Example:
         >>> SearchSettings(mode="sparse").with_changes(k=5).k
@@ -139,6 +141,7 @@ class SearchSettings(_Strict):
     hnsw_ef: int | None = Field(default=None, ge=1)
     rescore: bool | None = None
     oversampling: float | None = Field(default=None, ge=1.0)
+    threshold_on: Literal["relevance", "score"] = "relevance"
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, Any], **overrides: Any) -> SearchSettings:

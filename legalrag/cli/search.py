@@ -22,7 +22,12 @@ def search(
     filter: Annotated[
         str | None, typer.Option("--filter", help='JSON filter, e.g. \'{"title": "개인정보 보호법"}\'.')
     ] = None,
-    score_threshold: Annotated[float | None, typer.Option(help="Drop hits scoring below this.")] = None,
+    score_threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="Drop hits whose 0-1 relevance is below this (raw scores: LEGALRAG_SEARCH__THRESHOLD_ON=score)."
+        ),
+    ] = None,
     group_by: Annotated[str | None, typer.Option(help="Best chunk per article or doc_id.")] = None,
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's documents.")] = None,
     strict_filters: Annotated[
@@ -32,7 +37,7 @@ def search(
     *,
     conn: Connection,
 ) -> None:
-    """Search a collection; prints hits with id, score, text and metadata."""
+    """Search a collection; prints hits with id, relevance (0-1), raw score, text and metadata."""
     out = Output(conn.as_json)
     with fail_cleanly(out):
         from legalrag.plugin.components import open_searcher
@@ -60,6 +65,7 @@ def search(
             {
                 "id": h.id,
                 "score": h.score,
+                "relevance": h.relevance,
                 "text": h.payload.get(TEXT_KEY, ""),
                 "metadata": {key: v for key, v in h.payload.items() if key != TEXT_KEY},
             }
@@ -108,6 +114,8 @@ def _print_hits(console: Any, rows: list[dict[str, Any]]) -> None:
     for rank, row in enumerate(rows, 1):
         meta = row["metadata"]
         cite = meta.get("citation") or meta.get("title") or meta.get("source", "")
-        console.print(f"[bold]{rank}.[/] [cyan]{row['score']:.4f}[/] {safe(cite)}", highlight=False)
+        relevance = f"{row['relevance']:.2f}" if row["relevance"] is not None else "-"
+        line = f"[bold]{rank}.[/] [cyan]{relevance}[/] [dim]({row['score']:.4g})[/] {safe(cite)}"
+        console.print(line, highlight=False)
         text = " ".join(str(row["text"]).split())
         console.print(f"   {safe(text[:300])}{'…' if len(text) > 300 else ''}", highlight=False)

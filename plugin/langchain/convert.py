@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,8 +16,6 @@ from legalrag.plugin.store.base import Hit
 
 __all__ = [
     "LC_ID_KEY",
-    "RELEVANCE",
-    "dense_only",
     "mmr",
     "no_extra",
     "own_metadata",
@@ -83,48 +81,12 @@ def search_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-def dense_only(kwargs: dict[str, Any]) -> dict[str, Any]:
-    mode = kwargs.pop("mode", None)
-    if mode not in (None, "dense"):
-        raise InputError(
-            f"relevance scores are dense similarities mapped to [0, 1], so mode={mode!r} cannot give them: "
-            "use similarity_search_with_score for hybrid or sparse scores"
-        )
-    return {**kwargs, "mode": "dense"}
-
-
 def mmr(query: Sequence[float], hits: list[Hit], k: int, lambda_mult: float) -> list[Document]:
     if not hits:
         return []
     vectors = [h.dense or [] for h in hits]
     picked = maximal_marginal_relevance(np.array(query), vectors, lambda_mult=lambda_mult, k=k)
     return [to_document(hits[i]) for i in picked]
-
-
-def _clip(score: float) -> float:
-    return min(1.0, max(0.0, score))
-
-
-def _similarity_relevance(similarity: float) -> float:
-    """Cosine similarity in [-1, 1] (dot product of unit vectors: the same) → [0, 1]."""
-    return _clip((1.0 + similarity) / 2.0)
-
-
-def _euclid_relevance(distance: float) -> float:
-    """Euclidean distance of unit vectors (cosine = 1 - d²/2) → the cosine's relevance."""
-    return _clip(1.0 - distance * distance / 4.0)
-
-
-def _manhattan_relevance(distance: float) -> float:
-    return 1.0 / (1.0 + distance)
-
-
-RELEVANCE: dict[str, Callable[[float], float]] = {
-    "Cosine": _similarity_relevance,
-    "Dot": _similarity_relevance,
-    "Euclid": _euclid_relevance,
-    "Manhattan": _manhattan_relevance,
-}
 
 
 def to_document(hit: Hit) -> Document:

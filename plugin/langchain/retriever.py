@@ -26,7 +26,8 @@ __all__ = ["LegalRetriever", "hit_to_document"]
 
 
 def hit_to_document(hit: Hit) -> Document:
-    """A ``Document`` whose metadata is the whole payload (minus the text) plus ``score`` and ``id``.
+    """A ``Document`` whose metadata is the whole payload (minus the text) plus ``score`` (the mode's raw score),
+    ``relevance`` (0–1, :mod:`legalrag.plugin.search.relevance`) and ``id``.
 
     ``id`` is the id the document was added under (``lc_id``, for points written by
     :class:`~legalrag.plugin.langchain.vectorstore.LegalVectorStore`), else the Qdrant point id; either works
@@ -35,6 +36,7 @@ def hit_to_document(hit: Hit) -> Document:
     doc_id = str(hit.payload.get(LC_ID_KEY, hit.id))
     metadata = {k: v for k, v in hit.payload.items() if k != TEXT_KEY}
     metadata["score"] = hit.score
+    metadata["relevance"] = hit.relevance
     metadata["id"] = doc_id
     return Document(page_content=str(hit.payload.get(TEXT_KEY, "")), metadata=metadata, id=doc_id)
 

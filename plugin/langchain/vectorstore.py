@@ -21,8 +21,6 @@ from legalrag.plugin.collection import ensure_collection
 from legalrag.plugin.errors import InputError
 from legalrag.plugin.langchain.convert import (
     LC_ID_KEY,
-    RELEVANCE,
-    dense_only,
     mmr,
     no_extra,
     own_metadata,
@@ -32,6 +30,7 @@ from legalrag.plugin.langchain.convert import (
     to_document,
 )
 from legalrag.plugin.schema import DENSE_VECTOR, TENANT_KEY, TEXT_KEY, Distance, SparseVector
+from legalrag.plugin.search.relevance import DENSE_RELEVANCE
 from legalrag.plugin.search.searcher import Mode, SearchConfig, Searcher
 from legalrag.plugin.store.base import Hit, PointRecord, SearchRequest, Store
 
@@ -63,8 +62,9 @@ class LegalVectorStore(VectorStore):
             instead of running the sync calls in worker threads.
 
     Relevance scores (``similarity_search_with_relevance_scores``, ``as_retriever(search_type=
-    "similarity_score_threshold")``) are dense similarities mapped to [0, 1]; fused hybrid scores
-    have no such scale, so those searches are dense.
+    "similarity_score_threshold")``) are the hits' 0–1 ``relevance`` in every mode
+    (:mod:`legalrag.plugin.search.relevance`): dense ``(1 + cosine) / 2``, fused and sparse scores
+    relative to what the query can score.
 
     Examples:
         >>> from langchain_core.embeddings import DeterministicFakeEmbedding
@@ -276,7 +276,8 @@ class LegalVectorStore(VectorStore):
     ) -> list[tuple[Document, float]]:
         """Top ``k`` with the search's own score (see :mod:`legalrag.plugin.search.searcher` for its meaning).
 
-        Keyword arguments: ``mode``, ``score_threshold`` (on that score) and ``group_by``.
+        Keyword arguments: ``mode``, ``score_threshold`` (on the hits' 0–1 relevance, unless the searcher's
+        ``threshold_on`` is ``score``) and ``group_by``.
         """
         hits = self.searcher.search(query, k, filter=filter, **search_options(kwargs))
         return [(to_document(h), h.score) for h in hits]
@@ -296,20 +297,20 @@ class LegalVectorStore(VectorStore):
     def _similarity_search_with_relevance_scores(
         self, query: str, k: int = 4, **kwargs: Any
     ) -> list[tuple[Document, float]]:
-        relevance = self._select_relevance_score_fn()
-        found = self.similarity_search_with_score(query, k, **dense_only(kwargs))
-        return [(doc, relevance(score)) for doc, score in found]
+        filter = kwargs.pop("filter", None)
+        hits = self.searcher.search(query, k, filter=filter, **search_options(kwargs))
+        return [(to_document(h), float(h.relevance or 0.0)) for h in hits]
 
     async def _asimilarity_search_with_relevance_scores(
         self, query: str, k: int = 4, **kwargs: Any
     ) -> list[tuple[Document, float]]:
-        relevance = self._select_relevance_score_fn()
-        found = await self.asimilarity_search_with_score(query, k, **dense_only(kwargs))
-        return [(doc, relevance(score)) for doc, score in found]
+        filter = kwargs.pop("filter", None)
+        hits = await self.searcher.asearch(query, k, filter=filter, **search_options(kwargs))
+        return [(to_document(h), float(h.relevance or 0.0)) for h in hits]
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
         """Map the dense score Qdrant returns for the collection's distance to [0, 1]."""
-        return RELEVANCE[self.distance]
+        return DENSE_RELEVANCE[self.distance]
 
     def similarity_search_by_vector(
         self, embedding: list[float], k: int = 4, filter: _Filter = None, **kwargs: Any

@@ -2,7 +2,10 @@
 
 The LangChain retriever and vector store are thin adapters over this class.
 
-Score meaning (what ``score_threshold`` compares against):
+Every hit carries its raw ``score`` and a 0–1 ``relevance`` (:mod:`legalrag.plugin.search.relevance`);
+``score_threshold`` compares against the relevance unless ``SearchSettings.threshold_on`` is ``score``.
+
+Raw score meaning:
 - ``dense``: the model's similarity (cosine in [-1, 1], or dot product for dot models);
 - ``sparse``: the BM25 score (sum over query terms of IDF × saturated term frequency);
 - ``hybrid``: the fused score — DBSF (the default): the sum over the two lists of each score
@@ -29,6 +32,7 @@ from legalrag.plugin.models.protocol import DenseModel
 from legalrag.plugin.schema import TENANT_KEY, without_surrogates
 from legalrag.plugin.search.diagnose import FilterDoctor, check_threshold, score_ceiling
 from legalrag.plugin.search.filters import and_filters, to_qdrant_filter
+from legalrag.plugin.search.relevance import Scale, with_relevance
 from legalrag.plugin.settings import SearchSettings
 from legalrag.plugin.store.base import Hit, SearchRequest, Store
 
@@ -152,7 +156,7 @@ class Searcher:
         _check_query(query, k)
         query = without_surrogates(query)  # undecodable bytes from a command line or a form
         chosen = self.resolve_mode(mode)
-        score_threshold = self.check_threshold(score_threshold, chosen)
+        score_threshold = self.raw_threshold(score_threshold, chosen)
         dense = None
         sparse = None
         if chosen in ("dense", "hybrid"):
@@ -205,9 +209,10 @@ class Searcher:
         while (deeper := _tie_depth(request, hits, depth)) is not None:
             request = replace(request, limit=deeper)
             hits = self.store.query(self.collection, request)
+        hits = self._relevant(request, hits, score_threshold)
         reranker = self.reranker if _matchable(request) else None
         if reranker is not None:
-            hits = reranker.rerank(query, _ties_by_id(hits))
+            hits = with_relevance(reranker.rerank(query, _ties_by_id(hits)), Scale("reranked", 1.0))
         found = _finish(request, hits, k, group_by, reranked=reranker is not None)
         self.doctor.after(filter, len(found))
         return found
@@ -242,7 +247,7 @@ class Searcher:
         query = without_surrogates(query)  # undecodable bytes from a command line or a form
         known = await self.doctor.afields(self.astore) if self.doctor.needed(filter, group_by) else None
         self.doctor.before(filter, group_by, known)
-        if score_threshold is not None and self._distance is None:
+        if self._distance is None:
             info = await self.astore.get_collection(self.collection)
             dense = info.vectors.get("dense") if info is not None else None
             self._distance = dense.distance if dense is not None else ""
@@ -257,27 +262,55 @@ class Searcher:
         while (deeper := _tie_depth(request, hits, depth)) is not None:
             request = replace(request, limit=deeper)
             hits = await self.astore.query(self.collection, request)
+        hits = self._relevant(request, hits, score_threshold)
         reranker = self.reranker if _matchable(request) else None
         if reranker is not None:
-            hits = await run_in_executor(None, reranker.rerank, query, _ties_by_id(hits))
+            reranked = await run_in_executor(None, reranker.rerank, query, _ties_by_id(hits))
+            hits = with_relevance(reranked, Scale("reranked", 1.0))
         found = _finish(request, hits, k, group_by, reranked=reranker is not None)
         if not found and isinstance(filter, Mapping):
             self.doctor.after(filter, 0, await self.doctor.afields(self.astore))
         return found
 
-    def check_threshold(self, threshold: Any, mode: str | None = None) -> float | None:
-        """``threshold`` as a float, refused when it is not a number or ``mode`` can never score that high."""
-        chosen = self.resolve_mode(mode) if mode is None else mode
-        if threshold is None:
-            return None
-        if chosen == "dense" and self._distance is None:
+    @property
+    def distance(self) -> str:
+        """The collection's dense distance (``Cosine``, ...; ``""`` without dense vectors), read once."""
+        if self._distance is None:
             info = self.store.get_collection(self.collection)
             dense = info.vectors.get("dense") if info is not None else None
             self._distance = dense.distance if dense is not None else ""
+        return self._distance
+
+    def scale(self, mode: str) -> Scale:
+        """How ``mode``'s raw scores map to relevance under this searcher's fusion and distance."""
         cfg = self.config
-        ceiling = score_ceiling(
-            chosen, distance=self._distance, fusion=cfg.fusion, rrf_k=cfg.rrf_k, weights=cfg.weights
-        )
+        distance = self.distance if mode == "dense" else None
+        return Scale.of(mode, fusion=cfg.fusion, rrf_k=cfg.rrf_k, weights=cfg.weights, distance=distance or None)
+
+    def raw_threshold(self, threshold: Any, mode: str) -> float | None:
+        """The raw score Qdrant is given for ``score_threshold`` (``None``: none, or applied after the search)."""
+        if threshold is None:
+            return None
+        if self.config.threshold_on == "score":
+            return self.check_threshold(threshold, mode)
+        return self.scale(mode).raw_threshold(threshold)
+
+    def _relevant(self, request: SearchRequest, hits: list[Hit], threshold: Any) -> list[Hit]:
+        """``hits`` with their relevance, less those under a relevance threshold Qdrant could not be given."""
+        mode = "hybrid" if request.dense is not None and request.sparse is not None else "sparse"
+        mode = "dense" if request.sparse is None else mode
+        _sound(hits)
+        scale = self.scale(mode)
+        after = threshold if self.config.threshold_on == "relevance" and not scale.before_search else None
+        return with_relevance(hits, scale, after)
+
+    def check_threshold(self, threshold: Any, mode: str | None = None) -> float | None:
+        """``threshold`` as a raw score, refused when it is not a number or ``mode`` can never score that high."""
+        chosen = self.resolve_mode(mode) if mode is None else mode
+        if threshold is None:
+            return None
+        cfg = self.config
+        ceiling = score_ceiling(chosen, distance=self.distance, fusion=cfg.fusion, rrf_k=cfg.rrf_k, weights=cfg.weights)
         return check_threshold(threshold, ceiling, chosen)
 
     def warmup(self, mode: str | None = None) -> Searcher:

@@ -92,12 +92,16 @@ class PointRecord:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A search hit or scrolled record (``score`` is 0.0 for scroll)."""
+    """A search hit or scrolled record (``score`` is 0.0 for scroll).
+
+    ``relevance`` is the score on [0, 1] (:mod:`legalrag.plugin.search.relevance`), set by the searcher.
+    """
 
     id: str
     score: float
     payload: dict[str, Any]
     dense: list[float] | None = None
+    relevance: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

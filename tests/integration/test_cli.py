@@ -66,7 +66,7 @@ def test_search_returns_hits_with_metadata(corpus: Path, store_path: Path) -> No
         assert code == 0, result
         assert len(result["hits"]) == 3
         hit = result["hits"][0]
-        assert set(hit) == {"id", "score", "text", "metadata"}
+        assert set(hit) == {"id", "score", "relevance", "text", "metadata"}
         assert hit["metadata"]["doc_id"] and "citation" in hit["metadata"]
     code, result = invoke("search", "신용카드 분실 도난 책임", *base(store_path), "--mode", "sparse", "-k", "1")
     assert result["hits"][0]["metadata"]["article"] == "제16조"

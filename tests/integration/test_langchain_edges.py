@@ -68,21 +68,62 @@ def test_dates_filter_through_effective_date(searcher: Any) -> None:
 
 
 def test_unreachable_thresholds_and_unknown_groupings_are_refused(searcher: Any) -> None:
-    searcher.with_config(fusion="dbsf").search("개인정보", 5, score_threshold=0.5)  # DBSF scores reach 0.5
+    for fusion in ("dbsf", "rrf"):  # a relevance threshold means the same under either fusion
+        searcher.with_config(fusion=fusion).search("개인정보", 5, score_threshold=0.5)
+    with pytest.raises(InputError, match=r"is a relevance, which lies in \[0, 1\].*threshold_on='score'"):
+        searcher.search("개인정보", 5, score_threshold=1.5)
+    with pytest.raises(InputError, match=r"lies in \[0, 1\]"):
+        searcher.search("개인정보", 5, mode="sparse", score_threshold=-0.1)
+    raw = searcher.with_config(threshold_on="score")
     # DBSF has no ceiling: a score past the mean + 3 sigma of its list fuses above 2
-    searcher.with_config(fusion="dbsf").search("개인정보", 5, score_threshold=2.5)
+    raw.with_config(fusion="dbsf").search("개인정보", 5, score_threshold=2.5)
     with pytest.raises(InputError, match=r"at most 0.03.*RRF fusion"):
-        searcher.with_config(fusion="rrf").search("개인정보", 5, score_threshold=0.5)
-    for unbounded in (float("inf"), float("-inf"), float("nan")):
-        with pytest.raises(InputError, match="must be a finite number"):
-            searcher.search("개인정보", 5, mode="sparse", score_threshold=unbounded)
+        raw.with_config(fusion="rrf").search("개인정보", 5, score_threshold=0.5)
     with pytest.raises(InputError, match="cosine similarity is at most 1"):
-        searcher.search("개인정보", 5, mode="dense", score_threshold=1.5)
+        raw.search("개인정보", 5, mode="dense", score_threshold=1.5)
+    for unbounded in (float("inf"), float("-inf"), float("nan")):
+        for either in (searcher, raw):
+            with pytest.raises(InputError, match="must be a finite number"):
+                either.search("개인정보", 5, mode="sparse", score_threshold=unbounded)
     with pytest.raises(InputError, match="must be a finite number"):
         searcher.search("개인정보", 5, score_threshold="high")
     with pytest.raises(InputError, match="group_by='section' is a field no stored point has"):
         searcher.search("개인정보", 5, group_by="section")
     assert searcher.search("개인정보", 3, group_by="article")
+
+
+SETUPS = [("dense", "dbsf"), ("sparse", "dbsf"), ("hybrid", "dbsf"), ("hybrid", "rrf")]
+
+
+@pytest.mark.parametrize(("mode", "fusion"), SETUPS)
+def test_every_hit_has_a_relevance_in_0_1_that_orders_like_the_score(searcher: Any, mode: str, fusion: str) -> None:
+    search = searcher.with_config(fusion=fusion)
+    for query in ("개인정보 수집 동의", "신용카드 분실", "Điều khoản bồi thường", "zzzz qqqq"):
+        hits = search.search(query, 20, mode=mode)
+        relevance = [h.relevance for h in hits]
+        assert all(r is not None and 0.0 <= r <= 1.0 for r in relevance), relevance
+        assert relevance == sorted(relevance, reverse=True)
+        if hits and mode == "sparse":
+            assert relevance[0] == 1.0  # the query's best BM25 score
+        if hits and mode == "dense":
+            assert relevance[0] == pytest.approx((1 + hits[0].score) / 2)
+
+
+@pytest.mark.parametrize(("mode", "fusion"), SETUPS)
+def test_score_threshold_keeps_exactly_the_hits_at_or_above_that_relevance(
+    searcher: Any, mode: str, fusion: str
+) -> None:
+    search = searcher.with_config(fusion=fusion)
+    everything = search.search("개인정보 수집 이용 동의", 50, mode=mode)
+    assert len(everything) >= 3
+    cut = (everything[1].relevance + everything[2].relevance) / 2  # between the 2nd and 3rd
+    if everything[1].relevance == everything[2].relevance:
+        pytest.skip("a tie at the cut")
+    kept = search.search("개인정보 수집 이용 동의", 50, mode=mode, score_threshold=cut)
+    assert [h.id for h in kept] == [h.id for h in everything if h.relevance >= cut]
+    assert [h.id for h in search.search("개인정보 수집 이용 동의", 50, mode=mode, score_threshold=0.0)] == [
+        h.id for h in everything
+    ]
 
 
 def test_cli_prints_filter_warnings_and_keeps_json(laws: Settings) -> None:

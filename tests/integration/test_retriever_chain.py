@@ -13,7 +13,6 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.runnables import RunnableLambda, RunnableParallel, RunnablePassthrough
 from qdrant_client import QdrantClient
 
-from legalrag.plugin.errors import InputError
 from legalrag.plugin.langchain.embeddings import LegalEmbeddings
 from legalrag.plugin.langchain.retriever import LegalRetriever
 from legalrag.plugin.langchain.vectorstore import LegalVectorStore
@@ -124,7 +123,8 @@ def test_filter_through_invoke(retriever: LegalRetriever) -> None:
 
 def test_score_threshold_through_invoke(retriever: LegalRetriever) -> None:
     everything = retriever.invoke(QUESTION, k=len(PROVISIONS), mode="dense")
-    threshold = (everything[3].metadata["score"] + everything[4].metadata["score"]) / 2
+    assert all(0 <= d.metadata["relevance"] <= 1 for d in everything)
+    threshold = (everything[3].metadata["relevance"] + everything[4].metadata["relevance"]) / 2
     kept = retriever.invoke(QUESTION, k=len(PROVISIONS), mode="dense", score_threshold=threshold)
     assert [d.id for d in kept] == [d.id for d in everything[:4]]
 
@@ -198,12 +198,12 @@ def test_as_retriever_mmr_diversifies(fake_store: LegalVectorStore) -> None:
 
 
 def test_as_retriever_similarity_score_threshold(fake_store: LegalVectorStore) -> None:
-    scored = fake_store.similarity_search_with_relevance_scores("liability cap", k=5)
-    assert scored[0][0].id == "d" and scored[0][1] == pytest.approx(1.0)
+    scored = fake_store.similarity_search_with_relevance_scores("liability cap", k=5, mode="dense")
+    assert scored[0][0].id == "d" and scored[0][1] == pytest.approx(1.0)  # (1 + cosine) / 2 of the same text
     assert all(0.0 <= score <= 1.0 for _, score in scored)
     assert [s for _, s in scored] == sorted((s for _, s in scored), reverse=True)
     strict = fake_store.as_retriever(
-        search_type="similarity_score_threshold", search_kwargs={"score_threshold": 0.99, "k": 5}
+        search_type="similarity_score_threshold", search_kwargs={"score_threshold": 0.99, "k": 5, "mode": "dense"}
     )
     assert [d.id for d in strict.invoke("liability cap")] == ["d"]
     lenient = fake_store.as_retriever(
@@ -212,9 +212,12 @@ def test_as_retriever_similarity_score_threshold(fake_store: LegalVectorStore) -
     assert len(lenient.invoke("liability cap")) == 5
 
 
-def test_relevance_scores_refuse_fused_modes(fake_store: LegalVectorStore) -> None:
-    with pytest.raises(InputError, match="similarity_search_with_score"):
-        fake_store.similarity_search_with_relevance_scores("liability cap", k=2, mode="hybrid")
+@pytest.mark.parametrize("mode", ["hybrid", "sparse"])
+def test_relevance_scores_of_fused_and_sparse_modes_lie_in_0_1(fake_store: LegalVectorStore, mode: str) -> None:
+    scored = fake_store.similarity_search_with_relevance_scores("liability cap", k=5, mode=mode)
+    assert scored and scored[0][0].id == "d"
+    assert all(0.0 <= score <= 1.0 for _, score in scored)
+    assert [s for _, s in scored] == sorted((s for _, s in scored), reverse=True)
 
 
 @pytest.mark.asyncio

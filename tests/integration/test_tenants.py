@@ -234,16 +234,16 @@ def only_acme(payloads: list[dict[str, Any]], expect: str) -> None:
 @pytest.mark.parametrize("attack", list(ATTACKS))
 def test_bound_searcher_cannot_escape(bound: Searcher, attack: str, mode: str) -> None:
     filter, expect = ATTACKS[attack]
-    hits = bound.search(QUERY, 50, mode=mode, filter=filter, score_threshold=-1e9)
+    hits = bound.search(QUERY, 50, mode=mode, filter=filter, score_threshold=0.0)
     only_acme([h.payload for h in hits], expect)
 
 
 @pytest.mark.parametrize("group_by", ["doc_id", "article"])
 def test_group_by_and_threshold_stay_in_the_tenant(bound: Searcher, world: World, group_by: str) -> None:
     for filter, expect in (ATTACKS["dict-or"], ATTACKS["raw-should"], (None, "acme")):
-        hits = bound.search(QUERY, 100, mode="dense", filter=filter, score_threshold=-1e9, group_by=group_by)
+        hits = bound.search(QUERY, 100, mode="dense", filter=filter, score_threshold=0.0, group_by=group_by)
         only_acme([h.payload for h in hits], expect)
-    every = bound.search(QUERY, 1000, mode="dense", score_threshold=-1e9)
+    every = bound.search(QUERY, 1000, mode="dense", score_threshold=0.0)
     assert {h.id for h in every} == set(points(world.store, tenant="acme"))
 
 
@@ -254,14 +254,14 @@ def test_has_id_of_the_other_tenant_finds_nothing(bound: Searcher, world: World)
         models.Filter(should=[models.HasIdCondition(has_id=theirs), _cond("tenant", "globex")]),
     ):
         for mode in MODES:
-            assert bound.search(QUERY, 50, mode=mode, filter=filter, score_threshold=-1e9) == []
+            assert bound.search(QUERY, 50, mode=mode, filter=filter, score_threshold=0.0) == []
 
 
 @pytest.mark.parametrize("attack", ["dict-eq", "dict-or", "raw-nested"])
 def test_bound_retriever_cannot_escape(bound: Searcher, attack: str) -> None:
     filter, expect = ATTACKS[attack]
     retriever = LegalRetriever(searcher=bound.with_config(mode="dense"), k=50, filter={"tenant": "globex"})
-    only_acme([d.metadata for d in retriever.invoke(QUERY, filter=filter, score_threshold=-1e9)], expect)
+    only_acme([d.metadata for d in retriever.invoke(QUERY, filter=filter, score_threshold=0.0)], expect)
 
 
 def test_unbound_searcher_sees_everyone(world: World, minilm_encoder: Any) -> None:
@@ -282,7 +282,7 @@ def test_vectorstore_cannot_escape(vectorstore: LegalVectorStore, attack: str) -
     filter, expect = ATTACKS[attack]
     vector = vectorstore.embeddings.embed_query(QUERY)
     for mode in MODES:
-        docs = vectorstore.similarity_search(QUERY, 50, filter=filter, mode=mode, score_threshold=-1e9)
+        docs = vectorstore.similarity_search(QUERY, 50, filter=filter, mode=mode, score_threshold=0.0)
         only_acme([d.metadata for d in docs], expect)
     scored = vectorstore.similarity_search_with_score(QUERY, 50, filter=filter, group_by="doc_id")
     only_acme([d.metadata for d, _ in scored], expect)
@@ -373,7 +373,7 @@ def test_cli_search_cannot_escape(world: World, attack: str, mode: str) -> None:
     filter, expect = ATTACKS[attack]
     path = str(world.settings.qdrant_path)
     args = ["search", QUERY, "-c", NAME, "--qdrant-path", path, "--model", MINILM, "--device", "cpu"]
-    args += ["--tenant", "acme", "-k", "50", "--score-threshold", "-1e9", "--filter", json.dumps(filter)]
+    args += ["--tenant", "acme", "-k", "50", "--score-threshold", "0", "--filter", json.dumps(filter)]
     result = CliRunner().invoke(_cli_app(), [*args, "--mode", mode, "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.stdout
     only_acme([hit["metadata"] for hit in json.loads(result.stdout)["hits"]], expect)

@@ -54,10 +54,21 @@ def load(path: Path) -> SourceDocument:
     return doc
 
 
+ACT_LINE = re.compile(r"^부칙.*〈(제[\d-]+호),\s*([\d.]+)〉", re.M)
+
+
 def expected_ko_articles(text: str) -> list[tuple[int, str]]:
-    """(offset, label) of every article heading; 부칙 articles get the ``부칙`` prefix."""
+    """(offset, label) of every article heading; 부칙 articles get ``부칙 〈act〉`` before them."""
     appendix = text.find(KO_APPENDIX)
-    return [(m.start(), ("부칙 " if 0 <= appendix < m.start() else "") + m.group(1)) for m in KO_HEADING.finditer(text)]
+    acts = [(m.start(), f"〈{m.group(1)}, {m.group(2)}〉") for m in ACT_LINE.finditer(text)]
+    out = []
+    for m in KO_HEADING.finditer(text):
+        if 0 <= appendix < m.start():
+            act = [a for start, a in acts if start < m.start()]
+            out.append((m.start(), " ".join(["부칙", *act[-1:], m.group(1)])))
+        else:
+            out.append((m.start(), m.group(1)))
+    return out
 
 
 def check_invariants(doc: SourceDocument, chunks: list[Chunk], counter: Any, max_tokens: int) -> None:
@@ -80,7 +91,7 @@ def test_korean_statutes(path: Path, max_tokens: int, minilm: HFTokenCounter) ->
     check_invariants(doc, chunks, minilm, max_tokens)
     headings = expected_ko_articles(doc.text)
     assert {label for _, label in headings} <= {c.metadata["article"] for c in chunks}
-    assert any(label.startswith("부칙 제1조") for _, label in headings)
+    assert any(label.startswith("부칙 〈") and label.endswith(" 제1조") for _, label in headings)
     for chunk in chunks:
         assert len(KO_HEADING.findall(chunk.text)) <= 1, chunk.text[:200]
         start = chunk.metadata["char_start"]
@@ -112,8 +123,13 @@ def test_article_that_fits_is_one_chunk_and_articles_never_merge(minilm: HFToken
     second = main[1]
     assert second.text.startswith("### 제2조(이자의 최고한도)\n①") and second.text.endswith("적용하지 아니한다.")
     assert second.metadata["clause"] is None and second.metadata["citation"] == "이자제한법 제2조"
-    appendix = [c.metadata for c in chunks if c.metadata["article"] == "부칙 제1조"]
-    assert len(appendix) == 3 and len({m["chapter"] for m in appendix}) == 3  # one per 부칙, told apart
+    appendix = [c.metadata for c in chunks if c.metadata["part"] == "addenda" and c.metadata["article"]]
+    first = [m for m in appendix if m["article"].endswith(" 제1조")]
+    assert len(first) == 3 and len({m["chapter"] for m in first}) == 3  # one per 부칙
+    # each cites its amending act, so the three 부칙 제1조 are told apart
+    assert first[0]["citation"] == "이자제한법 부칙 〈제9344호, 2009.1.21〉 제1조"
+    assert len({m["citation"] for m in first}) == 3
+    assert {c.metadata["part"] for c in main} == {"main"}
 
 
 def test_short_clauses_merge_up_to_the_limit(minilm: HFTokenCounter) -> None:
@@ -177,7 +193,7 @@ def test_chinese_law(minilm: HFTokenCounter) -> None:
             "제1조(목적) 이 법은 ...\n제3조제1항에 따라 처리한다.\n제2장에 따른 절차\n2020. 1. 1. 시행\n"
             "제2조 부터 제8조까지 생략\n부칙의 규정에 따라\n제15조 (목적) 본문\n제5조의2(정의) 본문\n"
             "### 제7조 삭제 <2020.5.26>\n부 칙 <2026. 3. 31.>\n제1조(시행일) 공포한 날부터 시행한다.",
-            ["제1조", "제15조", "제5조의2", "제7조", "부칙 제1조"],
+            ["제1조", "제15조", "제5조의2", "제7조", "부칙 〈2026.3.31〉 제1조"],
         ),
         (
             "vi",
@@ -319,3 +335,31 @@ def test_crlf_text_keeps_its_structure(minilm: HFTokenCounter) -> None:
         ("제1장 총칙", "제1조"),
         ("제1장 총칙", "제2조"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "parts"),
+    [
+        (
+            "vi",
+            "Chương I\nNHỮNG QUY ĐỊNH CHUNG\nĐiều 1. Phạm vi điều chỉnh\nLuật này quy định.\n"
+            "Chương X\nĐIỀU KHOẢN THI HÀNH\nĐiều 217. Hiệu lực thi hành\n1. Luật này có hiệu lực.\nPhụ lục I\nDanh mục",
+            {"Điều 1": "main", "Điều 217": "addenda"},
+        ),
+        (
+            "zh",
+            "第一章 总则\n第一条 为了保护。\n第七章 附则\n第一百条 本法自公布之日起施行。",
+            {"第一条": "main", "第一百条": "addenda"},
+        ),
+        (
+            "ko",
+            "제1조(목적) 이 법은 ...\n부칙 <법률 제12527호, 2014. 3. 24.>\n제1조(시행일) 공포한 날부터 시행한다.\n"
+            "별표 1 (과태료의 부과기준)",
+            {"제1조": "main", "부칙 〈제12527호, 2014.3.24〉 제1조": "addenda"},
+        ),
+    ],
+)
+def test_supplementary_provisions_are_marked_as_addenda(language: str, text: str, parts: dict[str, str]) -> None:
+    blocks = parse_structure(text, language)
+    assert {b.article: b.part for b in blocks if b.article in parts} == parts
+    assert [b.part for b in blocks][-1] == "annex" or language == "zh"
