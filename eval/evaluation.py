@@ -83,6 +83,7 @@ class EvalReport:
         embedding: the dense model, precision, runtime and device that produced the query (and, when
             ``ingest`` is set, the corpus) vectors; ``None`` for sparse-only runs.
         top_k: the AutoRAG cutoffs (``autorag`` only).
+        split: the split evaluated (``None``: the dataset's only or default one).
     """
 
     dataset: EvalDataset
@@ -97,6 +98,7 @@ class EvalReport:
     similarity: str = "cosine"
     embedding: dict[str, Any] | None = None
     top_k: tuple[int, ...] = DEFAULT_TOP_K
+    split: str | None = None
 
     @property
     def summaries(self) -> dict[str, dict[str, Any]]:
@@ -109,11 +111,28 @@ class EvalReport:
         first = next(iter(self.results.values()), None)
         return dict(first.metrics) if first is not None else {}
 
+    def context(self) -> dict[str, Any]:
+        """What was evaluated: dataset, split, query count, model, collection, metric definitions."""
+        embedding = self.embedding or {}
+        return {
+            "dataset": self.dataset.name,
+            "split": self.split or "the format's default (test for BEIR and MTEB, train for Zalo)",
+            "queries": len(self.dataset.queries),
+            "documents": len(self.dataset.corpus),
+            "model": embedding.get("model"),
+            "precision": embedding.get("precision"),
+            "device": embedding.get("device"),
+            "collection": self.collection,
+            "metrics": self.metrics_compat,
+            "exact search": self.exact,
+        }
+
     def as_dict(self) -> dict[str, Any]:
-        """The document ``legalrag eval --json`` prints."""
+        """The document ``legalrag eval --json`` prints (and :meth:`write` saves as ``results.json``)."""
         return {
             "warnings": list(self.warnings),
             "dataset": self.dataset.name,
+            "split": self.split,
             "collection": self.collection,
             "queries": len(self.dataset.queries),
             "metrics_compat": self.metrics_compat,
@@ -140,19 +159,23 @@ class EvalReport:
         )
 
     def write(self, folder: str | os.PathLike[str]) -> list[str]:
-        """Write ``results.json``, ``table.md`` (:meth:`card_table`), per-query JSONL and TREC runs and the
-        accuracy@k chart (not for ``autorag``, which has no accuracy@k) into ``folder``.
+        """Write ``results.json`` (:meth:`as_dict`: the metrics and what was evaluated), ``table.md``
+        (:meth:`card_table`), ``report.html`` (:func:`~legalrag.eval.html.render_report`: metrics, chart
+        and misses on one self-contained page), per-query JSONL and TREC runs and the accuracy@k chart
+        (not for ``autorag``, which has no accuracy@k) into ``folder``.
 
         Returns why TREC runs were skipped (ids with spaces: the JSONL run still has everything);
         the reasons are also added to :attr:`warnings`.
         """
+        from legalrag.eval.html import render_report
         from legalrag.eval.report import plot_accuracy_curves, write_json, write_run_jsonl, write_trec_run
 
         target = Path(folder)
         target.mkdir(parents=True, exist_ok=True)
         summaries = self.summaries
-        write_json(target / "results.json", summaries)
+        write_json(target / "results.json", self.as_dict())
         (target / "table.md").write_text(self.card_table(), encoding="utf-8")
+        (target / "report.html").write_text(render_report(self), encoding="utf-8")
         skipped: list[str] = []
         data = self.dataset
         for name, result in self.results.items():
@@ -258,6 +281,7 @@ def evaluate_collection(
         similarity=similarity_name(dense_info.distance if dense_info is not None else None),
         embedding=_embedding_info(encoder, settings),
         top_k=cutoffs,
+        split=options.split,
     )
     if tuned is not None and dev is not None:
         report.tune = {

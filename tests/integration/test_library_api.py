@@ -185,7 +185,10 @@ def test_evaluate_collection_reports_and_writes_its_outputs(
     assert 0.0 < summary["mrr@10"] <= 1.0 and "ndcg@10" in summary and "map@100" in summary
     assert report.write(tmp_path / "out") == []
     written = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
-    assert written["sparse"]["mrr@10"] == pytest.approx(summary["mrr@10"])
+    assert written["results"]["sparse"]["mrr@10"] == pytest.approx(summary["mrr@10"])
+    assert written["queries"] == len(report.dataset.queries) and written["dataset"] == report.dataset.name
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "<svg" in page and "Misses" in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
     assert (tmp_path / "out" / "run-dense.jsonl").is_file() and (tmp_path / "out" / "run-sparse.trec").is_file()
     # the CLI prints the same numbers (the collection is now ingested: no second ingest)
     result = CliRunner().invoke(
