@@ -24,6 +24,7 @@ __all__ = [
     "LegalRetriever",
     "LegalVectorStore",
     "ModelLoadError",
+    "NotPublishedError",
     "Reranker",
     "SearchConfig",
     "Searcher",
@@ -66,6 +67,7 @@ _WHERE = {
             "ModelLoadError",
             "StoreError",
             "StoreLockedError",
+            "NotPublishedError",
         )
     },
 }
@@ -83,6 +85,7 @@ if TYPE_CHECKING:
         InputError,
         LegalRAGError,
         ModelLoadError,
+        NotPublishedError,
         StoreError,
         StoreLockedError,
     )

@@ -71,5 +71,9 @@ class StoreLockedError(StoreError):
     exit_code = 1
 
 
+class NotPublishedError(StoreLockedError):
+    """An embedded collection's first ingest is still running: there is no published version to read yet."""
+
+
 class IngestError(LegalRAGError):
     """Ingestion could not continue."""

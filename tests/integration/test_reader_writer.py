@@ -190,3 +190,33 @@ def test_reader_copies_are_removed_on_every_exit_path(tmp_path: Path) -> None:
     assert len(list(readers.iterdir())) == 1  # a killed reader cannot clean up after itself...
     subprocess.run([sys.executable, "-c", unclosed], check=True, capture_output=True, timeout=120)
     assert not list(readers.iterdir())  # ...the next process to open the collection does
+
+
+def test_a_reader_during_the_first_ingest_is_told_there_is_no_published_version_yet(tmp_path: Path) -> None:
+    from legalrag.plugin.errors import NotPublishedError, StoreLockedError
+    from legalrag.plugin.store import EdgeStore
+
+    root = tmp_path / "store"
+    first_run = (
+        "import sys, time\n"
+        "from legalrag.plugin.store import EdgeStore, CollectionSpec, PointRecord\n"
+        f"store = EdgeStore({str(root)!r})\n"
+        "store.create_collection('fresh', CollectionSpec(dense_size=4, sparse_name=None))\n"
+        "store.upsert('fresh', [PointRecord(id=f'00000000-0000-0000-0000-{i:012d}', dense=[1.0, 0.0, 0.0, float(i)],"
+        " payload={'doc_id': str(i)}) for i in range(3)])\n"
+        "print('stored', flush=True); time.sleep(120)\n"
+    )
+    writer = subprocess.Popen(
+        [sys.executable, "-c", first_run], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "stored", writer.stderr
+        reader = EdgeStore(root)
+        with pytest.raises(NotPublishedError, match=rf"no published version yet.*pid {writer.pid}") as caught:
+            reader.count("fresh")
+        assert isinstance(caught.value, StoreLockedError)  # what callers catching the lock error already handle
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=30)
+    assert reader.count("fresh") == 3  # a killed first run: what it stored is published by the next opener
+    reader.close()

@@ -34,7 +34,7 @@ from typing import Any
 import qdrant_edge as qe
 from qdrant_client import models
 
-from legalrag.plugin.errors import CollectionNotFoundError, InputError, StoreError
+from legalrag.plugin.errors import CollectionNotFoundError, InputError, NotPublishedError, StoreError, StoreLockedError
 from legalrag.plugin.settings import validate_collection_name
 from legalrag.plugin.store.base import (
     CollectionInfo,
@@ -481,7 +481,10 @@ class EdgeStore:
                 raise self._missing(name)
             version = current_version(folder)
             if version is None:
-                version = self._publish_first(name)
+                try:
+                    version = self._publish_first(name)
+                except StoreLockedError:
+                    raise NotPublishedError(_not_published(name, folder)) from None
             if view is not None and view.version == version:
                 view.checked = now
                 return view
@@ -633,3 +636,16 @@ def _discard(view: OpenShard) -> None:
         view.shard.close()
     if view.copy is not None:
         view.copy.discard()
+
+
+def _not_published(name: str, folder: Path) -> str:
+    try:
+        pid, _, command = (folder / ".lock").read_text(encoding="utf-8", errors="replace").strip().partition("\n")
+    except OSError:
+        pid, command = "", ""
+    who = f"pid {pid}: {command}" if pid else "another process"
+    return (
+        f"collection {name!r} ({folder}) has no published version yet: its first ingest is still running "
+        f"({who}). It becomes searchable when that run finishes (or stops: what it stored so far is then "
+        "published); retry then"
+    )
