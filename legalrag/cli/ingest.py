@@ -104,7 +104,10 @@ def ingest(
         previous = signal.signal(signal.SIGINT, interrupt)
         try:
             # on a terminal a live bar; in a log (not --json) a plain line every few seconds
-            with IngestProgress(out.console, enabled=out.interactive, lines=not out.as_json) as progress:
+            files = _file_count(paths, options)
+            with IngestProgress(
+                out.console, enabled=out.interactive, lines=not out.as_json, total_files=files
+            ) as progress:
                 report = ingest_paths(paths, options, settings=settings,
                     on_progress=progress.update, stop=stop)  # fmt: skip
         finally:
@@ -115,6 +118,24 @@ def ingest(
             raise typer.Exit(130)
         if strict and report.failed:
             raise typer.Exit(1)
+
+
+def _file_count(paths: Any, options: Any) -> int | None:
+    """How many files the run will read (for done/total and the time left), ``None`` when unknown."""
+    from legalrag.ingest.loaders import plan_files
+    from legalrag.plugin.errors import InputError
+
+    try:
+        planned = plan_files(
+            paths,
+            include=options.include,
+            exclude=options.exclude,
+            doc_id_root=options.doc_id_root,
+            follow_symlinks=options.follow_symlinks,
+        )
+    except InputError:  # the run itself reports it
+        return None
+    return len(planned)
 
 
 def _print_ingest(console: Any, summary: dict[str, Any]) -> None:

@@ -90,3 +90,20 @@ def test_ingest_progress_prints_plain_lines_when_not_on_a_terminal(monkeypatch: 
         progress.update(IngestStats(documents=3, chunks=7, tokens=900))
     lines = buffer.getvalue().splitlines()
     assert len(lines) == 2 and lines[1].startswith("ingest: 3 docs · 7 chunks") and "\x1b" not in buffer.getvalue()
+
+
+def test_ingest_progress_shows_files_done_of_total_and_the_time_left(monkeypatch: Any) -> None:
+    console, buffer = terminal()
+    with IngestProgress(console, enabled=True, total_files=8) as progress:
+        progress.update(IngestStats(files=2, documents=5, chunks=9))
+    text = plain(buffer)
+    assert re.search(r"2/8 files · 5 docs · 9 chunks", text), text
+    # elapsed, then the time left (rich estimates it once it has seen the rate: "-:--:--" before that)
+    assert re.search(r"\d+:\d\d:\d\d (-:--:--|\d+:\d\d:\d\d)$", text.strip()), text
+    buffer = io.StringIO()
+    monkeypatch.setattr(IngestProgress, "LINE_SECONDS", 0.0)
+    with IngestProgress(Console(file=buffer), enabled=False, lines=True, total_files=8) as progress:
+        progress._started -= 10  # ten seconds in, a quarter done: thirty left
+        progress.update(IngestStats(files=2, documents=5))
+    line = buffer.getvalue().strip()
+    assert line.startswith("ingest: 2/8 files · 5 docs") and re.search(r"about (29|30|31) s left$", line), line
