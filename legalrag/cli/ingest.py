@@ -71,7 +71,6 @@ def ingest(
         existing_paths(paths)  # a wrong path fails here, before the store and model code is imported
         from legalrag.ingest.options import IngestOptions
         from legalrag.ingest.progress import IngestProgress
-        from legalrag.ingest.service import ingest_paths
 
         settings = conn.settings(
             collection=collection,
@@ -93,6 +92,18 @@ def ingest(
                 "chunks_per_batch": batch_size,
             }
         )
+        # unreadable input and a model that cannot load fail here, in milliseconds, before torch is imported
+        files = _planned_files(paths, options)
+        if model is not None:
+            from legalrag.plugin.models.encoder import check_model_name
+
+            check_model_name(
+                settings.model,
+                settings.embedding.cache_folder,
+                trust_remote_code=settings.embedding.trust_remote_code,
+            )
+        from legalrag.ingest.service import ingest_paths
+
         stop = threading.Event()
 
         def interrupt(*_: Any) -> None:
@@ -104,7 +115,6 @@ def ingest(
         previous = signal.signal(signal.SIGINT, interrupt)
         try:
             # on a terminal a live bar; in a log (not --json) a plain line every few seconds
-            files = _file_count(paths, options)
             with IngestProgress(
                 out.console, enabled=out.interactive, lines=not out.as_json, total_files=files
             ) as progress:
@@ -120,9 +130,15 @@ def ingest(
             raise typer.Exit(1)
 
 
-def _file_count(paths: Any, options: Any) -> int | None:
-    """How many files the run will read (for done/total and the time left), ``None`` when unknown."""
-    from legalrag.ingest.loaders import plan_files
+def _planned_files(paths: Any, options: Any) -> int | None:
+    """How many files the run will read (for done/total and the time left; ``None`` when the listing
+    fails, which the run then reports).
+
+    Raises:
+        InputError: every file would fail before any is read (an unsupported type, a device): nothing
+            would be written.
+    """
+    from legalrag.ingest.loaders import LoadFailure, plan_files
     from legalrag.plugin.errors import InputError
 
     try:
@@ -133,8 +149,14 @@ def _file_count(paths: Any, options: Any) -> int | None:
             doc_id_root=options.doc_id_root,
             follow_symlinks=options.follow_symlinks,
         )
-    except InputError:  # the run itself reports it
+    except InputError:  # the run itself reports it, with the same message
         return None
+    failures = [p for p in planned if isinstance(p, LoadFailure)]
+    if failures and len(failures) == len(planned):
+        first = failures[0]
+        raise InputError(
+            f"every file failed ({len(failures)}), nothing was written; first: {first.source}: {first.reason}"
+        )
     return len(planned)
 
 

