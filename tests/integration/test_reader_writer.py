@@ -12,6 +12,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -220,3 +221,74 @@ def test_a_reader_during_the_first_ingest_is_told_there_is_no_published_version_
         writer.wait(timeout=30)
     assert reader.count("fresh") == 3  # a killed first run: what it stored is published by the next opener
     reader.close()
+
+
+def _appendable(root: Path, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(EXAMPLES / "corpus", corpus)
+    ingest = [str(Path(sys.executable).with_name("legalrag")), "ingest", str(corpus), "-c", "laws", "--model", MINILM]
+    subprocess.run([*ingest, "--qdrant-path", str(root), "--json"], check=True, capture_output=True, timeout=600)
+
+
+def _optimized(root: Path, tmp_path: Path) -> None:
+    """3,000 1024-d points: enough for the engine to build an optimized segment (matrix, HNSW graph)."""
+    import uuid
+
+    import numpy as np
+
+    from legalrag.plugin.store import CollectionSpec, EdgeStore, PointRecord
+
+    vectors = np.random.default_rng(0).standard_normal((3000, 1024)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with EdgeStore(root) as store:
+        store.create_collection("laws", CollectionSpec(dense_size=1024, sparse_name=None))
+        for start in range(0, len(vectors), 500):
+            store.upsert(
+                "laws",
+                [
+                    PointRecord(
+                        id=str(uuid.UUID(int=start + i + 1)), dense=v.tolist(), payload={"doc_id": str(start + i)}
+                    )
+                    for i, v in enumerate(vectors[start : start + 500])
+                ],
+            )
+        store.optimize("laws")
+    assert list((root / "laws" / "published").rglob("matrix.dat"))
+
+
+@pytest.mark.parametrize("build", [_appendable, _optimized], ids=["appendable", "optimized"])
+def test_a_reader_links_the_published_data_pages_and_never_changes_them(tmp_path: Path, build: Any) -> None:
+    import hashlib
+
+    from legalrag.plugin.store import EdgeStore
+    from legalrag.plugin.store.base import SearchRequest
+    from legalrag.plugin.store.edge.versions import shareable
+
+    root = tmp_path / "store"
+    build(root, tmp_path)
+    (published,) = [p for p in (root / "laws" / "published").iterdir() if p.name.isdigit()]
+
+    def digests() -> dict[str, str]:
+        return {
+            str(p.relative_to(published)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(published.rglob("*"))
+            if p.is_file() and not p.name.startswith(".")
+        }
+
+    before = digests()
+    reader = EdgeStore(root)
+    count = reader.count("laws")
+    (copy,) = list((root / "laws" / "readers").iterdir())
+    linked = [p for p in copy.rglob("*") if p.is_file() and shareable(p.name)]
+    assert linked and all(p.stat().st_nlink >= 2 for p in linked)  # shared with the published version
+    copied = [p for p in copy.rglob("*") if p.is_file() and not shareable(p.name)]
+    assert copied and all(p.stat().st_nlink == 1 for p in copied)  # what the engine rewrites is private
+    dense = next(iter(reader.scroll("laws", with_vectors=True))).dense
+    for exact in (False, True, False):
+        assert reader.query("laws", SearchRequest(limit=5, dense=dense, exact=exact))
+    reader.close()
+    assert not (root / "laws" / "readers").exists() or not list((root / "laws" / "readers").iterdir())
+    assert digests() == before  # loads, searches and close left the published version as it was
+    again = EdgeStore(root)
+    assert again.count("laws") == count
+    again.close()

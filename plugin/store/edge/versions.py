@@ -11,7 +11,9 @@ its partial work (readers keep the last version; the next writer resumes the wor
 killed reader leaves a private copy that the next reader or writer deletes.
 
 Copies skip holes (qdrant-edge preallocates its files sparsely) and use ``copy_file_range``, which
-the file system may turn into a reflink.
+the file system may turn into a reflink. A reader's copy hard-links the data pages of the published
+version (:func:`shareable`: the bulk of a collection, which the engine never writes while points stay
+as they are) and copies only the small files the engine rewrites when it loads a segment.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +162,7 @@ def reader_copy(folder: Path, version: int) -> ReaderCopy | None:
             if not held or not (source / SHARD_DIR).is_dir():
                 copy.discard()
                 return None
-            sparse_copytree(source / SHARD_DIR, copy.shard)
+            sparse_copytree(source / SHARD_DIR, copy.shard, link=shareable)
             if (source / DOCUMENT).is_file():
                 shutil.copy2(source / DOCUMENT, copy.document)
     except FileNotFoundError:  # the writer retired this version while we copied it: take the next
@@ -195,14 +198,40 @@ def _try_lock(path: Path, *, exclusive: bool) -> Iterator[bool]:
         os.close(fd)
 
 
-def sparse_copytree(source: Path, target: Path) -> None:
-    """Copy a folder of regular files, writing only their data extents (holes stay holes)."""
+#: files the engine reads but never writes while points stay as they are, which a reader (it never
+#: changes points) links instead of copying: the data pages of payloads and sparse vectors and the chunks
+#: of dense vectors in appendable segments; an optimized segment's vector matrix, HNSW graph and id
+#: mappings; the write-ahead log's closed segments. The engine does rewrite a segment's small state files
+#: (flags, trackers, segment.json) when it loads it, so those are copied.
+#: tests/integration/test_reader_writer.py checks that a reader's loads, searches and close leave every
+#: linked file of both kinds of segment as it was.
+_SHAREABLE = re.compile(
+    r"page_\d+\.dat|chunk_\d+\.mmap|matrix\.dat|links(_compressed)?\.bin|graph\.bin"
+    r"|id_tracker\.mappings|closed-\d+"
+)
+
+
+def shareable(name: str) -> bool:
+    """Whether a reader may hard-link shard file ``name`` from a published version instead of copying it."""
+    return _SHAREABLE.fullmatch(name) is not None
+
+
+def sparse_copytree(source: Path, target: Path, *, link: Callable[[str], bool] | None = None) -> None:
+    """Copy a folder of regular files, writing only their data extents (holes stay holes); files whose
+    name ``link`` accepts are hard-linked instead (copied where the file system cannot link them)."""
     target.mkdir(parents=True, exist_ok=True)
     for entry in os.scandir(source):
         destination = target / entry.name
         if entry.is_dir(follow_symlinks=False):
-            sparse_copytree(Path(entry.path), destination)
+            sparse_copytree(Path(entry.path), destination, link=link)
         elif entry.is_file(follow_symlinks=False):
+            if link is not None and link(entry.name):
+                try:
+                    os.link(entry.path, destination)
+                    continue
+                except OSError as exc:
+                    if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
+                        raise
             _sparse_copy(Path(entry.path), destination)
 
 
