@@ -16,7 +16,7 @@ from pathlib import Path
 
 from legalrag.eval.datasets.core import CorpusDoc, EvalDataset
 from legalrag.eval.datasets.parquet import find_autorag_files, is_autorag_folder, load_autorag, load_mteb
-from legalrag.eval.datasets.text import PAIR_COLUMNS, load_beir, load_pairs, load_zalo
+from legalrag.eval.datasets.text import PAIR_COLUMNS, ZALO_CORPUS_FILES, load_beir, load_pairs, load_zalo
 from legalrag.plugin.errors import DatasetError, InputError
 
 __all__ = [
@@ -52,14 +52,14 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         raise DatasetError(f"{root}: no such file or folder")
     if (root / "corpus.jsonl").is_file():
         return "beir"
-    if (root / "legal_corpus.json").is_file():
+    if any((root / name).is_file() for name in ZALO_CORPUS_FILES):
         return "zalo"
     if (root / "qa.parquet").is_file() or is_autorag_folder(root):
         return "autorag"
     if (root / "corpus.parquet").is_file() or (root / "corpus").is_dir():
         return "mteb"
     raise DatasetError(
-        f"{root}: unknown layout; expected corpus.jsonl (BEIR), legal_corpus.json (Zalo), "
+        f"{root}: unknown layout; expected corpus.jsonl (BEIR), legal_corpus.json or law.json (Zalo, ALQAC), "
         "qa.parquet (AutoRAG) or corpus/*.parquet (MTEB), or pass format="
     )
 

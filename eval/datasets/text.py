@@ -23,7 +23,7 @@ from legalrag.eval.datasets.core import (
 )
 from legalrag.plugin.errors import DatasetError
 
-__all__ = ["PAIR_COLUMNS", "load_beir", "load_pairs", "load_zalo"]
+__all__ = ["PAIR_COLUMNS", "ZALO_CORPUS_FILES", "load_beir", "load_pairs", "load_zalo"]
 
 #: (question column, passage column) pairs tried in order when ``columns`` is not given
 PAIR_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -154,20 +154,47 @@ def _pair_columns(row: Mapping[str, Any], where: str) -> tuple[str, str]:
 
 
 # --------------------------------------------------------------------------------------------- Zalo
-def load_zalo(path: str | Path, split: str = "train", *, name: str | None = None) -> EvalDataset:
-    """Load the Zalo AI Legal Text Retrieval 2021 layout.
+#: corpus files of the Zalo / ALQAC layout, in the order looked for
+ZALO_CORPUS_FILES = ("legal_corpus.json", "law.json")
 
-    ``legal_corpus.json`` is a list of ``{law_id, articles: [{article_id, title, text}]}``; questions come
-    from ``<split>_question_answer.json`` = ``{"items": [{question_id, question, relevant_articles:
-    [{law_id, article_id}]}]}``. Corpus ids are ``law_id#article_id``.
+
+def _spelled(row: Mapping[str, Any], keys: tuple[str, ...], where: str) -> str:
+    """The first of ``keys`` present in ``row`` (the releases spell the same field differently)."""
+    for key in keys:
+        if row.get(key) is not None:
+            return text_of(row, key, where)
+    raise DatasetError(f"{where}: missing {' or '.join(repr(k) for k in keys)} (found {sorted(row)})")
+
+
+def zalo_questions_file(root: Path, split: str) -> Path:
+    """``<split>_question_answer.json`` (Zalo 2021), else ``<split>.json`` (ALQAC)."""
+    for name in (f"{split}_question_answer.json", f"{split}.json"):
+        if (root / name).is_file():
+            return root / name
+    found = sorted(p.name for p in root.glob("*.json") if p.name not in ZALO_CORPUS_FILES)
+    raise DatasetError(
+        f"{root}: no questions for split {split!r} ({split}_question_answer.json or {split}.json); "
+        f"question files here: {found or 'none'}"
+    )
+
+
+def load_zalo(path: str | Path, split: str = "train", *, name: str | None = None) -> EvalDataset:
+    """Load the Zalo AI Legal Text Retrieval 2021 layout, and ALQAC's spelling of it.
+
+    The corpus, ``legal_corpus.json`` (Zalo) or ``law.json`` (ALQAC), is a list of laws ``{law_id | id,
+    articles: [{article_id | id, title?, text}]}``; questions come from ``<split>_question_answer.json``
+    (Zalo: ``{"items": [...]}``) or ``<split>.json`` (ALQAC: a list), each ``{question_id, question |
+    text, relevant_articles: [{law_id, article_id}]}``. Corpus ids are ``law_id#article_id``.
 
     Raises:
         DatasetError: a missing file, invalid JSON (with its line) or a malformed entry (with its index).
     """
     root = Path(path)
-    corpus_path = require_file(root / "legal_corpus.json", "Zalo legal corpus")
+    corpus_path = next((root / f for f in ZALO_CORPUS_FILES if (root / f).is_file()), None)
+    if corpus_path is None:
+        raise DatasetError(f"{root}: no Zalo/ALQAC corpus ({' or '.join(ZALO_CORPUS_FILES)})")
     corpus = _read_zalo_corpus(corpus_path)
-    questions_path = require_file(root / f"{split}_question_answer.json", f"Zalo questions, split {split!r}")
+    questions_path = zalo_questions_file(root, split)
     data = read_json(questions_path)
     items = data.get("items") if isinstance(data, dict) else data
     if not isinstance(items, list):
@@ -181,8 +208,11 @@ def load_zalo(path: str | Path, split: str = "train", *, name: str | None = None
         query_id = text_of(item, "question_id", where)
         if query_id in queries:
             raise DatasetError(f"{where}: duplicate question_id {query_id!r}")
-        queries[query_id] = text_of(item, "question", where)
-        for j, ref in enumerate(item.get("relevant_articles") or []):
+        queries[query_id] = _spelled(item, ("question", "text"), where)
+        references = item.get("relevant_articles") or []
+        if not isinstance(references, list):
+            raise DatasetError(f"{where}: relevant_articles should be a list")
+        for j, ref in enumerate(references):
             at = f"{where}.relevant_articles[{j}]"
             if not isinstance(ref, dict):
                 raise DatasetError(f"{at}: expected {{'law_id', 'article_id'}}")
@@ -199,13 +229,13 @@ def _read_zalo_corpus(path: Path) -> dict[str, CorpusDoc]:
     for i, law in enumerate(laws):
         where = f"{path}: law [{i}]"
         if not isinstance(law, dict) or not isinstance(law.get("articles"), list):
-            raise DatasetError(f"{where}: expected an object with 'law_id' and an 'articles' list")
-        law_id = text_of(law, "law_id", where)
+            raise DatasetError(f"{where}: expected an object with 'law_id' (or 'id') and an 'articles' list")
+        law_id = _spelled(law, ("law_id", "id"), where)
         for j, article in enumerate(law["articles"]):
             at = f"{where} ({law_id}) article [{j}]"
             if not isinstance(article, dict):
                 raise DatasetError(f"{at}: expected an object")
-            doc_id = f"{law_id}#{text_of(article, 'article_id', at)}"
+            doc_id = f"{law_id}#{_spelled(article, ('article_id', 'id'), at)}"
             if doc_id in corpus:
                 raise DatasetError(f"{at}: duplicate article {doc_id!r}")
             title = text_of(article, "title", at, required=False)

@@ -220,7 +220,9 @@ def test_zalo_drops_questions_without_articles(zalo_copy: Path) -> None:
 
 
 def test_zalo_bad_json_and_missing_split(zalo_copy: Path) -> None:
-    with pytest.raises(DatasetError, match=r"test_question_answer\.json: file not found"):
+    with pytest.raises(
+        DatasetError, match=r"no questions for split 'test' \(test_question_answer\.json or test\.json\)"
+    ):
         load_zalo(zalo_copy, split="test")
     corpus = zalo_copy / "legal_corpus.json"
     corpus.write_text(corpus.read_text(encoding="utf-8").replace('"text": "1. Người', '"text" "1. Người'))
@@ -235,6 +237,51 @@ def test_zalo_malformed_article(zalo_copy: Path) -> None:
     corpus.write_text(json.dumps(laws, ensure_ascii=False), encoding="utf-8")
     with pytest.raises(DatasetError, match=r"law \[1\] \(100/2019/nđ-cp\) article \[0\]: missing key 'text'"):
         load_zalo(zalo_copy)
+
+
+def _as_alqac(zalo: Path, target: Path) -> Path:
+    """The fixture respelled as ALQAC releases it: law.json with ``id`` keys, ``<split>.json`` lists with ``text``."""
+    target.mkdir()
+    laws = json.loads((zalo / "legal_corpus.json").read_text(encoding="utf-8"))
+    respelled = [
+        {"id": law["law_id"], "articles": [{"id": a["article_id"], "text": a["text"]} for a in law["articles"]]}
+        for law in laws
+    ]
+    (target / "law.json").write_text(json.dumps(respelled, ensure_ascii=False), encoding="utf-8")
+    items = json.loads((zalo / "train_question_answer.json").read_text(encoding="utf-8"))["items"]
+    questions = [
+        {"question_id": q["question_id"], "question_type": "Free form", "text": q["question"],
+         "relevant_articles": q["relevant_articles"]}
+        for q in items
+    ]  # fmt: skip
+    (target / "train.json").write_text(json.dumps(questions, ensure_ascii=False), encoding="utf-8")
+    return target
+
+
+def test_alqac_spelling_loads_the_same_dataset(tmp_path: Path) -> None:
+    alqac = _as_alqac(ZALO, tmp_path / "alqac")
+    assert detect_format(alqac) == "zalo"
+    zalo, respelled = load_dataset(ZALO), load_dataset(alqac)
+    assert respelled.queries == zalo.queries and respelled.qrels == zalo.qrels
+    assert {k: d.text for k, d in respelled.corpus.items()} == {k: d.text for k, d in zalo.corpus.items()}
+
+
+def test_alqac_bad_files_say_what_is_missing(tmp_path: Path) -> None:
+    alqac = _as_alqac(ZALO, tmp_path / "alqac")
+    questions = json.loads((alqac / "train.json").read_text(encoding="utf-8"))
+    del questions[1]["text"]
+    (alqac / "train.json").write_text(json.dumps(questions, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"train\.json: items\[1\]: missing 'question' or 'text'"):
+        load_zalo(alqac)
+    with pytest.raises(
+        DatasetError, match=r"no questions for split 'public_test'.*question files here: \['train\.json'\]"
+    ):
+        load_zalo(alqac, split="public_test")
+    laws = json.loads((alqac / "law.json").read_text(encoding="utf-8"))
+    del laws[0]["id"]
+    (alqac / "law.json").write_text(json.dumps(laws, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"law\.json: law \[0\]: missing 'law_id' or 'id'"):
+        load_zalo(alqac)
 
 
 # ------------------------------------------------------------------------------------------ parquet
