@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from legalrag.ingest.loaders import DEFAULT_MAX_FILE_MB
+from legalrag.ingest.loaders import DEFAULT_MAX_FILE_MB, LoadFailure, plan_files
 
 __all__ = ["IngestOptions"]
 
@@ -50,6 +51,20 @@ class IngestOptions(BaseModel):
         default=None, description="Write this tenant on every point; the run then sees and changes only its documents."
     )
     chunks_per_batch: int = Field(default=256, ge=1, description="Chunks per embed and upsert batch.")
+
+    def plan(self, paths: Sequence[str | Path]) -> list[tuple[Path, str] | LoadFailure]:
+        """The files a run over ``paths`` reads with these options (see :func:`~legalrag.ingest.loaders.plan_files`).
+
+        Raises:
+            InputError: two files would share a doc_id, or a file is outside ``doc_id_root``.
+        """
+        return plan_files(
+            paths,
+            include=self.include,
+            exclude=self.exclude,
+            doc_id_root=self.doc_id_root,
+            follow_symlinks=self.follow_symlinks,
+        )
 
     def file_options(self) -> list[str]:
         """The file options set to something other than their default (``ingest_documents`` refuses them)."""

@@ -122,16 +122,10 @@ def ingest_paths(
     """
     options = options or IngestOptions()
     roots = existing_paths(paths)
-    from legalrag.ingest.loaders import iter_documents, plan_files
+    from legalrag.ingest.loaders import iter_documents
 
     # collisions and a bad doc_id root are refused before the store opens
-    plan_files(
-        roots,
-        include=options.include,
-        exclude=options.exclude,
-        doc_id_root=options.doc_id_root,
-        follow_symlinks=options.follow_symlinks,
-    )
+    options.plan(roots)
     seen: set[str] = set()
     loaded = iter_documents(
         roots,

@@ -138,17 +138,11 @@ def _planned_files(paths: Any, options: Any) -> int | None:
         InputError: every file would fail before any is read (an unsupported type, a device): nothing
             would be written.
     """
-    from legalrag.ingest.loaders import LoadFailure, plan_files
+    from legalrag.ingest.loaders import LoadFailure
     from legalrag.plugin.errors import InputError
 
     try:
-        planned = plan_files(
-            paths,
-            include=options.include,
-            exclude=options.exclude,
-            doc_id_root=options.doc_id_root,
-            follow_symlinks=options.follow_symlinks,
-        )
+        planned = options.plan(paths)
     except InputError:  # the run itself reports it, with the same message
         return None
     failures = [p for p in planned if isinstance(p, LoadFailure)]
