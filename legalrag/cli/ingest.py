@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from legalrag.cli._options import CollectionOpt, Connection, ModelOpt, connected
+from legalrag.cli._options import CollectionOpt, Connection, ModelOpt, connected, first_use_note
 from legalrag.output import Output, fail_cleanly, safe
 
 __all__ = ["ingest"]
@@ -102,6 +102,7 @@ def ingest(
                 settings.embedding.cache_folder,
                 trust_remote_code=settings.embedding.trust_remote_code,
             )
+            first_use_note(out, settings.model)
         from legalrag.ingest.service import ingest_paths
 
         stop = threading.Event()

