@@ -10,10 +10,24 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from legalrag.eval.evaluation import EvalReport
+from legalrag.eval.datasets import EvalDataset
+from legalrag.eval.harness import RunResult
+
+
+class EvalReport(Protocol):
+    """What the page reads of :class:`legalrag.eval.evaluation.EvalReport` (which imports this module)."""
+
+    dataset: EvalDataset
+    metrics_compat: str
+    results: dict[str, RunResult]
+
+    @property
+    def summaries(self) -> dict[str, dict[str, Any]]: ...
+
+    def context(self) -> dict[str, Any]: ...
+
 
 __all__ = ["render_report"]
 

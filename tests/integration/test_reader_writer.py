@@ -140,15 +140,20 @@ def _locked(path: Path) -> bool:
         return False
 
 
+def _appendable(root: Path, tmp_path: Path) -> None:
+    """The example corpus ingested by the CLI into collection ``laws`` (small: appendable segments)."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(EXAMPLES / "corpus", corpus)
+    ingest = [str(Path(sys.executable).with_name("legalrag")), "ingest", str(corpus), "-c", "laws", "--model", MINILM]
+    subprocess.run([*ingest, "--qdrant-path", str(root), "--json"], check=True, capture_output=True, timeout=600)
+
+
 def test_readers_keep_answering_while_a_recreate_runs(tmp_path: Path) -> None:
     from legalrag.plugin.collection import ensure_collection
     from legalrag.plugin.store import EdgeStore
 
     root = tmp_path / "store"
-    corpus = tmp_path / "corpus"
-    shutil.copytree(EXAMPLES / "corpus", corpus)
-    ingest = [str(Path(sys.executable).with_name("legalrag")), "ingest", str(corpus), "-c", "laws", "--model", MINILM]
-    subprocess.run([*ingest, "--qdrant-path", str(root), "--json"], check=True, capture_output=True, timeout=600)
+    _appendable(root, tmp_path)
     reader = EdgeStore(root)
     before = reader.count("laws")
     writer = EdgeStore(root)
@@ -168,10 +173,7 @@ def test_readers_keep_answering_while_a_recreate_runs(tmp_path: Path) -> None:
 
 def test_reader_copies_are_removed_on_every_exit_path(tmp_path: Path) -> None:
     root = tmp_path / "store"
-    corpus = tmp_path / "corpus"
-    shutil.copytree(EXAMPLES / "corpus", corpus)
-    ingest = [str(Path(sys.executable).with_name("legalrag")), "ingest", str(corpus), "-c", "laws", "--model", MINILM]
-    subprocess.run([*ingest, "--qdrant-path", str(root), "--json"], check=True, capture_output=True, timeout=600)
+    _appendable(root, tmp_path)
     readers = root / "laws" / "readers"
     unclosed = f"from legalrag.plugin.store import EdgeStore; print(EdgeStore({str(root)!r}).count('laws'))"
     raised = unclosed + "; raise SystemExit('an app that fails')"
@@ -221,13 +223,6 @@ def test_a_reader_during_the_first_ingest_is_told_there_is_no_published_version_
         writer.wait(timeout=30)
     assert reader.count("fresh") == 3  # a killed first run: what it stored is published by the next opener
     reader.close()
-
-
-def _appendable(root: Path, tmp_path: Path) -> None:
-    corpus = tmp_path / "corpus"
-    shutil.copytree(EXAMPLES / "corpus", corpus)
-    ingest = [str(Path(sys.executable).with_name("legalrag")), "ingest", str(corpus), "-c", "laws", "--model", MINILM]
-    subprocess.run([*ingest, "--qdrant-path", str(root), "--json"], check=True, capture_output=True, timeout=600)
 
 
 def _optimized(root: Path, tmp_path: Path) -> None:
