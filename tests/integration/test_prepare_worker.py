@@ -144,7 +144,9 @@ def test_an_ingest_with_the_worker_stores_what_one_without_it_stores(
         for text in ("개인정보의 수집 동의", "근로계약 기간", "이자의 최고한도"):
             request = SearchRequest(limit=20, sparse=bm25.encode_query(text))
             worker, alone = store.query("worker", request), store.query("alone", request)
-            assert worker and [(h.id, round(h.score, 5)) for h in worker] == [(h.id, round(h.score, 5)) for h in alone]
+            assert worker and [h.id for h in worker] == [h.id for h in alone]
+            # equal within float32 summation: rounding both to 5 places can still split 27.475035 apart
+            assert [h.score for h in worker] == pytest.approx([h.score for h in alone], rel=1e-6)
 
 
 def test_a_worker_that_dies_changes_nothing_but_the_speed(store_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
