@@ -97,7 +97,9 @@ def test_search_while_ingest_writes_names_the_holder(writer: tuple[subprocess.Po
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1, result.stdout
     error = json.loads(lines[0])
-    assert error["type"] == "StoreLockedError" and error["exit_code"] == 1
+    # the collection's first ingest is running: nothing is published yet, and the error says so
+    assert error["type"] == "NotPublishedError" and error["exit_code"] == 1
+    assert "no published version yet" in error["error"]
     assert f"pid {proc.pid}" in error["error"] and "writer.py" in error["error"]
     assert "\n" not in error["error"]
     assert proc.poll() is None, "the writer must keep running"
