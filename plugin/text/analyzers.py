@@ -1,4 +1,4 @@
-"""Language-aware word tokenizers for BM25: kiwipiepy (ko), pyvi (vi), jieba (zh), Unicode fallback.
+"""Language-aware word tokenizers for BM25: kiwipiepy (ko), pyvi (vi), character bigrams (zh), Unicode fallback.
 
 Every tokenizer turns text into index terms: lowercased content words with particles, endings and
 punctuation dropped. Statute references become one term in every language (``제15조``, ``제28조의8``,
@@ -22,11 +22,13 @@ from typing import Any, Protocol, runtime_checkable
 from legalrag.plugin.errors import MissingExtraError
 
 __all__ = [
+    "ChineseBigramTokenizer",
     "ChineseTokenizer",
     "KoreanTokenizer",
     "Tokenizer",
     "UnicodeTokenizer",
     "VietnameseTokenizer",
+    "analyzer_for",
     "get_tokenizer",
     "normalize_language",
     "tokenizer_versions",
@@ -350,6 +352,42 @@ class ChineseTokenizer:
             yield word
 
 
+class ChineseBigramTokenizer:
+    """Chinese as overlapping character bigrams (Latin words and numbers whole), statute references as one term.
+
+    Chosen by measurement over jieba: on JuDGE's case facts → criminal-law articles (public; dev half)
+    BM25 with these terms reads MRR@10 0.532, jieba's search mode 0.381, plain character bigrams 0.517,
+    character unigrams + bigrams 0.443 (docs/benchmarks/chinese.md). Queries in everyday words rarely
+    share a jieba segmentation with the statute's wording, but they share its character pairs. Digits
+    inside a Han run pair with their neighbours (``3年``); Latin words stay whole; a statute reference
+    is also one term, with Chinese numerals normalised: ``第十五条`` → ``第15条``.
+
+    Example:
+        >>> ChineseBigramTokenizer().tokenize("处理者依照本法第十五条，GDPR")
+        ['处理', '理者', '者依', '依照', '照本', '本法', '法第', '第十', '十五', '五条', 'gdpr', '第15条']
+    """
+
+    @property
+    def version(self) -> str:
+        return f"cjk-bigram+{RULES_VERSION}"
+
+    def tokenize(self, text: str) -> list[str]:
+        text = unicodedata.normalize("NFKC", text).casefold()
+        terms: list[str] = []
+        for word in _WORD.findall(text):
+            # Latin words stay whole; Han with the digits among it ("判处有期徒刑3年") is one run of pairs
+            for piece in _LATIN_OR_REST.findall(word):
+                terms.extend(_bigrams(piece) if _CJK_RUN.search(piece) else [piece])
+        for ref in _ZH_REFERENCE.finditer(text):
+            suffix = f"之{_zh_int(ref.group(3))}" if ref.group(3) else ""
+            terms.append(f"第{_zh_int(ref.group(1))}{ref.group(2)}{suffix}")
+        return terms
+
+    def tokenize_batch(self, texts: Sequence[str]) -> list[list[str]]:
+        return [self.tokenize(t) for t in texts]
+
+
+_LATIN_OR_REST = re.compile(r"[a-z]+|[^a-z]+")
 _ZH_NUMERAL = "零〇一二两三四五六七八九十百千"
 _ZH_REFERENCE = re.compile(rf"第([0-9]+|[{_ZH_NUMERAL}]+)(条|款|项|章|节|编|目)(?:之([0-9{_ZH_NUMERAL}]+))?")
 _ZH_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
@@ -370,10 +408,12 @@ def _zh_int(numeral: str) -> int:
     return total + digit
 
 
+#: analysers by name; a language's own name is its default analyser
 _FACTORIES: dict[str, Callable[[], Tokenizer]] = {
     "ko": KoreanTokenizer,
     "vi": VietnameseTokenizer,
-    "zh": ChineseTokenizer,
+    "zh": ChineseBigramTokenizer,
+    "zh-jieba": ChineseTokenizer,  # the default for zh before measurement chose bigrams: older collections
     "default": UnicodeTokenizer,
 }
 _cache: dict[str, Tokenizer] = {}
@@ -385,8 +425,11 @@ def normalize_language(language: str) -> str:
     return re.split(r"[-_]", language.strip().lower(), maxsplit=1)[0]
 
 
-def get_tokenizer(language: str) -> Tokenizer:
+def get_tokenizer(language: str, analyzer: str | None = None) -> Tokenizer:
     """The shared tokenizer for ``language``: ko, vi and zh have their own, anything else the fallback.
+
+    ``analyzer`` names another analyser for the language (``zh-jieba``: what collections built before
+    Chinese bigrams use; see :func:`analyzer_for`).
 
     Example:
         >>> get_tokenizer("en").tokenize("Personal data of the subject")
@@ -394,6 +437,10 @@ def get_tokenizer(language: str) -> Tokenizer:
     """
     key = normalize_language(language)
     key = key if key in _FACTORIES else "default"
+    if analyzer is not None:
+        if analyzer not in _FACTORIES:
+            raise ValueError(f"unknown analyser {analyzer!r}; known: {', '.join(sorted(_FACTORIES))}")
+        key = analyzer
     tokenizer = _cache.get(key)
     if tokenizer is None:
         with _cache_lock:
@@ -403,12 +450,20 @@ def get_tokenizer(language: str) -> Tokenizer:
     return tokenizer
 
 
+def analyzer_for(language: str, version: str) -> str | None:
+    """The analyser that produced terms tagged ``version`` for ``language`` when it is not today's default
+    (``None``: the default, or a version this release cannot reproduce)."""
+    if normalize_language(language) == "zh" and version.startswith("jieba-"):
+        return "zh-jieba"
+    return None
+
+
 def tokenizer_versions() -> dict[str, str]:
     """Version tag of each tokenizer (library version + rules), without loading any model."""
     vi = f"pyvi-{_package_version('pyvi')}" if _package_version("pyvi") else "syllables"
     return {
         "ko": f"kiwipiepy-{_package_version('kiwipiepy')}+{KO_RULES_VERSION}",
         "vi": f"{vi}+{RULES_VERSION}",
-        "zh": f"jieba-{_package_version('jieba')}+{RULES_VERSION}",
+        "zh": f"cjk-bigram+{RULES_VERSION}",
         "default": f"unicode+{RULES_VERSION}",
     }

@@ -25,7 +25,13 @@ from typing import Any
 
 from legalrag.plugin.errors import ConfigError, InputError
 from legalrag.plugin.schema import SparseVector
-from legalrag.plugin.text.analyzers import Tokenizer, get_tokenizer, normalize_language, tokenizer_versions
+from legalrag.plugin.text.analyzers import (
+    Tokenizer,
+    analyzer_for,
+    get_tokenizer,
+    normalize_language,
+    tokenizer_versions,
+)
 from legalrag.plugin.text.language import detect_language
 
 __all__ = ["HASH_SCHEME", "BM25Encoder", "Tokenizer", "get_tokenizer", "term_index"]
@@ -67,6 +73,9 @@ class BM25Encoder:
         k1: term-frequency saturation (BM25 default 1.2).
         b: document-length normalisation, 0 to 1 (default 0.75).
         avgdl: average document length in terms; estimate it with :meth:`estimate_avgdl`.
+        analyzers: ``(language, analyser)`` pairs that replace a language's default analyser, e.g.
+            ``(("zh", "zh-jieba"),)`` for a collection built before Chinese bigrams (:meth:`from_config`
+            sets them from what the collection recorded, so its queries match its documents).
 
     Example:
         >>> enc = BM25Encoder()
@@ -80,6 +89,7 @@ class BM25Encoder:
     k1: float = 1.2
     b: float = 0.75
     avgdl: float = 256.0
+    analyzers: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.language, str) or not self.language.strip():
@@ -98,7 +108,7 @@ class BM25Encoder:
             >>> BM25Encoder(language="en").tokenize("The Data Subject")
             ['data', 'subject']
         """
-        return get_tokenizer(self._resolve(text, language)).tokenize(text)
+        return self._tokenizer(self._resolve(text, language)).tokenize(text)
 
     def encode_documents(
         self, texts: Sequence[str], languages: Sequence[str | None] | None = None
@@ -154,8 +164,19 @@ class BM25Encoder:
             "b": self.b,
             "avgdl": self.avgdl,
             "hash": HASH_SCHEME,
-            "tokenizers": tokenizer_versions(),
+            "tokenizers": self._versions(),
+            **({"analyzers": dict(self.analyzers)} if self.analyzers else {}),
         }
+
+    def _tokenizer(self, language: str) -> Tokenizer:
+        return get_tokenizer(language, dict(self.analyzers).get(normalize_language(language)))
+
+    def _versions(self) -> dict[str, str]:
+        """The version tag of the analyser each language uses in this encoder."""
+        versions = tokenizer_versions()
+        for language, analyzer in self.analyzers:
+            versions[normalize_language(language)] = get_tokenizer(language, analyzer).version
+        return versions
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> BM25Encoder:
@@ -177,7 +198,18 @@ class BM25Encoder:
         if missing:
             raise ConfigError(f"sparse encoder config lacks {missing}; expected the output of config()")
         stored = config.get("tokenizers") or {}
-        changed = {k: (v, now) for k, now in tokenizer_versions().items() if (v := stored.get(k)) != now}
+        analyzers = {str(k): str(v) for k, v in dict(config.get("analyzers") or {}).items()}
+        for language, version in stored.items():  # collections built before an analyser's default changed
+            if language not in analyzers and (older := analyzer_for(language, str(version))) is not None:
+                analyzers[language] = older
+        encoder = cls(
+            language=str(config["language"]),
+            k1=float(config["k1"]),
+            b=float(config["b"]),
+            avgdl=float(config["avgdl"]),
+            analyzers=tuple(sorted(analyzers.items())),
+        )
+        changed = {k: (v, now) for k, now in encoder._versions().items() if (v := stored.get(k)) != now}
         if stored and changed:
             warnings.warn(
                 f"tokenizers changed since the collection was built {changed}; sparse matches may "
@@ -185,12 +217,7 @@ class BM25Encoder:
                 UserWarning,
                 stacklevel=2,
             )
-        return cls(
-            language=str(config["language"]),
-            k1=float(config["k1"]),
-            b=float(config["b"]),
-            avgdl=float(config["avgdl"]),
-        )
+        return encoder
 
     def _resolve(self, text: str, language: str | None) -> str:
         chosen = language if language is not None else self.language
@@ -209,7 +236,7 @@ class BM25Encoder:
             groups.setdefault(normalize_language(language), []).append(i)
         out: list[list[str]] = [[] for _ in texts]
         for language, positions in groups.items():
-            batch = get_tokenizer(language).tokenize_batch([texts[i] for i in positions])
+            batch = self._tokenizer(language).tokenize_batch([texts[i] for i in positions])
             for i, terms in zip(positions, batch, strict=True):
                 out[i] = terms
         return out

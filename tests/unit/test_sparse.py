@@ -18,7 +18,7 @@ from legalrag.plugin.schema import SparseVector
 from legalrag.plugin.text import analyzers as tokenizers
 from legalrag.plugin.text import bm25 as sparse
 from legalrag.plugin.text.analyzers import (
-    ChineseTokenizer,
+    ChineseBigramTokenizer,
     KoreanTokenizer,
     Tokenizer,
     UnicodeTokenizer,
@@ -132,8 +132,8 @@ def test_vietnamese_decomposed_unicode_matches_composed() -> None:
     assert vi.tokenize(unicodedata.normalize("NFD", VI_SENTENCE)) == vi.tokenize(VI_SENTENCE)
 
 
-def test_chinese_words_and_references() -> None:
-    zh = get_tokenizer("zh")
+def test_chinese_jieba_words_and_references() -> None:
+    zh = get_tokenizer("zh", "zh-jieba")  # the analyser of collections built before bigrams
     terms = zh.tokenize(ZH_SENTENCE)
     assert {"个人信息", "处理者", "个人信息处理者", "应当", "依照", "本法", "规定"} <= set(terms)
     art = zh.tokenize(ZH_ART)
@@ -142,10 +142,42 @@ def test_chinese_words_and_references() -> None:
     assert zh.tokenize("第1034条之一") == zh.tokenize("第一千零三十四条之一") == ["第1034条之1"]
 
 
+def test_chinese_bigrams_and_references() -> None:
+    zh = get_tokenizer("zh")
+    assert isinstance(zh, ChineseBigramTokenizer)
+    terms = zh.tokenize(ZH_SENTENCE)
+    assert {"个人", "信息", "处理", "理者", "依照", "本法", "规定"} <= set(terms)
+    assert all(len(t) <= 2 for t in terms if not t.startswith("第") and not t.isascii())
+    art = zh.tokenize(ZH_ART)
+    assert "第13条" in art and "同意" in art
+    assert not {"，", "：", "（", "）", "；", " "} & set(art)
+    assert "第1034条之1" in zh.tokenize("第1034条之一") and "第1034条之1" in zh.tokenize("第一千零三十四条之一")
+    assert zh.tokenize("依据GDPR第6条，判处有期徒刑3年") == [
+        "依据", "gdpr", "第6", "6条", "判处", "处有", "有期", "期徒", "徒刑", "刑3", "3年", "第6条"
+    ]  # fmt: skip
+
+
+def test_a_collection_built_with_jieba_keeps_it_and_a_new_one_gets_bigrams() -> None:
+    import warnings
+
+    new = BM25Encoder(language="zh", avgdl=50.0)
+    assert new.config()["tokenizers"]["zh"].startswith("cjk-bigram") and "analyzers" not in new.config()
+    old = {**new.config(), "tokenizers": {**new.config()["tokenizers"], "zh": "jieba-0.42.1+r1"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the old analyser is still here: nothing to warn about
+        loaded = BM25Encoder.from_config(old)
+    assert loaded.analyzers == (("zh", "zh-jieba"),)
+    assert loaded.tokenize(ZH_SENTENCE) == get_tokenizer("zh", "zh-jieba").tokenize(ZH_SENTENCE)
+    assert BM25Encoder.from_config(loaded.config()) == loaded  # recorded, so it stays jieba
+    assert BM25Encoder.from_config(new.config()).tokenize(ZH_SENTENCE) == get_tokenizer("zh").tokenize(ZH_SENTENCE)
+    with pytest.raises(ValueError, match="unknown analyser 'zh-foo'"):
+        get_tokenizer("zh", "zh-foo")
+
+
 def test_chinese_legal_words_stay_out_of_global_jieba() -> None:
     import jieba
 
-    get_tokenizer("zh")
+    get_tokenizer("zh", "zh-jieba")
     jieba.dt.initialize()
     assert not jieba.dt.FREQ.get("处理者")
 
@@ -159,7 +191,7 @@ def test_fallback_unicode_words_and_cjk_bigrams() -> None:
 def test_get_tokenizer_is_cached_and_normalises_codes() -> None:
     assert get_tokenizer("ko-KR") is get_tokenizer("ko")
     assert isinstance(get_tokenizer("KO"), KoreanTokenizer)
-    assert isinstance(get_tokenizer("zh_Hans"), ChineseTokenizer)
+    assert isinstance(get_tokenizer("zh_Hans"), ChineseBigramTokenizer)
     assert isinstance(get_tokenizer("en"), Tokenizer)
 
 
