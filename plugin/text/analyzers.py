@@ -330,8 +330,7 @@ class ChineseTokenizer:
         start = 0
         for ref in _ZH_REFERENCE.finditer(text):
             terms.extend(self._words(text[start : ref.start()]))
-            suffix = f"之{_zh_int(ref.group(3))}" if ref.group(3) else ""
-            terms.append(f"第{_zh_int(ref.group(1))}{ref.group(2)}{suffix}")
+            terms.append(_zh_reference(ref))
             start = ref.end()
         terms.extend(self._words(text[start:]))
         return terms
@@ -379,8 +378,7 @@ class ChineseBigramTokenizer:
             for piece in _LATIN_OR_REST.findall(word):
                 terms.extend(_bigrams(piece) if _CJK_RUN.search(piece) else [piece])
         for ref in _ZH_REFERENCE.finditer(text):
-            suffix = f"之{_zh_int(ref.group(3))}" if ref.group(3) else ""
-            terms.append(f"第{_zh_int(ref.group(1))}{ref.group(2)}{suffix}")
+            terms.append(_zh_reference(ref))
         return terms
 
     def tokenize_batch(self, texts: Sequence[str]) -> list[list[str]]:
@@ -392,6 +390,12 @@ _ZH_NUMERAL = "零〇一二两三四五六七八九十百千"
 _ZH_REFERENCE = re.compile(rf"第([0-9]+|[{_ZH_NUMERAL}]+)(条|款|项|章|节|编|目)(?:之([0-9{_ZH_NUMERAL}]+))?")
 _ZH_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
 _ZH_UNITS = {"十": 10, "百": 100, "千": 1000}
+
+
+def _zh_reference(ref: re.Match[str]) -> str:
+    """A matched statute reference as one term, numerals as digits: ``第十五条之一`` → ``第15条之1``."""
+    suffix = f"之{_zh_int(ref.group(3))}" if ref.group(3) else ""
+    return f"第{_zh_int(ref.group(1))}{ref.group(2)}{suffix}"
 
 
 def _zh_int(numeral: str) -> int:
