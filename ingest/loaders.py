@@ -157,13 +157,19 @@ def iter_documents(
     planned = plan_files(
         paths, include=include, exclude=exclude, doc_id_root=doc_id_root, follow_symlinks=follow_symlinks
     )
-    limit = int(max_file_mb * 1024 * 1024)
     for item in planned:
         if isinstance(item, LoadFailure):
             yield item
         else:
-            path, rel = item
-            yield from _load(_File(path, rel, json_fields), limit)
+            yield from load_file(*item, json_fields=json_fields, max_file_mb=max_file_mb)
+
+
+def load_file(
+    path: Path, rel: str, *, json_fields: JsonFields = JsonFields(), max_file_mb: float = DEFAULT_MAX_FILE_MB
+) -> Iterator[SourceDocument | LoadFailure]:
+    """The documents (or failures) of one file :func:`plan_files` listed as ``(path, rel)``, as
+    :func:`iter_documents` loads it (``rel`` is its doc_id base)."""
+    yield from _load(_File(path, rel, json_fields), int(max_file_mb * 1024 * 1024))
 
 
 def existing_paths(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:

@@ -61,6 +61,11 @@ __all__ = [
     "IngestStats",
     "Ingestor",
     "PreparedDocument",
+    "StoredDocument",
+    "clean_document",
+    "point_records",
+    "refuse_other_file",
+    "status_of",
 ]
 
 
@@ -120,6 +125,78 @@ def version_of(doc: SourceDocument, fingerprint: str) -> str:
     return hashlib.sha256(f"{doc.doc_hash}\x1f{fingerprint}".encode()).hexdigest()[:32]
 
 
+def status_of(held: int, current: int, chunks: int) -> DocumentStatus:
+    """What a run does with a document of ``chunks`` chunks when the collection holds ``held`` of its
+    points, ``current`` of them of the version being ingested."""
+    if held == 0:
+        return "added"
+    if current != chunks:
+        return "updated"
+    return "unchanged" if held == current else "stale_only"
+
+
+@dataclass(slots=True)
+class StoredDocument:
+    """A stored document as :meth:`Ingestor.stored_index` reports it."""
+
+    source: str
+    versions: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def status(self, version: str, chunks: int) -> DocumentStatus:
+        return status_of(sum(self.versions.values()), self.versions.get(version, 0), chunks)
+
+
+def stored_source(payload: Mapping[str, Any]) -> str:
+    """The file a stored point was read from: its absolute path where recorded (a relative source names
+    another file from another folder)."""
+    return str(payload.get(SOURCE_PATH_KEY) or payload.get("source", ""))
+
+
+def refuse_other_file(doc: SourceDocument, before: str) -> None:
+    """Refuse ``doc`` when its doc_id is stored from ``before``, another file that still exists: the second
+    would silently replace the first (a moved corpus, whose old file is gone, is fine).
+
+    Raises:
+        DocumentRefused: both files exist and differ.
+    """
+    if not before or before == _source_path(doc.source):
+        return
+    old, new = Path(before), Path(doc.source)
+    if old.is_file() and new.is_file() and old.resolve() != new.resolve():
+        raise DocumentRefused(
+            f"doc_id {doc.doc_id!r} is already stored from {old}, which still exists: ingesting {new} "
+            "would replace it; ingest both from a common parent folder, or pass doc_id_root="
+        )
+
+
+def reserved_key_warnings(doc: SourceDocument) -> tuple[str, ...]:
+    renamed = sorted(RESERVED_KEYS.intersection(doc.metadata))
+    return tuple(f"metadata key {key!r} is reserved for legalrag: stored as 'meta_{key}'" for key in renamed)
+
+
+def point_records(
+    prepared: PreparedDocument,
+    start: int,
+    dense: Any,
+    sparse: list[SparseVector] | None,
+    extra_payload: Mapping[str, Any],
+) -> list[PointRecord]:
+    """The points of chunks ``start:start+len(dense)`` of ``prepared``, with their vectors."""
+    points = []
+    where = {SOURCE_PATH_KEY: _source_path(prepared.doc.source)} if Path(prepared.doc.source).is_file() else {}
+    for offset, chunk in enumerate(prepared.chunks[start : start + len(dense)]):
+        payload = {**chunk.payload(), **extra_payload, **where, VERSION_KEY: prepared.version}
+        points.append(
+            PointRecord(
+                id=prepared.ids[start + offset],
+                payload=payload,
+                dense=np.asarray(dense[offset]).tolist(),  # one C call, not a Python float() per value
+                sparse=sparse[offset] if sparse is not None else None,
+            )
+        )
+    return points
+
+
 class Ingestor:
     """Runs the pipeline into one collection.
 
@@ -177,60 +254,60 @@ class Ingestor:
         Raises:
             DocumentRefused: another file that still exists is stored under the same doc_id.
         """
-        version = version_of(doc, f"{self.fingerprint}\x1f{sorted(self.extra_payload.items())}")
+        version = self.version(doc)
         chunks, sparse, lengths = ready if ready is not None else (self.chunker.chunk(doc), None, None)
         ids = [point_id(doc.doc_id, version, i) for i in range(len(chunks))]
         held = self.store.count(self.collection, models.Filter(must=self._doc_filter(doc.doc_id)))
-        renamed = sorted(RESERVED_KEYS.intersection(doc.metadata))
-        warnings = tuple(f"metadata key {key!r} is reserved for legalrag: stored as 'meta_{key}'" for key in renamed)
-        if held == 0:
-            status: DocumentStatus = "added"
-        else:
+        current = 0
+        if held:
             self._refuse_other_file(doc)
             current = self.store.count(
                 self.collection,
                 models.Filter(must=self._doc_filter(doc.doc_id, **{VERSION_KEY: version})),
             )
-            complete = current == len(chunks)
-            status = "updated" if not complete else ("unchanged" if held == current else "stale_only")
-        return PreparedDocument(doc, version, chunks, ids, status, warnings, sparse, lengths)
+        status = status_of(held, current, len(chunks))
+        return PreparedDocument(doc, version, chunks, ids, status, reserved_key_warnings(doc), sparse, lengths)
+
+    def version(self, doc: SourceDocument) -> str:
+        """The version ``doc`` is stored under by this ingestor (its text, settings and extra payload)."""
+        return version_of(doc, self.version_salt)
+
+    @property
+    def version_salt(self) -> str:
+        """What :func:`version_of` combines with a document's text: the settings and the extra payload."""
+        return f"{self.fingerprint}\x1f{sorted(self.extra_payload.items())}"
 
     def _refuse_other_file(self, doc: SourceDocument) -> None:
-        """Two live files under one doc_id: the second would silently replace the first (a moved corpus,
-        whose old file is gone, is fine)."""
         stored = next(
             iter(self.store.scroll(self.collection, models.Filter(must=self._doc_filter(doc.doc_id)), batch_size=1)),
             None,
         )
-        if stored is None:
-            return
-        # the stored absolute path where there is one: a relative source names another file from another folder
-        before = str(stored.payload.get(SOURCE_PATH_KEY) or stored.payload.get("source", ""))
-        if not before or before == _source_path(doc.source):
-            return
-        old, new = Path(before), Path(doc.source)
-        if old.is_file() and new.is_file() and old.resolve() != new.resolve():
-            raise DocumentRefused(
-                f"doc_id {doc.doc_id!r} is already stored from {old}, which still exists: ingesting {new} "
-                "would replace it; ingest both from a common parent folder, or pass doc_id_root="
-            )
+        if stored is not None:
+            refuse_other_file(doc, stored_source(stored.payload))
 
     def _points(
         self, prepared: PreparedDocument, start: int, dense: Any, sparse: list[SparseVector] | None
     ) -> list[PointRecord]:
-        points = []
-        where = {SOURCE_PATH_KEY: _source_path(prepared.doc.source)} if Path(prepared.doc.source).is_file() else {}
-        for offset, chunk in enumerate(prepared.chunks[start : start + len(dense)]):
-            payload = {**chunk.payload(), **self.extra_payload, **where, VERSION_KEY: prepared.version}
-            points.append(
-                PointRecord(
-                    id=prepared.ids[start + offset],
-                    payload=payload,
-                    dense=np.asarray(dense[offset]).tolist(),  # one C call, not a Python float() per value
-                    sparse=sparse[offset] if sparse is not None else None,
-                )
-            )
-        return points
+        return point_records(prepared, start, dense, sparse, self.extra_payload)
+
+    def loading(self) -> contextlib.AbstractContextManager[Any]:
+        """The context a run writes in: a run into an empty collection (the initial load) defers indexing."""
+        initial = self.defer_indexing and self.store.count(self.collection) == 0
+        return self.store.bulk_load(self.collection) if initial else contextlib.nullcontext()
+
+    def stored_index(self) -> dict[str, StoredDocument]:
+        """What the collection holds in this ingestor's scope, per doc_id: points per version and the
+        source they were read from (one scroll; what an engine that cannot ask the store per document,
+        such as the Ray engine's tasks, decides with)."""
+        index: dict[str, StoredDocument] = {}
+        for hit in self.store.scroll(self.collection, models.Filter(must=list(self._scope)), batch_size=1024):
+            doc_id = str(hit.payload.get(DOC_ID_KEY))
+            entry = index.get(doc_id)
+            if entry is None:
+                entry = index[doc_id] = StoredDocument(source=stored_source(hit.payload))
+            version = str(hit.payload.get(VERSION_KEY))
+            entry.versions[version] = entry.versions.get(version, 0) + 1
+        return index
 
     # -- the run -------------------------------------------------------------------------------
     def run(
@@ -247,8 +324,7 @@ class Ingestor:
         called from this thread with the running counts; ``ready(doc)`` gives a document's chunks, BM25
         vectors and token lengths made ahead (:meth:`legalrag.ingest.prepare.PrepareProcess.take`), or None.
         """
-        initial = self.defer_indexing and self.store.count(self.collection) == 0
-        with self.store.bulk_load(self.collection) if initial else contextlib.nullcontext():
+        with self.loading():
             return self._run(items, on_progress, stop, ready)
 
     def _run(
@@ -307,7 +383,7 @@ class Ingestor:
                     reason = str(getattr(item, "reason", item))
                     _put(out, _Failed(DocumentFailure(_clean(str(getattr(item, "source", ""))), _clean(reason))), stop)
                     continue
-                item = _clean_document(item)
+                item = clean_document(item)
                 if item.doc_id in given:  # the second would replace the first's chunks: both are counted, one is kept
                     reason = f"doc_id {item.doc_id!r} was already given in this run by {given[item.doc_id]}: skipped"
                     _put(out, _Failed(DocumentFailure(item.source, reason)), stop)
@@ -455,13 +531,13 @@ class Ingestor:
         )
 
     def _finish(self, prepared: PreparedDocument) -> None:
-        """All chunks of the new version are stored: now drop older versions of the document."""
+        self.retire(prepared.doc.doc_id, prepared.version)
+
+    def retire(self, doc_id: str, version: str) -> None:
+        """All chunks of ``version`` are stored: now drop the document's other versions."""
         self.store.delete(
             self.collection,
-            models.Filter(
-                must=self._doc_filter(prepared.doc.doc_id),
-                must_not=[_match(VERSION_KEY, prepared.version)],
-            ),
+            models.Filter(must=self._doc_filter(doc_id), must_not=[_match(VERSION_KEY, version)]),
         )
 
     # -- sync ----------------------------------------------------------------------------------
@@ -488,8 +564,7 @@ class Ingestor:
             doc_id = str(hit.payload.get(DOC_ID_KEY))
             if doc_id in seen_doc_ids or doc_id in gone:
                 continue
-            # the absolute path where it was recorded: a relative one names another file from another folder
-            source = Path(str(hit.payload.get(SOURCE_PATH_KEY) or hit.payload.get("source", ""))).resolve()
+            source = Path(stored_source(hit.payload)).resolve()
             if source in keep or not any(source == r or r in source.parents for r in resolved):
                 continue
             if read is None or not source.exists() or source in read:
@@ -587,7 +662,8 @@ def _dirty(value: Any) -> bool:
     return False
 
 
-def _clean_document(doc: SourceDocument) -> SourceDocument:
+def clean_document(doc: SourceDocument) -> SourceDocument:
+    """``doc`` with every lone surrogate replaced (Qdrant stores UTF-8)."""
     if not _dirty([doc.doc_id, doc.source, doc.text, doc.title or "", doc.metadata]):
         return doc
     return dataclasses.replace(

@@ -34,7 +34,7 @@ from typing import IO, Any
 from legalrag.ingest._pipeline_records import PreparedChunks
 from legalrag.plugin.schema import SourceDocument, SparseVector
 
-__all__ = ["PrepareProcess", "RemoteQueries", "chunking_of"]
+__all__ = ["PrepareProcess", "Preparer", "RemoteQueries", "chunking_of"]
 
 log = logging.getLogger(__name__)
 
@@ -320,9 +320,39 @@ _END = object()
 
 
 # -- the worker's side ----------------------------------------------------------------------------
+class Preparer:
+    """Chunks and BM25-analyses documents exactly as the pipeline would, from what can cross a process
+    boundary: the chunking parameters, the tokenizer's ``tokenizers`` backend as JSON, the encoder's
+    ``max_seq_length`` and the BM25 configuration. Used by the worker process here and by the Ray
+    engine's tasks (:mod:`legalrag.ingest.ray_engine`)."""
+
+    def __init__(
+        self, chunking: dict[str, Any], tokenizer_json: str, max_seq_length: int, sparse: dict[str, Any] | None
+    ) -> None:
+        from tokenizers import Tokenizer
+
+        from legalrag.ingest.chunking import Chunker
+        from legalrag.plugin.models.tokens import BackendTokenCounter
+        from legalrag.plugin.text.bm25 import BM25Encoder
+
+        self.backend = Tokenizer.from_str(tokenizer_json)
+        self.chunker = Chunker(BackendTokenCounter(self.backend), **chunking)  # which turns truncation/padding off
+        self.limit = max_seq_length
+        self.bm25 = BM25Encoder.from_config(sparse) if sparse else None
+
+    def prepare(self, document: SourceDocument) -> PreparedChunks:
+        """``document``'s chunks, their BM25 vectors (None without BM25) and their token lengths."""
+        chunks = self.chunker.chunk(document)
+        texts = [c.embed_text for c in chunks]
+        vectors = None
+        if self.bm25 is not None:
+            vectors = self.bm25.encode_documents(texts, [c.metadata.get("language") for c in chunks])
+        # as the encoder counts them (DenseEncoder._token_lengths): special tokens in, truncated at its limit
+        encoded = self.backend.encode_batch(texts, add_special_tokens=True) if texts else []
+        return chunks, vectors, [min(len(e), self.limit) for e in encoded]
+
+
 def _serve(inbox: IO[bytes], outbox: IO[bytes]) -> None:
-    from legalrag.ingest.chunking import Chunker
-    from legalrag.plugin.models.tokens import BackendTokenCounter
     from legalrag.plugin.text.bm25 import BM25Encoder
 
     def send(message: Any) -> None:
@@ -331,23 +361,13 @@ def _serve(inbox: IO[bytes], outbox: IO[bytes]) -> None:
 
     def prepare(seq: int, document: SourceDocument) -> None:
         try:
-            chunks = chunker.chunk(document)  # type: ignore[union-attr]
-            texts = [c.embed_text for c in chunks]
-            vectors = None
-            if bm25 is not None:
-                vectors = bm25.encode_documents(texts, [c.metadata.get("language") for c in chunks])
-            # as the encoder counts them (DenseEncoder._token_lengths): special tokens in, truncated at its limit
-            encoded = backend.encode_batch(texts, add_special_tokens=True) if texts else []
-            lengths = [min(len(e), limit) for e in encoded]
-            send(("doc", seq, (chunks, vectors, lengths)))
+            send(("doc", seq, preparer.prepare(document)))  # type: ignore[union-attr]
         except Exception:  # the pipeline chunks this one itself and reports what fails there
             send(("doc", seq, None))
 
     _, sparse = pickle.load(inbox)
     bm25 = BM25Encoder.from_config(sparse) if sparse else None
-    chunker: Chunker | None = None
-    backend: Any = None
-    limit = 0
+    preparer: Preparer | None = None
     waiting: list[tuple[int, SourceDocument]] = []  # documents that came before the chunker
     warmed = bm25 is None
     while True:
@@ -359,16 +379,14 @@ def _serve(inbox: IO[bytes], outbox: IO[bytes]) -> None:
                 warmed = True
                 with contextlib.suppress(Exception):
                     bm25.tokenize(document.text[:2000], document.language)  # type: ignore[union-attr]
-            if chunker is None:
+            if preparer is None:
                 waiting.append((seq, document))
             else:
                 prepare(seq, document)
         elif kind == "chunker":
-            from tokenizers import Tokenizer
-
             _, chunking, tokenizer_json, limit = message
-            backend = Tokenizer.from_str(tokenizer_json)
-            chunker = Chunker(BackendTokenCounter(backend), **chunking)  # which turns truncation and padding off
+            preparer = Preparer(chunking, tokenizer_json, limit, None)
+            preparer.bm25 = bm25  # the one already warmed
             for seq, document in waiting:
                 prepare(seq, document)
             waiting.clear()
