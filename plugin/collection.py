@@ -93,7 +93,12 @@ def ensure_collection(
         distance=distance,
         dense_name=DENSE_VECTOR,
         sparse_name=SPARSE_VECTOR if sparse else None,
-        metadata={"legalrag_version": __version__, "model": model, **(metadata or {})},
+        metadata={
+            "legalrag_version": __version__,
+            "model": model,
+            "storage": requested_storage(options),
+            **(metadata or {}),
+        },
         **(_spec_options(options) if options is not None else {}),
     )
     if replace is not None:
@@ -119,6 +124,23 @@ def _repair_indexes(store: Store, info: CollectionInfo, tenant_key: str | None) 
             store.create_payload_index(name=info.name, key=key, schema=schema)
     if tenant_key and tenant_key not in have:  # a collection first made without tenants gets it when one arrives
         store.create_payload_index(info.name, tenant_key, "keyword", is_tenant=True)
+
+
+def requested_storage(options: CollectionSettings | None) -> dict[str, Any]:
+    """What a collection created with ``options`` asks of the store (recorded in its metadata, shown by
+    ``legalrag collections inspect`` where the store does not report it)."""
+    if options is None:
+        from legalrag.plugin.settings import CollectionSettings
+
+        options = CollectionSettings()
+    storage: dict[str, Any] = {
+        "on_disk_vectors": options.on_disk_vectors,
+        "on_disk_payload": options.on_disk_vectors if options.on_disk_payload is None else options.on_disk_payload,
+        "quantization": options.quantization,
+    }
+    for key in ("shard_number", "replication_factor", "write_consistency_factor"):
+        storage[key] = getattr(options, key) or 1
+    return storage
 
 
 def _spec_options(options: CollectionSettings) -> dict[str, Any]:

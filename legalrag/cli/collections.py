@@ -102,7 +102,7 @@ def collections_inspect(
 
         with _opened(opts) as store:
             info = require_collection(store, name)
-            row = {**_describe(store, name), "metadata": dict(info.metadata)}
+            row = {**_describe(store, name), "storage": dict(info.storage), "metadata": dict(info.metadata)}
         out.emit(row)
 
 

@@ -78,6 +78,10 @@ class CollectionInfo:
     sparse_vectors: tuple[str, ...]
     metadata: Mapping[str, Any]
     payload_indexes: tuple[str, ...] = ()
+    #: how it is stored and spread: ``shard_number``, ``replication_factor``, ``write_consistency_factor``,
+    #: ``on_disk_vectors``, ``on_disk_payload``, ``quantization`` (what the store reports, else what
+    #: legalrag asked for when it created the collection; the embedded store has one shard, no replicas)
+    storage: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -161,3 +161,68 @@ def test_collection_options_through_a_client_store() -> None:
     store.upsert("laws", [PointRecord("00000000-0000-0000-0000-000000000001", {"n": 1}, [1.0, 0.0, 0.0, 0.0])])
     hits = store.query("laws", SearchRequest(limit=1, dense=[1.0, 0.0, 0.0, 0.0], rescore=True, oversampling=3.0))
     assert [h.payload for h in hits] == [{"n": 1}]
+
+
+_CLUSTER = CollectionSettings(
+    shard_number=6, replication_factor=2, write_consistency_factor=2, quantization="scalar", on_disk_vectors=True
+)
+
+
+def test_a_collection_shows_how_it_is_stored_on_a_client_store() -> None:
+    store = ClientStore(QdrantClient(":memory:"))
+    ensure_collection(store, "laws", dimension=4, distance="Cosine", model="m", sparse=True, options=_CLUSTER)
+    info = store.get_collection("laws")
+    assert info is not None
+    # local mode reports no sharding: what legalrag asked for, recorded at creation, stands in
+    assert dict(info.storage) == {
+        "shard_number": 6,
+        "replication_factor": 2,
+        "write_consistency_factor": 2,
+        "quantization": "scalar",
+        "on_disk_vectors": True,
+        "on_disk_payload": True,
+    }
+    ensure_collection(store, "plain", dimension=4, distance="Cosine", model="m", sparse=False)
+    plain = store.get_collection("plain")
+    assert plain is not None and plain.storage["shard_number"] == 1 and plain.storage["quantization"] == "none"
+
+
+def test_what_a_server_reports_wins_over_what_was_asked() -> None:
+    from types import SimpleNamespace
+
+    from legalrag.plugin.store.client.plan import storage_of
+
+    asked = {"shard_number": 6, "replication_factor": 2, "quantization": "scalar", "on_disk_vectors": False}
+    config = SimpleNamespace(
+        params=SimpleNamespace(
+            shard_number=3,  # e.g. a cluster that capped it
+            replication_factor=2,
+            write_consistency_factor=1,
+            on_disk_payload=True,
+            vectors={"dense": models.VectorParams(size=4, distance=models.Distance.COSINE, on_disk=True)},
+        ),
+        quantization_config=models.BinaryQuantization(binary=models.BinaryQuantizationConfig()),
+        metadata={"storage": asked},
+    )
+    assert storage_of(config) == {
+        "shard_number": 3,
+        "replication_factor": 2,
+        "write_consistency_factor": 1,
+        "on_disk_payload": True,
+        "on_disk_vectors": True,
+        "quantization": "binary",
+    }
+
+
+def test_the_embedded_store_shows_one_shard_whatever_was_asked(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from legalrag.cli import app
+
+    with EdgeStore(tmp_path) as store:
+        ensure_collection(store, "laws", dimension=4, distance="Cosine", model="m", sparse=False, options=_CLUSTER)
+    result = CliRunner().invoke(app, ["collections", "inspect", "laws", "--qdrant-path", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    storage = json.loads(result.stdout)["storage"]
+    assert (storage["shard_number"], storage["replication_factor"], storage["write_consistency_factor"]) == (1, 1, 1)
+    assert (storage["quantization"], storage["on_disk_vectors"]) == ("scalar", True)

@@ -62,7 +62,31 @@ def collection_info(name: str, found: Any, points: int) -> CollectionInfo:
         sparse_vectors=sparse,
         metadata=dict(getattr(found.config, "metadata", None) or {}),
         payload_indexes=tuple(sorted(getattr(found, "payload_schema", None) or {})),
+        storage=storage_of(found.config),
     )
+
+
+def storage_of(config: Any) -> dict[str, Any]:
+    """What the server reports of a collection's sharding, replication, on-disk storage and quantization,
+    over what legalrag recorded when it created it (qdrant-client's local mode reports none of them)."""
+    recorded = dict((getattr(config, "metadata", None) or {}).get("storage") or {})
+    params = config.params
+    reported: dict[str, Any] = {
+        "shard_number": params.shard_number,
+        "replication_factor": params.replication_factor,
+        "write_consistency_factor": params.write_consistency_factor,
+        "on_disk_payload": params.on_disk_payload,
+    }
+    vectors = params.vectors if isinstance(params.vectors, dict) else {"": params.vectors}
+    dense = next(iter(vectors.values()), None)
+    if dense is not None and dense.on_disk is not None:
+        reported["on_disk_vectors"] = dense.on_disk
+    quantization = getattr(config, "quantization_config", None)
+    if quantization is not None:
+        reported["quantization"] = next(
+            (kind for kind in ("scalar", "binary", "product") if getattr(quantization, kind, None) is not None), None
+        )
+    return {**recorded, **{key: value for key, value in reported.items() if value is not None}}
 
 
 def already_exists(name: str) -> InputError:

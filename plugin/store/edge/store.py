@@ -133,6 +133,13 @@ class EdgeStore:
             sparse_vectors=opened.sparse,
             metadata=opened.metadata,
             payload_indexes=_indexes(opened),
+            # one shard, no replicas: what a collection made elsewhere asked for does not apply here
+            storage={
+                **dict(opened.metadata.get("storage") or {}),
+                "shard_number": 1,
+                "replication_factor": 1,
+                "write_consistency_factor": 1,
+            },
         )
 
     def claim(self, name: str) -> None:
