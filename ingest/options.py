@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from legalrag.ingest.loaders import DEFAULT_MAX_FILE_MB, LoadFailure, plan_files
 
@@ -51,6 +52,27 @@ class IngestOptions(BaseModel):
         default=None, description="Write this tenant on every point; the run then sees and changes only its documents."
     )
     chunks_per_batch: int = Field(default=256, ge=1, description="Chunks per embed and upsert batch.")
+    engine: Literal["local", "ray"] = Field(
+        default="local",
+        description="`local`: this process (and its GPUs); `ray`: a Ray cluster's workers load, chunk and embed "
+        "(`pip install 'legalrag[ray]'`; files only).",
+    )
+    ray_address: str | None = Field(
+        default=None, description="The Ray cluster to join (`auto`, `ray://host:10001`; default: a local one)."
+    )
+    workers: int | None = Field(
+        default=None, ge=1, description="Embedding workers on Ray (default: one per GPU, or one on CPUs)."
+    )
+    gpus_per_worker: float | None = Field(
+        default=None, ge=0, description="GPUs each Ray embedding worker holds (default: 1 where the cluster has GPUs)."
+    )
+
+    @model_validator(mode="after")
+    def _ray_options_need_ray(self) -> IngestOptions:
+        given = [name for name in _RAY_ONLY if getattr(self, name) is not None]
+        if given and self.engine != "ray":
+            raise ValueError(f"{', '.join(given)} apply to engine='ray' (--engine ray)")
+        return self
 
     def plan(self, paths: Sequence[str | Path]) -> list[tuple[Path, str] | LoadFailure]:
         """The files a run over ``paths`` reads with these options (see :func:`~legalrag.ingest.loaders.plan_files`).
@@ -72,4 +94,5 @@ class IngestOptions(BaseModel):
         return [name for name in names if name in self.model_fields_set and getattr(self, name) != _DEFAULTS[name]]
 
 
+_RAY_ONLY = ("ray_address", "workers", "gpus_per_worker")
 _DEFAULTS = {name: field.default for name, field in IngestOptions.model_fields.items()}

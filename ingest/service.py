@@ -125,7 +125,7 @@ def ingest_paths(
     from legalrag.ingest.loaders import iter_documents
 
     # collisions and a bad doc_id root are refused before the store opens
-    options.plan(roots)
+    planned = options.plan(roots)
     seen: set[str] = set()
     loaded = iter_documents(
         roots,
@@ -142,10 +142,20 @@ def ingest_paths(
         if options.sync and not stats.interrupted:
             stats.deleted = ingestor.sync(seen, roots, {f.source for f in stats.failed}, read)
 
+    on_ray = _OnRay(planned, seen, read) if options.engine == "ray" else None
     return _ingest(
         documents, options, settings=settings, store=store, dense=dense, on_progress=on_progress, stop=stop,
-        after=sync_gone,
+        after=sync_gone, on_ray=on_ray,
     )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _OnRay:
+    """What the Ray engine reads instead of the documents: the planned files; it fills ``seen`` and ``read``."""
+
+    files: list[Any]
+    seen: set[str]
+    read: set[str]
 
 
 def chunk_paths(
@@ -212,6 +222,8 @@ def ingest_documents(
     options = options or IngestOptions()
     if options.file_options():
         raise InputError(f"{', '.join(options.file_options())} apply to files: use ingest_paths, or leave them unset")
+    if options.engine == "ray":
+        raise InputError("engine='ray' reads files on the cluster's workers: use ingest_paths")
     return _ingest(
         documents, options, settings=settings, store=store, dense=dense, on_progress=on_progress, stop=stop,
         after=None,
@@ -252,15 +264,40 @@ def _ingest(
     on_progress: Callable[[IngestStats], None] | None,
     stop: threading.Event | None,
     after: Callable[[Ingestor, IngestStats], None] | None,
+    on_ray: _OnRay | None = None,
 ) -> IngestReport:
     """The one ingest: open what is missing, run, finish (``after``: sync), build indexes once."""
     settings = settings or Settings()
+    cluster: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if on_ray is not None:
+        from legalrag.ingest.ray_engine import joined
+
+        cluster = joined(options)  # Ray and the workers' room are checked before the store opens or a model loads
+    with cluster as joined_cluster:
+        return _ingest_in(documents, options, settings, store, dense, on_progress, stop, after, on_ray, joined_cluster)
+
+
+def _ingest_in(
+    documents: Iterable[SourceDocument | DocumentFailure],
+    options: IngestOptions,
+    settings: Settings,
+    store: Store | None,
+    dense: DenseModel | None,
+    on_progress: Callable[[IngestStats], None] | None,
+    stop: threading.Event | None,
+    after: Callable[[Ingestor, IngestStats], None] | None,
+    on_ray: _OnRay | None,
+    cluster: Any,
+) -> IngestReport:
     collection, sparse, recreate = options.collection, options.sparse, options.recreate
     name = collection or settings.collection
     started = time.perf_counter()
     timings: dict[str, float] = {}
     if recreate:  # the collection is dropped only for input that loads
-        documents = _first_loads(documents, name)
+        if on_ray is None:
+            documents = _first_loads(documents, name)
+        elif all(isinstance(f, DocumentFailure) for f in on_ray.files):
+            _first_loads(on_ray.files, name)  # refuses: no file can load
     with store_from(settings, store) as target:
         target.claim(name)  # a second writer fails here, before the model loads
         created = recreate or target.get_collection(name) is None
@@ -272,13 +309,15 @@ def _ingest(
                 existing = None if recreate else target.get_collection(name)
                 if existing is not None and existing.points and existing.metadata.get("model") == settings.model:
                     deferred = DeferredDense(settings, existing)  # an incremental run: the weights when needed
+                elif on_ray is not None:
+                    pass  # the cluster's tasks chunk and analyse
                 else:  # chunk and analyse in a second process while the weights load
                     with warnings.catch_warnings():  # make_ingestor warns about the same stored settings
                         warnings.simplefilter("ignore")
                         bm25 = _sparse_encoder(existing, sparse)
                     ahead = _start_prepare(settings, bm25, documents)
                     documents = ahead.items() if ahead is not None else documents
-                if sparse and ahead is None:
+                if sparse and ahead is None and on_ray is None:
                     documents = _preload_analyser(documents)
                 loading = time.perf_counter()
                 if ahead is not None:
@@ -298,7 +337,16 @@ def _ingest(
                 chunking_of(ingestor.chunker), _config(ingestor.sparse), encoder.max_seq_length
             ):
                 ready = ahead.take
-            stats = ingestor.run(documents, on_progress=on_progress, stop=stop, ready=ready)
+            if on_ray is not None:
+                from legalrag.ingest.ray_engine import run_on_ray
+
+                shipped = dense if dense is not None and not isinstance(dense, DeferredDense) else None
+                stats = run_on_ray(
+                    cluster, ingestor, on_ray.files, options, settings=settings, dense=shipped, seen=on_ray.seen,
+                    read=on_ray.read, on_progress=on_progress, stop=stop,
+                )  # fmt: skip
+            else:
+                stats = ingestor.run(documents, on_progress=on_progress, stop=stop, ready=ready)
             if stats.documents == 0 and stats.failed and not stats.interrupted:
                 if created:
                     target.drop_collection(name)  # nothing loaded: leave no empty collection behind

@@ -60,6 +60,18 @@ def ingest(
     quantize: Annotated[
         str | None, typer.Option(help="none or int8 (onnx backend) (env LEGALRAG_EMBEDDING__QUANTIZE).")
     ] = None,
+    engine: Annotated[
+        str, typer.Option(help="local (this process) or ray (a Ray cluster's workers; pip install 'legalrag[ray]').")
+    ] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="The Ray cluster to join (auto, ray://host:10001; default: a local one).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Ray embedding workers (default: one per GPU, or one).")
+    ] = None,
+    gpus_per_worker: Annotated[
+        float | None, typer.Option(min=0, help="GPUs per Ray embedding worker (default: 1 where there are GPUs).")
+    ] = None,
     *,
     conn: Connection,
 ) -> None:
@@ -90,6 +102,10 @@ def ingest(
                 "sync": sync,
                 "tenant": tenant,
                 "chunks_per_batch": batch_size,
+                "engine": engine,
+                "ray_address": ray_address,
+                "workers": workers,
+                "gpus_per_worker": gpus_per_worker,
             }
         )
         # unreadable input and a model that cannot load fail here, in milliseconds, before torch is imported

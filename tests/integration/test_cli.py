@@ -302,3 +302,10 @@ def test_bad_input_fails_before_the_store_and_model_code_load(
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert "RESULT 2 []" in proc.stderr, proc.stderr
     assert message in proc.stdout, proc.stdout
+
+
+def test_ray_flags_without_the_ray_engine_are_refused(corpus: Path, store_path: Path) -> None:
+    result = runner.invoke(app, ["ingest", str(corpus), *base(store_path), "--workers", "2"])
+    assert result.exit_code == 2
+    assert "apply to engine='ray'" in result.output
+    assert not store_path.exists()

@@ -45,6 +45,11 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+#: upserts in flight at once from one writer to a Qdrant server (qdrant-client's ``upload_points`` default is 1;
+#: a few keep a server's cores busy while the next batch is built, without queueing behind its optimizer)
+PARALLEL_UPLOADS = 4
+
+
 class ClientStore:
     """:class:`~legalrag.plugin.store.base.Store` over a ready ``QdrantClient``.
 
@@ -81,6 +86,14 @@ class ClientStore:
     @property
     def client(self) -> QdrantClient:
         return self._client
+
+    @property
+    def parallel_writes(self) -> int:
+        """Upserts a writer may have in flight at once: several to a server, one to qdrant-client's local
+        mode (which is not safe to write from several threads)."""
+        from qdrant_client.local.qdrant_local import QdrantLocal
+
+        return 1 if isinstance(getattr(self._client, "_client", None), QdrantLocal) else PARALLEL_UPLOADS
 
     @property
     def retry(self) -> RetryPolicy:
