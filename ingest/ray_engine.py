@@ -515,8 +515,9 @@ def _run(
     context.enable_progress_bars = False
     context.print_on_execution_start = False
     per_batch = _embed_batch(options.chunks_per_batch, cluster)
-    # a worker embeds a whole block in one task: blocks of about one batch spread a large file over the workers
-    context.target_max_block_size = per_batch * ROW_BYTES
+    if per_batch < options.chunks_per_batch:
+        # a worker embeds a whole block in one task: blocks of about one batch spread a large file over them
+        context.target_max_block_size = per_batch * ROW_BYTES
     dataset = (
         ray.data.from_items(listed, override_num_blocks=max(1, min(len(listed) // FILES_PER_TASK, 1024)))
         .map_batches(_load_files, fn_kwargs={"plan": [plan]}, batch_size=FILES_PER_TASK, num_cpus=TASK_CPUS)
@@ -557,9 +558,10 @@ def _run(
 
 
 def _embed_batch(chunks_per_batch: int, cluster: RayCluster) -> int:
-    """Chunks per batch sent to a worker: ``chunks_per_batch`` on GPUs; on CPUs, where a batch of 256 takes
-    tens of seconds, at most 64, so the work spreads evenly over the workers to the end."""
-    if "num_gpus" in cluster.resources:
+    """Chunks per batch sent to a worker: ``chunks_per_batch`` on GPUs and for a single worker (the encoder
+    batches best over many texts); for several CPU workers, where a batch of 256 takes tens of seconds, at
+    most 64, so the work spreads evenly over them to the end."""
+    if "num_gpus" in cluster.resources or cluster.workers == 1:
         return chunks_per_batch
     return max(8, min(chunks_per_batch, CPU_BATCH))
 

@@ -23,7 +23,8 @@ done
 # the versions this checkout's environment runs (a consistent set: pydantic pins pydantic-core exactly)
 NAMES=(qdrant-edge-py qdrant-client h2 hpack hyperframe pydantic pydantic-core pydantic-settings python-dotenv
   typing-inspection annotated-types langchain-core langchain-text-splitters langsmith jsonpatch jsonpointer
-  tenacity orjson requests-toolbelt zstandard uuid-utils datasets dill multiprocess)
+  tenacity orjson requests-toolbelt zstandard uuid-utils datasets dill multiprocess
+  ray msgpack jsonschema jsonschema-specifications referencing rpds-py attrs fsspec)
 mapfile -t WHEELS < <("$PY" -c '
 import importlib.metadata as m, sys
 for name in sys.argv[1:]:
@@ -53,6 +54,10 @@ cat <<'EOF'
 On the GPU machine, from the copied checkout (writes gpu.json and log.txt to $OUT):
 
 R=$PWD; OUT=${OUT:-$R/out}; mkdir -p $OUT; python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && cd /tmp && PYTHONPATH=/tmp/site:$R PYTHONUNBUFFERED=1 python3 -m bench.gpu.check --corpus $R/.gpu_corpus --no-sparse --out $OUT/gpu.json 2>&1 | tee $OUT/log.txt
+
+The Ray engine's scaling over every GPU of the machine (1 worker, then one per GPU; a few minutes):
+
+cd /tmp && PYTHONPATH=/tmp/site:$R PYTHONUNBUFFERED=1 python3 -m bench.gpu.ray_scaling --corpus $R/.gpu_corpus 2>&1 | tee $OUT/ray_scaling.txt
 
 (from /tmp, with /tmp/site first on the path: the checkout's legalrag/ folder holds the import root alone
 and would shadow the installed package, in `python -m legalrag.ingest.prepare` too. The GPU tests, likewise:
