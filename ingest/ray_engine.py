@@ -57,6 +57,7 @@ from legalrag.plugin.store.base import PointRecord
 if TYPE_CHECKING:
     from legalrag.ingest.options import IngestOptions
     from legalrag.ingest.prepare import Preparer
+    from legalrag.plugin.components import TokenizerInfo
     from legalrag.plugin.settings import Settings
 
 __all__ = ["RayCluster", "RayPlan", "joined", "require_ray", "run_on_ray"]
@@ -462,6 +463,7 @@ def run_on_ray(
     options: IngestOptions,
     *,
     settings: Settings,
+    tokenizer: TokenizerInfo,
     dense: Any | None,
     seen: set[str],
     read: set[str],
@@ -470,91 +472,74 @@ def run_on_ray(
 ) -> IngestStats:
     """Ingest ``files`` (:meth:`IngestOptions.plan`) into the ingestor's collection on ``cluster`` (:func:`joined`).
 
-    ``dense``: a model object to ship to the workers (None: each worker loads ``settings.model``);
-    ``seen`` and ``read`` collect the doc_ids and files read, for ``sync``.
+    ``tokenizer``: the model's tokenizer and budget, as the ingestor's chunker uses them (the tasks chunk
+    and count tokens with it); ``dense``: a model object to ship to the workers (None: each worker loads
+    ``settings.model``); ``seen`` and ``read`` collect the doc_ids and files read, for ``sync``.
 
     Raises:
         IngestError: the Ray job failed; what is stored stays consistent, and a re-run finishes it.
     """
-    with ingestor.loading():
-        return _run(cluster, ingestor, files, options, settings, dense, seen, read, on_progress, stop)
-
-
-def _run(
-    cluster: RayCluster,
-    ingestor: Ingestor,
-    files: Sequence[tuple[Path, str] | DocumentFailure],
-    options: IngestOptions,
-    settings: Settings,
-    dense: Any | None,
-    seen: set[str],
-    read: set[str],
-    on_progress: Callable[[IngestStats], None] | None,
-    stop: threading.Event | None,
-) -> IngestStats:
-    from legalrag.ingest.service import tokenizer_info
-
-    ray = cluster.ray
-    stats = IngestStats()
-    began = time.perf_counter()
-    driver = _Driver(ingestor, stats, seen, read)
-    listed = []
-    for item in files:
-        if isinstance(item, DocumentFailure):
-            driver._count_file(item.source)
-            stats.failed.append(item)
-        else:
-            listed.append({"path": str(item[0]), "rel": item[1]})
-    if not listed:
+    with ingestor.loading():  # an initial load defers indexing, as one process does
+        ray = cluster.ray
+        stats = IngestStats()
+        began = time.perf_counter()
+        driver = _Driver(ingestor, stats, seen, read)
+        listed = []
+        for item in files:
+            if isinstance(item, DocumentFailure):
+                driver._count_file(item.source)
+                stats.failed.append(item)
+            else:
+                listed.append({"path": str(item[0]), "rel": item[1]})
+        if not listed:
+            stats.seconds = time.perf_counter() - began
+            return stats
+        plan = ray.put(RayPlan.of(ingestor, tokenizer.tokenizer, tokenizer.max_seq_length, options.max_file_mb))
+        shipped = [ray.put(dense)] if dense is not None else []
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False
+        context.print_on_execution_start = False
+        per_batch = _embed_batch(options.chunks_per_batch, cluster)
+        if per_batch < options.chunks_per_batch:
+            # a worker embeds a whole block in one task: blocks of about one batch spread a large file over them
+            context.target_max_block_size = per_batch * ROW_BYTES
+        dataset = (
+            ray.data.from_items(listed, override_num_blocks=max(1, min(len(listed) // FILES_PER_TASK, 1024)))
+            .map_batches(_load_files, fn_kwargs={"plan": [plan]}, batch_size=FILES_PER_TASK, num_cpus=TASK_CPUS)
+            .map_batches(
+                _Embedder,
+                fn_constructor_kwargs={"settings": settings, "model": shipped, "threads": cluster.threads},
+                batch_size=per_batch,
+                # one batch running and one waiting per worker: none idles between batches, and at the end
+                # no worker sits on a queue of batches while the others have nothing left
+                compute=ray.data.ActorPoolStrategy(size=cluster.workers, max_tasks_in_flight_per_actor=2),
+                **cluster.resources,
+            )
+        )
+        try:
+            try:
+                for batch in _batches(dataset):
+                    driver.take(batch)
+                    if on_progress is not None:
+                        on_progress(stats)
+                    if stop is not None and stop.is_set():
+                        stats.interrupted = True
+                        break
+            finally:
+                driver.drain()
+        except Exception as exc:
+            if isinstance(exc, (IngestError, InputError)) or not _from_ray(exc):
+                raise
+            raise IngestError(
+                f"the Ray job failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                "every document stored so far is complete, old versions were kept where new ones were not: "
+                "re-run the same command to finish"
+            ) from exc
+        if not stats.interrupted and driver.unfinished():
+            missing = driver.unfinished()
+            raise IngestError(f"{len(missing)} documents did not arrive whole (first: {missing[0]}): re-run to finish")
         stats.seconds = time.perf_counter() - began
         return stats
-    info = tokenizer_info(ingestor.dense)  # type: ignore[arg-type]
-    plan = ray.put(RayPlan.of(ingestor, info.tokenizer, info.max_seq_length, options.max_file_mb))
-    shipped = [ray.put(dense)] if dense is not None else []
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False
-    context.print_on_execution_start = False
-    per_batch = _embed_batch(options.chunks_per_batch, cluster)
-    if per_batch < options.chunks_per_batch:
-        # a worker embeds a whole block in one task: blocks of about one batch spread a large file over them
-        context.target_max_block_size = per_batch * ROW_BYTES
-    dataset = (
-        ray.data.from_items(listed, override_num_blocks=max(1, min(len(listed) // FILES_PER_TASK, 1024)))
-        .map_batches(_load_files, fn_kwargs={"plan": [plan]}, batch_size=FILES_PER_TASK, num_cpus=TASK_CPUS)
-        .map_batches(
-            _Embedder,
-            fn_constructor_kwargs={"settings": settings, "model": shipped, "threads": cluster.threads},
-            batch_size=per_batch,
-            # one batch running and one waiting per worker: none idles between batches, and at the end
-            # no worker sits on a queue of batches while the others have nothing left
-            compute=ray.data.ActorPoolStrategy(size=cluster.workers, max_tasks_in_flight_per_actor=2),
-            **cluster.resources,
-        )
-    )
-    try:
-        try:
-            for batch in _batches(dataset):
-                driver.take(batch)
-                if on_progress is not None:
-                    on_progress(stats)
-                if stop is not None and stop.is_set():
-                    stats.interrupted = True
-                    break
-        finally:
-            driver.drain()
-    except Exception as exc:
-        if isinstance(exc, (IngestError, InputError)) or not _from_ray(exc):
-            raise
-        raise IngestError(
-            f"the Ray job failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-            "every document stored so far is complete, old versions were kept where new ones were not: "
-            "re-run the same command to finish"
-        ) from exc
-    if not stats.interrupted and driver.unfinished():
-        missing = driver.unfinished()
-        raise IngestError(f"{len(missing)} documents did not arrive whole (first: {missing[0]}): re-run to finish")
-    stats.seconds = time.perf_counter() - began
-    return stats
 
 
 def _embed_batch(chunks_per_batch: int, cluster: RayCluster) -> int:

@@ -342,7 +342,8 @@ def _ingest_in(
 
                 shipped = dense if dense is not None and not isinstance(dense, DeferredDense) else None
                 stats = run_on_ray(
-                    cluster, ingestor, on_ray.files, options, settings=settings, dense=shipped, seen=on_ray.seen,
+                    cluster, ingestor, on_ray.files, options, settings=settings, tokenizer=tokenizer_info(encoder),
+                    dense=shipped, seen=on_ray.seen,
                     read=on_ray.read, on_progress=on_progress, stop=stop,
                 )  # fmt: skip
             else:
