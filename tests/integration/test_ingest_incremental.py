@@ -100,7 +100,7 @@ def test_bad_files_are_reported_and_the_rest_ingests(corpus: Path, store_path: P
     assert code == 1
 
 
-def _big_corpus(folder: Path, docs: int = 24, articles: int = 12) -> Path:
+def _big_corpus(folder: Path, docs: int = 12, articles: int = 12) -> Path:
     folder.mkdir(parents=True)
     for d in range(docs):
         lines = [f"# 시험 규정 {d}", ""]
@@ -120,17 +120,22 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_run(tmp_path: Path) -> Non
     exe = Path(sys.executable).with_name("legalrag")
     cmd = [str(exe), *cli_args("ingest", str(corpus), "--batch-size", "16", store=killed_store)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    killed_mid_run = False
-    for delay in (3.0, 4.5):  # model load takes ~2 s; the kills land while batches are being written
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(delay)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            killed_mid_run = True
-        proc.wait(timeout=60)
-    assert killed_mid_run, "the ingest finished before it could be killed: make the corpus larger"
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # the kill lands while batches are written: the collection exists (the model is loaded), and the
+    # embedding has run for about a third of what the whole corpus took the clean run
+    deadline = time.monotonic() + 120
+    while not any(killed_store.rglob("segments")):
+        assert proc.poll() is None and time.monotonic() < deadline, "the ingest ended before its collection existed"
+        time.sleep(0.05)
+    time.sleep(clean["timings"]["pipeline"] / 3)
+    assert proc.poll() is None, "the ingest finished before it could be killed: make the corpus larger"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
+    report = json.loads(rerun.stdout)
+    assert report["failed"] == [] and report["added"] + report["updated"] + report["unchanged"] == clean["added"]
+    assert report["unchanged"] > 0, "the documents stored before the kill are kept, not embedded again"
     assert snapshot(killed_store) == snapshot(clean_store)
 
 

@@ -250,9 +250,19 @@ def test_zalo_protocol_table_and_precision_is_fp32_by_default(
     assert f"{printed['results']['dense']['mrr@10']:.4f}" in table
 
 
-def test_an_explicit_precision_is_kept_and_reported(store_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_explicit_precision_is_kept_and_reported(
+    store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a few documents: bf16 matrix products on a CPU without native bf16 take seconds each
+    dataset = tmp_path / "eval"
+    (dataset / "qrels").mkdir(parents=True)
+    lines = (EXAMPLES / "eval" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    (dataset / "corpus.jsonl").write_text("\n".join(lines[:4]) + "\n", encoding="utf-8")
+    first = json.loads(lines[0])["_id"]
+    (dataset / "queries.jsonl").write_text('{"_id": "q1", "text": "개인정보 보호법의 목적"}\n', encoding="utf-8")
+    (dataset / "qrels" / "test.tsv").write_text(f"query-id\tcorpus-id\tscore\nq1\t{first}\t1\n", encoding="utf-8")
     monkeypatch.setenv("LEGALRAG_EMBEDDING__PRECISION", "bf16")
-    report = evaluate_collection(EXAMPLES / "eval", EvalOptions(modes=("dense",)), settings=_settings(store_path, "bf"))
+    report = evaluate_collection(dataset, EvalOptions(modes=("dense",)), settings=_settings(store_path, "bf"))
     assert report.embedding is not None and report.embedding["precision"] == "bf16"
 
 

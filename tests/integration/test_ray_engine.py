@@ -135,27 +135,9 @@ def test_the_ray_engine_stores_what_the_local_engine_stores(corpus: Path, store_
         assert stored.metadata.get("search"), "the default search is chosen after a Ray ingest too"
 
 
-def test_a_re_run_writes_nothing_and_sync_deletes_what_is_gone(corpus: Path, store_path: Path) -> None:
-    settings = _settings(store_path, "ray")
-    first = ingest_paths([corpus], RAY, settings=settings)
-    with EdgeStore(store_path) as store:
-        before = _points(store, "ray")
-    again = ingest_paths([corpus], RAY, settings=settings)
-    assert (again.added, again.updated, again.upserted, again.deleted) == (0, 0, 0, 0)
-    assert again.unchanged == first.added and again.skipped == first.chunks
-    with EdgeStore(store_path) as store:
-        assert _points(store, "ray").keys() == before.keys()
-    gone = next((corpus / "ko").iterdir())
-    gone.unlink()
-    (corpus / "qa.jsonl").write_text('{"id": "q1", "text": "제1조(목적) 이 법은 신용카드 분실 시 책임을 정한다."}\n')
-    synced = ingest_paths([corpus], RAY.model_copy(update={"sync": True}), settings=settings)
-    assert synced.deleted == 2 and synced.upserted == 0, "the file gone and the JSON record removed"
-    with EdgeStore(store_path) as store:
-        sources = Counter(str(h.payload["doc_id"]) for h in store.scroll("ray"))
-    assert f"ko/{gone.name}" not in sources and "qa.jsonl#q2" not in sources and "qa.jsonl#q1" in sources
-
-
-def test_a_changed_document_replaces_its_old_version_on_a_qdrant_client(corpus: Path, tmp_path: Path) -> None:
+def test_a_re_run_writes_nothing_and_a_sync_replaces_and_deletes_on_a_qdrant_client(
+    corpus: Path, tmp_path: Path
+) -> None:
     from qdrant_client import QdrantClient
 
     settings = _settings(tmp_path / "unused", "laws")
@@ -163,12 +145,24 @@ def test_a_changed_document_replaces_its_old_version_on_a_qdrant_client(corpus: 
     try:
         first = ingest_paths([corpus], RAY, settings=settings, store=store)
         assert store.count("laws") == first.upserted == first.chunks
-        law = next((corpus / "ko").iterdir())
+        before = _points(store, "laws")
+        again = ingest_paths([corpus], RAY, settings=settings, store=store)
+        assert (again.added, again.updated, again.upserted, again.deleted) == (0, 0, 0, 0)
+        assert again.unchanged == first.added and again.skipped == first.chunks
+        assert _points(store, "laws").keys() == before.keys()
+        law, gone = sorted((corpus / "ko").iterdir())
         law.write_text(law.read_text(encoding="utf-8") + "\n제99조(시행) 이 법은 공포한 날부터 시행한다.\n")
-        changed = ingest_paths([corpus], RAY, settings=settings, store=store)
-        assert (changed.updated, changed.added, changed.unchanged) == (1, 0, first.added - 1)
+        gone.unlink()
+        (corpus / "qa.jsonl").write_text(
+            '{"id": "q1", "text": "제1조(목적) 이 법은 신용카드 분실 시 책임을 정한다."}\n'
+        )
+        synced = ingest_paths([corpus], RAY.model_copy(update={"sync": True}), settings=settings, store=store)
+        assert (synced.updated, synced.added, synced.deleted) == (1, 0, 2), "the file gone and the JSON record removed"
+        assert synced.unchanged == first.added - 3
         points = list(store.scroll("laws"))
-        assert len(points) == changed.chunks, "the old version is gone, the new one whole"
+        assert len(points) == synced.chunks, "the old version is gone, the new one whole"
+        docs = Counter(str(h.payload["doc_id"]) for h in points)
+        assert f"ko/{gone.name}" not in docs and "qa.jsonl#q2" not in docs and "qa.jsonl#q1" in docs
         versions = {str(h.payload["version"]) for h in points if h.payload["doc_id"] == f"ko/{law.name}"}
         assert len(versions) == 1
         assert any("제99조" in str(h.payload["text"]) for h in points)
