@@ -17,7 +17,7 @@ import pickle
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,8 @@ from legalrag.plugin.store import store_from
 from legalrag.plugin.store.base import CollectionInfo, Store
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from legalrag.plugin.text.bm25 import BM25Encoder
 
 __all__ = [
@@ -296,8 +298,8 @@ def _ingest_in(
     if recreate:  # the collection is dropped only for input that loads
         if on_ray is None:
             documents = _first_loads(documents, name)
-        elif all(isinstance(f, DocumentFailure) for f in on_ray.files):
-            _first_loads(on_ray.files, name)  # refuses: no file can load
+        else:  # the cluster loads the files: this process reads them until one loads (usually the first)
+            _first_loads(_loaded_here(on_ray.files, options.max_file_mb), name)
     with store_from(settings, store) as target:
         target.claim(name)  # a second writer fails here, before the model loads
         created = recreate or target.get_collection(name) is None
@@ -404,6 +406,20 @@ def _first_loads(
         f"every file failed ({len(head)}), nothing was written and {collection!r} was left as it was; "
         f"first: {first.source}: {first.reason}"
     )
+
+
+def _loaded_here(
+    files: Iterable[tuple[Path, str] | DocumentFailure], max_file_mb: float
+) -> Iterator[SourceDocument | DocumentFailure]:
+    """The documents of ``files`` (planned by :meth:`IngestOptions.plan`), loaded in this process, lazily."""
+    from legalrag.ingest.loaders import load_file
+
+    for item in files:
+        if isinstance(item, DocumentFailure):
+            yield item
+            continue
+        for loaded in load_file(item[0], item[1], max_file_mb=max_file_mb):
+            yield loaded if isinstance(loaded, SourceDocument) else DocumentFailure(loaded.source, loaded.reason)
 
 
 def _preload_analyser(

@@ -16,7 +16,7 @@ import pytest
 
 from legalrag.ingest import ingest_documents, ingest_paths
 from legalrag.ingest.options import IngestOptions
-from legalrag.plugin.errors import MissingExtraError
+from legalrag.plugin.errors import InputError, MissingExtraError
 from legalrag.plugin.schema import SourceDocument
 from legalrag.plugin.settings import EmbeddingSettings, Settings
 from legalrag.plugin.store import ClientStore, EdgeStore
@@ -186,6 +186,22 @@ def test_a_killed_worker_loses_and_duplicates_nothing(corpus: Path, store_path: 
         per_doc = Counter(str(h.payload["doc_id"]) for h in killed.values())
         assert per_doc == Counter(str(h.payload["doc_id"]) for h in clean.values())
         assert killed.keys() == clean.keys()
+
+
+def test_recreate_over_files_that_do_not_load_keeps_the_collection(corpus: Path, store_path: Path) -> None:
+    """Regression: the Ray engine loads files on the cluster, and ``recreate`` dropped the collection
+    before any of them had loaded; input that loads nothing must leave it as it was."""
+    settings = _settings(store_path, "kept")
+    doc = SourceDocument(doc_id="d", source="d.txt", text="제1조(목적) 이 규정은 카드 회원의 보호를 목적으로 한다.")
+    kept = ingest_documents([doc], settings=settings)
+    broken = corpus.parent / "broken"
+    broken.mkdir()
+    (broken / "a.pdf").write_bytes(b"%PDF-1.4 not a pdf")
+    (broken / "b.txt").write_bytes(b"")
+    with pytest.raises(InputError, match=r"every file failed \(2\).*'kept' was left as it was"):
+        ingest_paths([broken], RAY.model_copy(update={"recreate": True}), settings=settings)
+    with EdgeStore(store_path) as store:
+        assert store.count("kept") == kept.upserted > 0
 
 
 def test_without_ray_the_error_names_the_extra_and_nothing_is_written(
