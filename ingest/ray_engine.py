@@ -169,7 +169,7 @@ def _load_files(batch: dict[str, Any], plan: list[Any]) -> Iterator[dict[str, li
                 if isinstance(item, SourceDocument):
                     _document(clean_document(item), settings, preparer, given, rows)
                 else:
-                    rows.add("failed", "", DocumentFailure(item.source, item.reason))
+                    rows.add("failed", "", item)  # a LoadFailure is a DocumentFailure
                 yield rows.columns
         except Exception as exc:  # a loader bug on one file: reported, the rest goes on
             rows = _Rows()

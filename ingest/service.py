@@ -418,8 +418,7 @@ def _loaded_here(
         if isinstance(item, DocumentFailure):
             yield item
             continue
-        for loaded in load_file(item[0], item[1], max_file_mb=max_file_mb):
-            yield loaded if isinstance(loaded, SourceDocument) else DocumentFailure(loaded.source, loaded.reason)
+        yield from load_file(item[0], item[1], max_file_mb=max_file_mb)  # a LoadFailure is a DocumentFailure
 
 
 def _preload_analyser(
